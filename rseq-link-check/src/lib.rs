@@ -1,0 +1,1 @@
+//! ELF analysis for rseq: loader-model symbol resolution, link checks and critical-section verification.

@@ -1,0 +1,1 @@
+//! `#[rseq_critical]`: turns a small Rust DSL into restartable-sequence critical sections.

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace on this machine, installing first what the
+# tests need (Debian packages: cross binutils, lld, ...). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")"
+./scripts/setup
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+cargo test --workspace
