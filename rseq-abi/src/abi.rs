@@ -210,7 +210,7 @@ pub mod sig {
     pub const RISCV: u32 = 0xf140_1073;
     /// mips: `break 0x350`.
     pub const MIPS: u32 = 0x0350_000d;
-    /// loongarch64: `break 0x10` .
+    /// loongarch64: `break 0x10`.
     pub const LOONGARCH: u32 = 0x002a_0010;
 }
 

@@ -1,0 +1,232 @@
+//! The calling thread's rseq area: where it is, whether it is live, and how to make it
+//! live.
+//!
+//! [`area_offset`] is the offset from the thread pointer to the area, the same for every
+//! thread and decided once per process; it always designates a readable and writable,
+//! 32-byte-aligned `struct rseq`, even when rseq is unavailable (then it is this crate's
+//! own TLS area, never registered, whose `cpu_id` stays `RSEQ_CPU_ID_UNINITIALIZED`, so
+//! every critical section aborts harmlessly). [`prepare_current_thread`] makes the calling
+//! thread's area live or says why it cannot be ([`Unavailable`]); callers then take their
+//! fallback path.
+//!
+//! Discovery rules, decided once per process:
+//!
+//! | situation | registrar | `area_offset()` | `prepare_current_thread()` |
+//! |---|---|---|---|
+//! | glibc ≥ 2.35 registered (`__rseq_size > 0`) | [`Registrar::Glibc`] | `__rseq_offset` | `Ok` when glibc's registration of this thread succeeded |
+//! | glibc's registration failed (`cpu_id` = -2) | [`Registrar::Nobody`] | own area (never registered) | `Err(GlibcFailed)` |
+//! | no glibc registration (musl, old glibc, `glibc.pthread.rseq=0`) | [`Registrar::Crate`] | own area | registers the own area, `Ok` |
+//! | another area registered first (`EINVAL`/`EBUSY`) | [`Registrar::Foreign`] | own area (never registered) | `Err(Foreign)` |
+//! | `rseq(2)` refused (`ENOSYS`, `EPERM`: old kernel, seccomp) | [`Registrar::Nobody`] | own area (never registered) | `Err(Refused)` |
+
+#[macro_use]
+mod area;
+mod process;
+mod registration;
+
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
+mod arch;
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "riscv64"
+)))]
+compile_error!(
+    "rseq-abi: thread-area discovery supports x86_64, aarch64 and riscv64; build without the `std` feature for the ABI types alone"
+);
+
+use core::fmt;
+use core::sync::atomic::{AtomicIsize, Ordering};
+
+pub use self::area::OWN_AREA_SYMBOL;
+use crate::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED};
+pub use crate::cpu::{
+    cpu_id, cpu_id_start, current_cpu, current_mm_cid, mm_cid, node_id, possible_cpus,
+};
+use crate::glibc::GlibcRseq;
+use crate::Errno;
+use process::Owner;
+
+/// Why rseq cannot be used on the calling thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// `rseq(2)` was refused with this errno: `ENOSYS` (kernel without rseq, or a seccomp
+    /// filter), `EPERM` (seccomp filter), or another unexpected error.
+    Refused(Errno),
+    /// Another area, unknown to this crate, was registered on the thread first (`EINVAL`
+    /// for a different area, `EBUSY` for the same one registered by someone else).
+    Foreign(Errno),
+    /// glibc owns registration and its registration failed (`cpu_id` is
+    /// `RSEQ_CPU_ID_REGISTRATION_FAILED`); the errno `rseq(2)` now fails with, when a
+    /// side-effect-free probe shows it is refused.
+    GlibcFailed(Option<Errno>),
+    /// glibc owns registration but this thread's area was never registered (a thread
+    /// created without glibc's thread start-up).
+    NotRegistered,
+    /// The thread already ran its exit destructor and unregistered its area.
+    ThreadExited,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Refused(e) => write!(
+                f,
+                "rseq(2) refused with {e}: kernel without rseq or a seccomp filter"
+            ),
+            Reason::Foreign(e) => write!(f, "another rseq area is registered on this thread ({e})"),
+            Reason::GlibcFailed(Some(e)) => {
+                write!(
+                    f,
+                    "glibc's rseq registration failed; rseq(2) is refused with {e}"
+                )
+            }
+            Reason::GlibcFailed(None) => {
+                write!(f, "glibc's rseq registration failed on this thread")
+            }
+            Reason::NotRegistered => write!(f, "glibc did not register this thread's rseq area"),
+            Reason::ThreadExited => {
+                write!(f, "this thread already unregistered its rseq area at exit")
+            }
+        }
+    }
+}
+
+/// rseq cannot be used on the calling thread: take the fallback path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rseq is unavailable on this thread: {0}")]
+pub struct Unavailable(pub Reason);
+
+impl Unavailable {
+    /// Why rseq is unavailable.
+    pub fn reason(self) -> Reason {
+        self.0
+    }
+}
+
+/// Who registers rseq areas in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registrar {
+    /// glibc registered every thread's area; [`area_offset`] is `__rseq_offset`.
+    Glibc(GlibcRseq),
+    /// This crate registers its own area on each thread that calls
+    /// [`prepare_current_thread`].
+    Crate,
+    /// Someone else registered an area this crate does not know about.
+    Foreign(Errno),
+    /// Nobody: rseq cannot be used in this process.
+    Nobody(Reason),
+}
+
+/// Not yet decided: no valid offset is this far from the thread pointer.
+const UNDECIDED: isize = isize::MIN;
+static OFFSET: AtomicIsize = AtomicIsize::new(UNDECIDED);
+
+/// Offset from the thread pointer to the calling thread's rseq area: the same for every
+/// thread, decided once per process (`__rseq_offset` when glibc owns registration).
+///
+/// After the first call this is one relaxed load and one compare.
+#[inline(always)]
+pub fn area_offset() -> isize {
+    let offset = OFFSET.load(Ordering::Relaxed);
+    if offset != UNDECIDED {
+        offset
+    } else {
+        area_offset_slow()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn area_offset_slow() -> isize {
+    let offset = process::process().offset;
+    OFFSET.store(offset, Ordering::Relaxed);
+    offset
+}
+
+/// The calling thread's thread pointer (x86_64: the `fs` base; aarch64: `tpidr_el0`;
+/// riscv64: `tp`).
+#[inline(always)]
+pub fn thread_pointer() -> *mut u8 {
+    arch::thread_pointer()
+}
+
+/// The calling thread's rseq area: [`thread_pointer`] + [`area_offset`].
+#[inline(always)]
+pub fn area() -> *mut Rseq {
+    thread_pointer().wrapping_offset(area_offset()) as *mut Rseq
+}
+
+/// Makes the calling thread's area live and returns `Ok(())` when its `cpu_id` is a CPU
+/// number; `Err` says why rseq cannot be used on this thread.
+///
+/// In own-registration mode this registers the crate's own area on the thread (once; it is
+/// unregistered by a thread-exit destructor). Cheap when already registered.
+#[cold]
+pub fn prepare_current_thread() -> Result<(), Unavailable> {
+    let p = process::process();
+    match p.owner {
+        Owner::Glibc(_) => match cpu_id() {
+            c if c >= 0 => Ok(()),
+            RSEQ_CPU_ID_REGISTRATION_FAILED => Err(Unavailable(Reason::GlibcFailed(
+                registration::probe_refusal(),
+            ))),
+            _ => Err(Unavailable(Reason::NotRegistered)),
+        },
+        Owner::GlibcFailed => Err(Unavailable(Reason::GlibcFailed(
+            registration::probe_refusal(),
+        ))),
+        Owner::Crate => {
+            registration::register_current_thread().map_err(Unavailable)?;
+            if cpu_id() >= 0 {
+                Ok(())
+            } else {
+                Err(Unavailable(Reason::NotRegistered))
+            }
+        }
+    }
+}
+
+/// Who registers rseq areas in this process. In own-registration mode, when no thread has
+/// tried yet, this registers the calling thread to find out.
+pub fn registrar() -> Registrar {
+    let p = process::process();
+    match p.owner {
+        Owner::Glibc(g) => Registrar::Glibc(g),
+        Owner::GlibcFailed => Registrar::Nobody(Reason::GlibcFailed(registration::probe_refusal())),
+        Owner::Crate => {
+            let verdict = match registration::verdict() {
+                Some(v) => v,
+                None => {
+                    let _ = prepare_current_thread();
+                    registration::verdict().unwrap_or(Err(Reason::ThreadExited))
+                }
+            };
+            match verdict {
+                Ok(()) => Registrar::Crate,
+                Err(Reason::Foreign(e)) => Registrar::Foreign(e),
+                Err(r) => Registrar::Nobody(r),
+            }
+        }
+    }
+}
+
+/// How many bytes of the area the kernel fills:
+/// `min(registered length, AT_RSEQ_FEATURE_SIZE)` (20 on kernels before 6.3).
+pub fn feature_size() -> u32 {
+    process::process().feature_size
+}
+
+/// glibc's exported `__rseq_offset`, `__rseq_size` and `__rseq_flags`, when present.
+pub fn glibc_rseq() -> Option<GlibcRseq> {
+    process::process().glibc
+}
+
+/// The address of this crate's own area in the calling thread (the legacy `__rseq_abi`
+/// of this module with the `legacy-rseq-abi` feature), whether or not it is in use.
+pub fn own_area() -> *mut Rseq {
+    registration::own_area()
+}

@@ -1,0 +1,86 @@
+//! The process-wide decision, taken once: who registers rseq areas in this process and
+//! where each thread's area lies relative to its thread pointer.
+//!
+//! 1. glibc exports `__rseq_size > 0` and the deciding thread's area at
+//!    `tp + __rseq_offset` does not hold `RSEQ_CPU_ID_REGISTRATION_FAILED`: glibc owns
+//!    registration, and the offset is `__rseq_offset`.
+//! 2. glibc exports `__rseq_size > 0` but its registration failed (`cpu_id` is -2): rseq
+//!    is refused (old kernel, seccomp); the offset designates this crate's own area, which
+//!    is never registered.
+//! 3. Otherwise (glibc absent, older than 2.35, or `glibc.pthread.rseq=0`): this crate
+//!    registers its own area on each thread that asks (see `registration`), and the offset
+//!    designates that area.
+//!
+//! The usable feature size is `min(registered length, AT_RSEQ_FEATURE_SIZE)`, where glibc's
+//! registered length is at least 32 whatever `__rseq_size` reports (glibc 2.35-2.39 report
+//! 32, later releases 20, for the same 32-byte registration), and kernels without
+//! `AT_RSEQ_FEATURE_SIZE` fill the original 20 bytes.
+#![allow(unsafe_code)]
+
+use std::sync::OnceLock;
+
+use super::arch;
+use super::area::OWN_AREA_LEN;
+use crate::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_ORIG_FEATURE_SIZE};
+use crate::glibc::{self, GlibcRseq};
+
+/// Who is responsible for registering each thread's area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// glibc registered (or registers) every thread's area.
+    Glibc(GlibcRseq),
+    /// glibc owns registration, but its registration failed on the deciding thread.
+    GlibcFailed,
+    /// Nobody registers for us: this crate registers its own area per thread.
+    Crate,
+}
+
+/// The process-wide facts decided once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Process {
+    /// Offset of every thread's area from its thread pointer.
+    pub offset: isize,
+    /// Who registers.
+    pub owner: Owner,
+    /// glibc's exported rseq variables, when present.
+    pub glibc: Option<GlibcRseq>,
+    /// How many bytes of the area the kernel fills.
+    pub feature_size: u32,
+}
+
+static PROCESS: OnceLock<Process> = OnceLock::new();
+
+/// The process-wide facts, decided on first use.
+pub(crate) fn process() -> &'static Process {
+    PROCESS.get_or_init(decide)
+}
+
+fn cpu_id_at(offset: isize) -> i32 {
+    let area = arch::thread_pointer().wrapping_offset(offset) as *const Rseq;
+    // SAFETY: `offset` is glibc's `__rseq_offset` or this crate's own TLS offset; both
+    // designate a readable, aligned `struct rseq` in every thread's static TLS block.
+    unsafe { core::ptr::addr_of!((*area).cpu_id).read_volatile() as i32 }
+}
+
+fn decide() -> Process {
+    let auxv_feature_size = crate::auxv::rseq_feature_size();
+    let kernel_fills = auxv_feature_size.unwrap_or(RSEQ_ORIG_FEATURE_SIZE);
+    let glibc = glibc::rseq_symbols();
+    let own_offset = arch::own_area_offset();
+    let (offset, owner, registered_len) = match glibc {
+        Some(g) if g.size > 0 => {
+            if cpu_id_at(g.offset) == RSEQ_CPU_ID_REGISTRATION_FAILED {
+                (own_offset, Owner::GlibcFailed, OWN_AREA_LEN)
+            } else {
+                (g.offset, Owner::Glibc(g), g.registered_len())
+            }
+        }
+        _ => (own_offset, Owner::Crate, OWN_AREA_LEN),
+    };
+    Process {
+        offset,
+        owner,
+        glibc,
+        feature_size: registered_len.min(kernel_fills),
+    }
+}
