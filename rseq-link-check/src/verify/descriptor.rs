@@ -1,0 +1,163 @@
+//! Finding the critical sections of a file: the descriptors (`struct rseq_cs`) listed in
+//! `__rseq_cs_ptr_array` and those present in `__rseq_cs`, and the declared exits of
+//! `__rseq_exit_point_array`.
+//!
+//! `__rseq_cs` is scanned in 32-byte steps from its start, skipping all-zero padding and
+//! slots that overlap a descriptor the pointer array already named (so a misaligned
+//! descriptor is read once, at the address its pointer gives).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::finding::{Code, Finding};
+use super::image::{names, Image};
+
+/// `sizeof(struct rseq_cs)`.
+pub const RSEQ_CS_SIZE: u64 = 32;
+
+/// One `struct rseq_cs` as read from the file (after relocation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Descriptor {
+    /// Address of the descriptor.
+    pub addr: u64,
+    /// `version`.
+    pub version: u32,
+    /// `flags`.
+    pub flags: u32,
+    /// `start_ip`.
+    pub start_ip: u64,
+    /// `post_commit_offset`.
+    pub post_commit_offset: u64,
+    /// `abort_ip`.
+    pub abort_ip: u64,
+    /// Whether `__rseq_cs_ptr_array` lists it.
+    pub in_ptr_array: bool,
+}
+
+impl Descriptor {
+    /// `start_ip + post_commit_offset`, `None` when it wraps.
+    pub fn post_commit_ip(&self) -> Option<u64> {
+        self.start_ip.checked_add(self.post_commit_offset)
+    }
+
+    /// Reads the descriptor at `addr`.
+    fn read(image: &Image<'_>, addr: u64) -> Option<Descriptor> {
+        image.bytes(addr, RSEQ_CS_SIZE as usize)?;
+        Some(Descriptor {
+            addr,
+            version: image.read_u32(addr)?,
+            flags: image.read_u32(addr.checked_add(4)?)?,
+            start_ip: image.read_u64(addr.checked_add(8)?)?,
+            post_commit_offset: image.read_u64(addr.checked_add(16)?)?,
+            abort_ip: image.read_u64(addr.checked_add(24)?)?,
+            in_ptr_array: false,
+        })
+    }
+}
+
+/// One `(start_ip, exit_ip)` pair of `__rseq_exit_point_array`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ExitPoint {
+    /// Address of the pair.
+    pub addr: u64,
+    /// The section's start_ip.
+    pub start_ip: u64,
+    /// Where the section may leave to.
+    pub exit_ip: u64,
+}
+
+/// Everything the metadata sections say.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Descriptors by address.
+    pub descriptors: BTreeMap<u64, Descriptor>,
+    /// Declared exits.
+    pub exits: Vec<ExitPoint>,
+    /// Problems with the arrays themselves.
+    pub findings: Vec<Finding>,
+}
+
+/// Reads all descriptors and exit points of `image`.
+pub fn discover(image: &Image<'_>) -> Discovery {
+    let mut out = Discovery::default();
+
+    for region in image.regions_named(names::RSEQ_CS_PTR_ARRAY) {
+        for (i, word) in region.data.chunks_exact(8).enumerate() {
+            let entry = region.addr + (i as u64) * 8;
+            let target = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            if target == 0 {
+                if let Some(name) = image.unresolved.get(&entry) {
+                    out.findings.push(Finding::new(
+                        Code::UnresolvedRelocation,
+                        Some(entry),
+                        format!(
+                            "__rseq_cs_ptr_array entry at {entry:#x} refers to `{name}`, which this file does not define"
+                        ),
+                    ));
+                }
+                continue;
+            }
+            match Descriptor::read(image, target) {
+                Some(mut d) => {
+                    d.in_ptr_array = true;
+                    out.descriptors.insert(target, d);
+                }
+                None => out.findings.push(Finding::new(
+                    Code::PtrArrayDangling,
+                    Some(entry),
+                    format!(
+                        "__rseq_cs_ptr_array entry at {entry:#x} points to {target:#x}, where the file holds no 32-byte descriptor"
+                    ),
+                )),
+            }
+        }
+    }
+
+    let listed: Vec<(u64, u64)> = out
+        .descriptors
+        .keys()
+        .map(|&a| (a, a.saturating_add(RSEQ_CS_SIZE)))
+        .collect();
+    for region in image.regions_named(names::RSEQ_CS) {
+        let mut off = 0u64;
+        while off.saturating_add(RSEQ_CS_SIZE) <= region.size {
+            let addr = region.addr + off;
+            off += RSEQ_CS_SIZE;
+            let end = addr + RSEQ_CS_SIZE;
+            let overlaps = {
+                let i = listed.partition_point(|&(_, e)| e <= addr);
+                listed.get(i).is_some_and(|&(s, _)| s < end)
+            };
+            if overlaps {
+                continue;
+            }
+            let Some(bytes) = image.bytes(addr, RSEQ_CS_SIZE as usize) else {
+                continue;
+            };
+            if bytes.iter().all(|&b| b == 0) {
+                continue;
+            }
+            if let Some(d) = Descriptor::read(image, addr) {
+                out.descriptors.insert(addr, d);
+            }
+        }
+    }
+
+    for region in image.regions_named(names::RSEQ_EXIT_POINT_ARRAY) {
+        for (i, pair) in region.data.chunks_exact(16).enumerate() {
+            let addr = region.addr + (i as u64) * 16;
+            let start_ip = u64::from_le_bytes(pair[..8].try_into().unwrap_or([0; 8]));
+            let exit_ip = u64::from_le_bytes(pair[8..].try_into().unwrap_or([0; 8]));
+            if start_ip == 0 && exit_ip == 0 {
+                continue;
+            }
+            out.exits.push(ExitPoint {
+                addr,
+                start_ip,
+                exit_ip,
+            });
+        }
+    }
+    out
+}

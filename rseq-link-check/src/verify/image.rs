@@ -1,0 +1,406 @@
+//! The loaded view of one ELF file that the verifier and the listing read: the bytes of
+//! every allocated section at its run-time address with relocations applied, and the
+//! function symbols that name addresses.
+//!
+//! Executables and shared objects are read at their link-time addresses; the words of the
+//! `__rseq_*` sections of position-independent files are filled from their dynamic
+//! `R_*_RELATIVE` relocations (the addend is the value). Relocatable `.o` files have no
+//! addresses yet, so the allocated sections are laid out one after the other from 0 (as a
+//! linker would, honouring alignment) and their ordinary relocations are applied against
+//! that layout; see [`crate::verify::reloc`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use object::elf;
+use object::read::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+use object::{
+    Architecture, BinaryFormat, Endianness, ObjectKind, SectionFlags, SectionIndex, SymbolKind,
+};
+use serde::Serialize;
+
+use super::error::VerifyError;
+use super::reloc;
+
+/// The instruction set of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// x86_64 (`EM_X86_64`).
+    X86_64,
+    /// 64-bit Arm, little-endian (`EM_AARCH64`).
+    Aarch64,
+}
+
+impl Arch {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+
+    /// The abort signature the kernel compares with the four bytes before `abort_ip`.
+    pub fn signature(self) -> u32 {
+        match self {
+            Arch::X86_64 => 0x5305_3053,
+            Arch::Aarch64 => 0xd428_bc00,
+        }
+    }
+}
+
+/// The ELF file type (`e_type`) as far as address handling is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    /// `ET_REL`: an object file; addresses are a synthetic layout of its sections.
+    Relocatable,
+    /// `ET_EXEC`: a position-dependent executable.
+    Executable,
+    /// `ET_DYN`: a position-independent executable or a shared object.
+    Dynamic,
+}
+
+/// One allocated section at its address.
+#[derive(Debug)]
+pub struct Region<'d> {
+    /// Section name (`.text`, `__rseq_cs`, ...).
+    pub name: String,
+    /// Run-time (or, for `.o` files, synthetic) address of the first byte.
+    pub addr: u64,
+    /// Size in memory.
+    pub size: u64,
+    /// File contents, relocated where needed; empty for `SHT_NOBITS`.
+    pub data: Cow<'d, [u8]>,
+    /// `SHF_EXECINSTR`.
+    pub executable: bool,
+    /// Index of the section in the file.
+    pub index: SectionIndex,
+}
+
+impl Region<'_> {
+    /// One past the last address.
+    pub fn end(&self) -> u64 {
+        self.addr.saturating_add(self.size)
+    }
+
+    /// Whether `addr` lies inside the section.
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.addr && addr < self.end()
+    }
+}
+
+/// A named address: a function or other code symbol.
+#[derive(Debug, Clone)]
+pub struct Symbol {
+    /// Symbol name as stored (mangled).
+    pub name: String,
+    /// Address (synthetic for `.o` files).
+    pub addr: u64,
+    /// `st_size`, 0 when unknown.
+    pub size: u64,
+    /// `STT_FUNC`.
+    pub is_function: bool,
+}
+
+/// An ELF file loaded for verification.
+#[derive(Debug)]
+pub struct Image<'d> {
+    /// Instruction set.
+    pub arch: Arch,
+    /// File type.
+    pub kind: FileKind,
+    /// Allocated sections, sorted by address.
+    pub regions: Vec<Region<'d>>,
+    /// Code symbols sorted by address.
+    pub symbols: Vec<Symbol>,
+    /// Relocated places whose symbol is undefined in this file (`.o` only): address → name.
+    pub unresolved: BTreeMap<u64, String>,
+}
+
+/// Names of the sections that hold critical-section metadata.
+pub mod names {
+    /// The descriptors (`struct rseq_cs`).
+    pub const RSEQ_CS: &str = "__rseq_cs";
+    /// One pointer to each descriptor.
+    pub const RSEQ_CS_PTR_ARRAY: &str = "__rseq_cs_ptr_array";
+    /// Pairs of (start_ip, exit_ip), one per declared exit of a section.
+    pub const RSEQ_EXIT_POINT_ARRAY: &str = "__rseq_exit_point_array";
+}
+
+impl<'d> Image<'d> {
+    /// Parses `data` (the contents of `path`) and applies the relocations the verifier needs.
+    pub fn parse(path: &Path, data: &'d [u8]) -> Result<Self, VerifyError> {
+        let malformed = |e: object::Error| VerifyError::Malformed {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        let unsupported = |what: String| VerifyError::Unsupported {
+            path: path.to_owned(),
+            what,
+        };
+        let file = object::File::parse(data).map_err(malformed)?;
+        if file.format() != BinaryFormat::Elf {
+            return Err(unsupported(format!("a {:?} file", file.format())));
+        }
+        if !file.is_64() || file.endianness() != Endianness::Little {
+            return Err(unsupported("a 32-bit or big-endian ELF file".to_string()));
+        }
+        let arch = match file.architecture() {
+            Architecture::X86_64 => Arch::X86_64,
+            Architecture::Aarch64 => Arch::Aarch64,
+            other => return Err(unsupported(format!("the machine {other:?}"))),
+        };
+        let kind = match file.kind() {
+            ObjectKind::Relocatable => FileKind::Relocatable,
+            ObjectKind::Executable => FileKind::Executable,
+            ObjectKind::Dynamic => FileKind::Dynamic,
+            other => return Err(unsupported(format!("the ELF file type {other:?}"))),
+        };
+
+        // Allocated sections at their addresses (a synthetic layout for .o files).
+        let mut regions = Vec::new();
+        let mut next_addr: u64 = 0;
+        for section in file.sections() {
+            let SectionFlags::Elf { sh_flags } = section.flags() else {
+                continue;
+            };
+            if sh_flags & u64::from(elf::SHF_ALLOC) == 0 {
+                continue;
+            }
+            let name = section.name().map_err(malformed)?.to_string();
+            let size = section.size();
+            let addr = if kind == FileKind::Relocatable {
+                let align = section.align().max(1);
+                let addr = next_addr
+                    .checked_next_multiple_of(align)
+                    .ok_or_else(|| unsupported("a section layout beyond 2^64".to_string()))?;
+                next_addr = addr
+                    .checked_add(size)
+                    .ok_or_else(|| unsupported("a section layout beyond 2^64".to_string()))?;
+                addr
+            } else {
+                section.address()
+            };
+            let bytes = section.data().map_err(malformed)?;
+            regions.push(Region {
+                name,
+                addr,
+                size,
+                data: Cow::Borrowed(bytes),
+                executable: sh_flags & u64::from(elf::SHF_EXECINSTR) != 0,
+                index: section.index(),
+            });
+        }
+
+        let section_base: std::collections::HashMap<SectionIndex, u64> =
+            regions.iter().map(|r| (r.index, r.addr)).collect();
+
+        // Code symbols, from .symtab or else .dynsym.
+        let mut symbols = code_symbols(file.symbols(), kind, &section_base);
+        if symbols.is_empty() {
+            symbols = code_symbols(file.dynamic_symbols(), kind, &section_base);
+        }
+        symbols.sort_by(|a, b| a.addr.cmp(&b.addr).then(b.is_function.cmp(&a.is_function)));
+
+        let mut image = Image {
+            arch,
+            kind,
+            regions,
+            symbols,
+            unresolved: BTreeMap::new(),
+        };
+        image.regions.sort_by_key(|r| r.addr);
+
+        // Only files with critical-section metadata need their relocations applied.
+        if image.has_rseq_sections() {
+            match kind {
+                FileKind::Relocatable => {
+                    reloc::apply_object_relocations(&mut image, &file).map_err(malformed)?
+                }
+                FileKind::Dynamic | FileKind::Executable => {
+                    reloc::apply_dynamic_relocations(&mut image, &file).map_err(malformed)?
+                }
+            }
+        }
+        Ok(image)
+    }
+
+    /// Whether any of the `__rseq_*` metadata sections is present.
+    pub fn has_rseq_sections(&self) -> bool {
+        self.regions.iter().any(|r| {
+            r.name == names::RSEQ_CS
+                || r.name == names::RSEQ_CS_PTR_ARRAY
+                || r.name == names::RSEQ_EXIT_POINT_ARRAY
+        })
+    }
+
+    /// The sections called `name` (a `.o` file may hold several with one name).
+    pub fn regions_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Region<'d>> + 'a {
+        self.regions.iter().filter(move |r| r.name == name)
+    }
+
+    /// The allocated section holding `addr`, preferring one with contents.
+    pub fn region_of(&self, addr: u64) -> Option<&Region<'d>> {
+        // Regions are sorted by address; empty and overlapping (TLS) sections are rare, so
+        // look at the few candidates that start at or before `addr`.
+        let upper = self.regions.partition_point(|r| r.addr <= addr);
+        self.regions[..upper]
+            .iter()
+            .rev()
+            .take(16)
+            .find(|r| r.contains(addr) && !r.data.is_empty())
+    }
+
+    /// `len` bytes at `addr`, when they all lie in one section with contents.
+    pub fn bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let region = self.region_of(addr)?;
+        let start = usize::try_from(addr - region.addr).ok()?;
+        let end = start.checked_add(len)?;
+        region.data.get(start..end)
+    }
+
+    /// The little-endian 64-bit word at `addr`.
+    pub fn read_u64(&self, addr: u64) -> Option<u64> {
+        let b = self.bytes(addr, 8)?;
+        Some(u64::from_le_bytes(b.try_into().ok()?))
+    }
+
+    /// The little-endian 32-bit word at `addr`.
+    pub fn read_u32(&self, addr: u64) -> Option<u32> {
+        let b = self.bytes(addr, 4)?;
+        Some(u32::from_le_bytes(b.try_into().ok()?))
+    }
+
+    /// The code symbol that contains `addr` (or the nearest one before it), with the offset
+    /// of `addr` from its start.
+    pub fn symbolize(&self, addr: u64) -> Option<(&Symbol, u64)> {
+        let upper = self.symbols.partition_point(|s| s.addr <= addr);
+        let candidates = &self.symbols[..upper];
+        // Prefer a function whose extent covers the address.
+        let covering = candidates
+            .iter()
+            .rev()
+            .take(64)
+            .find(|s| s.is_function && s.size > 0 && addr < s.addr.saturating_add(s.size));
+        let sym = match covering {
+            Some(s) => s,
+            None => {
+                let last = candidates.last()?;
+                // The nearest symbol must be in the same section to be meaningful.
+                let same_region = self.region_of(last.addr).map(|r| r.index)
+                    == self.region_of(addr).map(|r| r.index);
+                if !same_region {
+                    return None;
+                }
+                candidates
+                    .iter()
+                    .rev()
+                    .take_while(|s| s.addr == last.addr)
+                    .last()?
+            }
+        };
+        Some((sym, addr - sym.addr))
+    }
+
+    /// `name+0xoff` (or `name`) for `addr`, when a symbol names it.
+    pub fn describe(&self, addr: u64) -> Option<String> {
+        let (sym, off) = self.symbolize(addr)?;
+        let name = super::demangle(&sym.name);
+        Some(if off == 0 {
+            name
+        } else {
+            format!("{name}+{off:#x}")
+        })
+    }
+
+    /// Mutable contents of the section holding `addr` and the offset of `addr` in it.
+    pub(crate) fn patch_site(&mut self, index: SectionIndex, offset: u64) -> Option<&mut [u8]> {
+        let region = self.regions.iter_mut().find(|r| r.index == index)?;
+        let start = usize::try_from(offset).ok()?;
+        region.data.to_mut().get_mut(start..)
+    }
+
+    /// Address of the section with index `index`, when it is allocated.
+    pub(crate) fn section_addr(&self, index: SectionIndex) -> Option<u64> {
+        self.regions
+            .iter()
+            .find(|r| r.index == index)
+            .map(|r| r.addr)
+    }
+
+    /// Resolves a relocation target of a `.o` file to an address, or the name of the
+    /// undefined symbol it refers to.
+    pub(crate) fn resolve_target(
+        &self,
+        file: &object::File<'d>,
+        target: RelocationTarget,
+    ) -> Result<u64, String> {
+        match target {
+            RelocationTarget::Section(index) => self
+                .section_addr(index)
+                .ok_or_else(|| format!("section #{}", index.0)),
+            RelocationTarget::Symbol(index) => {
+                let sym = file
+                    .symbol_by_index(index)
+                    .map_err(|_| format!("symbol #{}", index.0))?;
+                let name = sym.name().unwrap_or("?").to_string();
+                if sym.is_undefined() {
+                    return Err(name);
+                }
+                match sym.section_index() {
+                    Some(section) => match self.section_addr(section) {
+                        Some(base) => Ok(base.wrapping_add(sym.address())),
+                        None => Err(name),
+                    },
+                    None if sym.is_definition() => Ok(sym.address()),
+                    None => Err(name),
+                }
+            }
+            RelocationTarget::Absolute => Ok(0),
+            _ => Err("an unsupported relocation target".to_string()),
+        }
+    }
+}
+
+/// The defined code symbols of one symbol table, at their (possibly synthetic) addresses.
+fn code_symbols<'d>(
+    syms: impl Iterator<Item = object::Symbol<'d, 'd>>,
+    kind: FileKind,
+    section_base: &std::collections::HashMap<SectionIndex, u64>,
+) -> Vec<Symbol> {
+    let mut out = Vec::new();
+    for sym in syms {
+        if !matches!(sym.kind(), SymbolKind::Text) || sym.is_undefined() {
+            continue;
+        }
+        let Some(index) = sym.section_index() else {
+            continue;
+        };
+        let Some(&base) = section_base.get(&index) else {
+            continue;
+        };
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        let addr = if kind == FileKind::Relocatable {
+            base.saturating_add(sym.address())
+        } else {
+            sym.address()
+        };
+        let is_function = matches!(
+            sym.flags(),
+            object::SymbolFlags::Elf { st_info, .. } if st_info & 0xf == elf::STT_FUNC
+        );
+        out.push(Symbol {
+            name: name.to_string(),
+            addr,
+            size: sym.size(),
+            is_function,
+        });
+    }
+    out
+}

@@ -1,0 +1,191 @@
+//! Applies the relocations the verifier needs to the bytes of an [`Image`].
+//!
+//! - Position-independent executables and shared objects store the words of
+//!   `__rseq_cs`, `__rseq_cs_ptr_array` and `__rseq_exit_point_array` as dynamic
+//!   `R_X86_64_RELATIVE` / `R_AARCH64_RELATIVE` relocations whose addend is the link-time
+//!   value; the file holds zeros there (RELA) and the addend is written in. Packed `RELR`
+//!   relocations and `REL` keep the value in place, which needs nothing.
+//! - Relocatable objects carry ordinary relocations against section symbols and other
+//!   symbols: data words (`R_X86_64_64`, `R_AARCH64_ABS64`), and in code the PC-relative
+//!   fields of branches and address computations, which are resolved against the
+//!   synthetic section layout so that a branch to another section lands where it points.
+//!   A relocation against an undefined symbol is left as zero and recorded in
+//!   [`Image::unresolved`].
+//!
+//! Relocation types the verifier does not need (TLS, GOT-indirect loads) are left alone.
+
+use object::elf;
+use object::read::{Object, ObjectSection, Relocation, RelocationFlags, RelocationTarget};
+
+use super::image::{names, Arch, Image};
+
+fn r_type(reloc: &Relocation) -> Option<u32> {
+    match reloc.flags() {
+        RelocationFlags::Elf { r_type } => Some(r_type),
+        _ => None,
+    }
+}
+
+fn is_rseq_section(name: &str) -> bool {
+    name == names::RSEQ_CS
+        || name == names::RSEQ_CS_PTR_ARRAY
+        || name == names::RSEQ_EXIT_POINT_ARRAY
+}
+
+/// Fills the `__rseq_*` sections of an executable or shared object from its dynamic
+/// `R_*_RELATIVE` relocations.
+pub(crate) fn apply_dynamic_relocations<'d>(
+    image: &mut Image<'d>,
+    file: &object::File<'d>,
+) -> object::Result<()> {
+    let Some(relocs) = file.dynamic_relocations() else {
+        return Ok(());
+    };
+    let relative = match image.arch {
+        Arch::X86_64 => elf::R_X86_64_RELATIVE,
+        Arch::Aarch64 => elf::R_AARCH64_RELATIVE,
+    };
+    for (addr, reloc) in relocs {
+        // REL keeps the value in place; only RELA needs the addend written in.
+        if r_type(&reloc) != Some(relative) || reloc.has_implicit_addend() {
+            continue;
+        }
+        let Some(region) = image
+            .regions
+            .iter_mut()
+            .find(|r| r.contains(addr) && is_rseq_section(&r.name))
+        else {
+            continue;
+        };
+        let Ok(offset) = usize::try_from(addr - region.addr) else {
+            continue;
+        };
+        let value = reloc.addend() as u64;
+        if let Some(place) = region
+            .data
+            .to_mut()
+            .get_mut(offset..)
+            .and_then(|s| s.get_mut(..8))
+        {
+            place.copy_from_slice(&value.to_le_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// Applies the ordinary relocations of every allocated section of a `.o` file against the
+/// synthetic layout of [`Image::parse`].
+pub(crate) fn apply_object_relocations<'d>(
+    image: &mut Image<'d>,
+    file: &object::File<'d>,
+) -> object::Result<()> {
+    let arch = image.arch;
+    for section in file.sections() {
+        let index = section.index();
+        let Some(base) = image.section_addr(index) else {
+            continue;
+        };
+        for (offset, reloc) in section.relocations() {
+            let Some(r_type) = r_type(&reloc) else {
+                continue;
+            };
+            let place_addr = base.wrapping_add(offset);
+            let target = reloc.target();
+            let s = match image.resolve_target(file, target) {
+                Ok(s) => s,
+                Err(name) => {
+                    if !matches!(target, RelocationTarget::Absolute) {
+                        image.unresolved.insert(place_addr, name);
+                    }
+                    continue;
+                }
+            };
+            let addend = reloc.addend();
+            let Some(place) = image.patch_site(index, offset) else {
+                continue;
+            };
+            let value = s.wrapping_add(addend as u64);
+            let pcrel = value.wrapping_sub(place_addr);
+            match arch {
+                Arch::X86_64 => apply_x86_64(place, r_type, value, pcrel),
+                Arch::Aarch64 => apply_aarch64(place, r_type, value, place_addr),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write<const N: usize>(place: &mut [u8], bytes: [u8; N]) {
+    if let Some(dst) = place.get_mut(..N) {
+        dst.copy_from_slice(&bytes);
+    }
+}
+
+fn apply_x86_64(place: &mut [u8], r_type: u32, value: u64, pcrel: u64) {
+    match r_type {
+        elf::R_X86_64_64 => write(place, value.to_le_bytes()),
+        elf::R_X86_64_PC64 => write(place, pcrel.to_le_bytes()),
+        elf::R_X86_64_32 | elf::R_X86_64_32S => write(place, (value as u32).to_le_bytes()),
+        // GOT-relative forms are resolved as if the linker had relaxed them to direct
+        // references, which is what the listing wants to show.
+        elf::R_X86_64_PC32
+        | elf::R_X86_64_PLT32
+        | elf::R_X86_64_GOTPCREL
+        | elf::R_X86_64_GOTPCRELX
+        | elf::R_X86_64_REX_GOTPCRELX => write(place, (pcrel as u32).to_le_bytes()),
+        _ => {}
+    }
+}
+
+fn patch_insn(place: &mut [u8], f: impl FnOnce(u32) -> u32) {
+    let Some(bytes) = place.get(..4) else { return };
+    let Ok(word) = <[u8; 4]>::try_from(bytes) else {
+        return;
+    };
+    write(place, f(u32::from_le_bytes(word)).to_le_bytes());
+}
+
+fn apply_aarch64(place: &mut [u8], r_type: u32, value: u64, place_addr: u64) {
+    let pcrel = value.wrapping_sub(place_addr);
+    // Field of `bits` bits at bit `shift` of the instruction word.
+    let field = |word: u32, v: u64, bits: u32, shift: u32| {
+        let mask = ((1u64 << bits) - 1) as u32;
+        (word & !(mask << shift)) | (((v as u32) & mask) << shift)
+    };
+    let adr_imm = |word: u32, imm: u64| {
+        let word = field(word, imm & 3, 2, 29);
+        field(word, imm >> 2, 19, 5)
+    };
+    match r_type {
+        elf::R_AARCH64_ABS64 => write(place, value.to_le_bytes()),
+        elf::R_AARCH64_ABS32 => write(place, (value as u32).to_le_bytes()),
+        elf::R_AARCH64_PREL64 => write(place, pcrel.to_le_bytes()),
+        elf::R_AARCH64_PREL32 => write(place, (pcrel as u32).to_le_bytes()),
+        elf::R_AARCH64_ADR_PREL_LO21 => patch_insn(place, |w| adr_imm(w, pcrel)),
+        elf::R_AARCH64_ADR_PREL_PG_HI21 | elf::R_AARCH64_ADR_PREL_PG_HI21_NC => {
+            let page = (value & !0xfff).wrapping_sub(place_addr & !0xfff);
+            patch_insn(place, |w| adr_imm(w, page >> 12))
+        }
+        elf::R_AARCH64_ADD_ABS_LO12_NC | elf::R_AARCH64_LDST8_ABS_LO12_NC => {
+            patch_insn(place, |w| field(w, value & 0xfff, 12, 10))
+        }
+        elf::R_AARCH64_LDST16_ABS_LO12_NC => {
+            patch_insn(place, |w| field(w, (value & 0xfff) >> 1, 12, 10))
+        }
+        elf::R_AARCH64_LDST32_ABS_LO12_NC => {
+            patch_insn(place, |w| field(w, (value & 0xfff) >> 2, 12, 10))
+        }
+        elf::R_AARCH64_LDST64_ABS_LO12_NC => {
+            patch_insn(place, |w| field(w, (value & 0xfff) >> 3, 12, 10))
+        }
+        elf::R_AARCH64_LDST128_ABS_LO12_NC => {
+            patch_insn(place, |w| field(w, (value & 0xfff) >> 4, 12, 10))
+        }
+        elf::R_AARCH64_TSTBR14 => patch_insn(place, |w| field(w, pcrel >> 2, 14, 5)),
+        elf::R_AARCH64_CONDBR19 => patch_insn(place, |w| field(w, pcrel >> 2, 19, 5)),
+        elf::R_AARCH64_JUMP26 | elf::R_AARCH64_CALL26 => {
+            patch_insn(place, |w| field(w, pcrel >> 2, 26, 0))
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,111 @@
+//! Human-readable text for a [`VerifyReport`] (JSON is its `serde` form).
+
+use std::fmt::Write as _;
+
+use super::finding::Severity;
+use super::image::FileKind;
+use super::report::VerifyReport;
+
+/// Describes the ELF type for people.
+pub fn kind_text(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Relocatable => "object file (addresses are a layout of its sections from 0)",
+        FileKind::Executable => "executable",
+        FileKind::Dynamic => "PIE executable or shared object",
+    }
+}
+
+fn severity_text(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The report as text: one block per section, then a summary line.
+pub fn render_text(report: &VerifyReport) -> String {
+    let mut out = String::new();
+    let n = report.sections.len();
+    if n == 0 && report.findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}: no rseq critical sections found ({}, {})",
+            report.path,
+            report.arch.name(),
+            kind_text(report.kind)
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}: {} ({}, {})",
+        report.path,
+        plural(n, "critical section"),
+        report.arch.name(),
+        kind_text(report.kind)
+    );
+    for f in &report.findings {
+        let _ = writeln!(
+            out,
+            "{}[{}]: {}",
+            severity_text(f.severity),
+            f.code,
+            f.message
+        );
+    }
+    for s in &report.sections {
+        let d = &s.descriptor;
+        let range = match s.post_commit_ip {
+            Some(p) => format!("[{:#x}, {p:#x})", d.start_ip),
+            None => format!("[{:#x}, wraps)", d.start_ip),
+        };
+        let func = s
+            .function
+            .as_deref()
+            .map(|f| format!(" in {f}"))
+            .unwrap_or_default();
+        let errors = s
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Note)
+            .count();
+        let verdict = if errors == 0 {
+            "ok".to_string()
+        } else {
+            plural(errors, "finding")
+        };
+        let _ = writeln!(
+            out,
+            "section {range}{func}: descriptor {:#x}, abort {:#x}, {}: {verdict}",
+            d.addr,
+            d.abort_ip,
+            plural(s.instructions, "instruction")
+        );
+        for f in &s.findings {
+            let _ = writeln!(
+                out,
+                "  {}[{}]: {}",
+                severity_text(f.severity),
+                f.code,
+                f.message
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{}, {}, {}",
+        plural(report.count(Severity::Error), "error"),
+        plural(report.count(Severity::Warning), "warning"),
+        plural(report.count(Severity::Note), "note")
+    );
+    out
+}
