@@ -14,6 +14,8 @@ mod errno;
 #[cfg(feature = "std")]
 pub mod glibc;
 #[cfg(feature = "std")]
+pub mod membarrier;
+#[cfg(feature = "std")]
 pub mod sys;
 #[cfg(feature = "std")]
 pub mod thread;

@@ -18,6 +18,13 @@
 //! | no glibc registration (musl, old glibc, `glibc.pthread.rseq=0`) | [`Registrar::Crate`] | own area | registers the own area, `Ok` |
 //! | another area registered first (`EINVAL`/`EBUSY`) | [`Registrar::Foreign`] | own area (never registered) | `Err(Foreign)` |
 //! | `rseq(2)` refused (`ENOSYS`, `EPERM`: old kernel, seccomp) | [`Registrar::Nobody`] | own area (never registered) | `Err(Refused)` |
+//!
+//! # Safety
+//!
+//! This module uses `unsafe` only in [`prepare_unload`], for the store to `rseq_cs`; the
+//! per-architecture primitives, the own area and the registration live in submodules that
+//! state their own.
+#![allow(unsafe_code)]
 
 #[macro_use]
 mod area;
@@ -223,6 +230,28 @@ pub fn feature_size() -> u32 {
 /// glibc's exported `__rseq_offset`, `__rseq_size` and `__rseq_flags`, when present.
 pub fn glibc_rseq() -> Option<GlibcRseq> {
     process::process().glibc
+}
+
+/// Clears the calling thread's `rseq_cs`, so that the kernel no longer reads the descriptor
+/// of the thread's last critical section.
+///
+/// The kernel reads `rseq_cs` (and the descriptor it points to) whenever it preempts,
+/// migrates or signals the thread, until it clears the field itself; a pointer into
+/// unmapped memory makes it kill the thread with `SIGSEGV`. So every thread that ran a
+/// critical section defined in a module (a shared object, or JIT code) must call this at
+/// least once between its last section from that module and the unloading (or reuse) of
+/// the memory holding the section's descriptor or code. It is a single store; calling it
+/// when no section is active, or on a thread whose area is not live, is harmless.
+pub fn prepare_unload() {
+    let field = area()
+        .cast::<u8>()
+        .wrapping_add(crate::abi::offsets::RSEQ_RSEQ_CS)
+        .cast::<u64>();
+    // SAFETY: `area()` designates a writable, 32-byte-aligned `struct rseq` of the calling
+    // thread; `rseq_cs` is its 8-byte-aligned field at offset 8. Only this thread stores to
+    // it, and the kernel reads it only while this thread is not running user code, so a
+    // volatile aligned store is the single-copy-atomic update the ABI requires.
+    unsafe { field.write_volatile(0) };
 }
 
 /// The address of this crate's own area in the calling thread (the legacy `__rseq_abi`

@@ -1,0 +1,51 @@
+//! The membarrier rseq fence: `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ` once per
+//! process, then `MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ` to restart every rseq critical
+//! section of this process that is running, on all CPUs or on one.
+//!
+//! After the fence returns, no thread of the process is still inside a critical section it
+//! entered before the call: each one that was running has been interrupted, and the kernel
+//! restarted (aborted) its section on the way back to user space. Per-CPU data structures
+//! use this to take a CPU's slot away from concurrent critical sections (e.g. to resize or
+//! drain it).
+
+use std::sync::OnceLock;
+
+use crate::sys::{
+    membarrier, MEMBARRIER_CMD_FLAG_CPU, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+    MEMBARRIER_CMD_QUERY, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+};
+use crate::Errno;
+
+/// `membarrier(MEMBARRIER_CMD_QUERY, 0, 0)`: the bit mask of commands the kernel supports.
+pub fn supported_commands() -> Result<i32, Errno> {
+    membarrier(MEMBARRIER_CMD_QUERY, 0, 0)
+}
+
+/// Registers the process for the rseq fence (once; later calls return the first result).
+/// `EINVAL` means the kernel lacks it (before Linux 5.10, or without `CONFIG_RSEQ`).
+pub fn register_rseq_fence() -> Result<(), Errno> {
+    static REGISTERED: OnceLock<Result<(), Errno>> = OnceLock::new();
+    *REGISTERED
+        .get_or_init(|| membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0).map(drop))
+}
+
+/// Restarts the rseq critical sections of every running thread of this process, on all
+/// CPUs (registering the process first when needed).
+pub fn rseq_fence() -> Result<(), Errno> {
+    register_rseq_fence()?;
+    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0).map(drop)
+}
+
+/// Restarts the rseq critical section of the thread of this process running on `cpu`, if
+/// any (registering the process first when needed). The kernel ignores a CPU that is not
+/// possible; `EINVAL` for a number that does not fit the call's `int`.
+pub fn rseq_fence_cpu(cpu: u32) -> Result<(), Errno> {
+    register_rseq_fence()?;
+    let cpu = i32::try_from(cpu).map_err(|_| Errno::EINVAL)?;
+    membarrier(
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+        MEMBARRIER_CMD_FLAG_CPU,
+        cpu,
+    )
+    .map(drop)
+}

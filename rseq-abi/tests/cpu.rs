@@ -1,0 +1,49 @@
+//! CPU readers against the real kernel: pinned to each allowed CPU in turn, the area's
+//! `cpu_id` and `cpu_id_start` equal `sched_getcpu()`, in both registration modes.
+
+mod common;
+
+use common::{in_child, Env};
+use rseq_abi::thread;
+
+fn pin_everywhere() {
+    assert_eq!(thread::prepare_current_thread(), Ok(()));
+    let cpus = common::allowed_cpus();
+    assert!(!cpus.is_empty());
+    for &cpu in &cpus {
+        common::pin_to(cpu);
+        assert!(cpu < thread::possible_cpus());
+        assert_eq!(common::sched_getcpu(), cpu as i32);
+        assert_eq!(thread::cpu_id(), cpu as i32, "cpu_id on CPU {cpu}");
+        assert_eq!(
+            thread::cpu_id_start(),
+            cpu as u32,
+            "cpu_id_start on CPU {cpu}"
+        );
+        assert_eq!(thread::current_cpu(), cpu as u32);
+        // One NUMA node on this machine; mm_cid is a compact index below possible_cpus.
+        assert_eq!(thread::node_id(), Some(0));
+        let cid = thread::current_mm_cid().expect("feature size 28 covers mm_cid");
+        assert!((cid as usize) < thread::possible_cpus());
+    }
+}
+
+#[test]
+fn pinned_glibc_owned() {
+    in_child("pinned_glibc_owned", Env::GlibcDefault, pin_everywhere);
+}
+
+#[test]
+fn pinned_own_registration() {
+    in_child("pinned_own_registration", Env::NoGlibcRseq, pin_everywhere);
+}
+
+#[test]
+fn possible_cpus_from_the_kernel_mask() {
+    let mask = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+    let max = rseq_abi::cpu::cpu_list_max(&mask).unwrap();
+    assert_eq!(thread::possible_cpus(), max + 1);
+    assert!(common::allowed_cpus()
+        .iter()
+        .all(|&c| c < thread::possible_cpus()));
+}

@@ -1,0 +1,35 @@
+//! The membarrier rseq fence against the real kernel.
+
+mod common;
+
+use common::{in_child, Env};
+use rseq_abi::sys::{
+    membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+};
+use rseq_abi::{membarrier as fence, Errno};
+
+#[test]
+fn fence_registers_first() {
+    in_child("fence_registers_first", Env::GlibcDefault, || {
+        let supported = fence::supported_commands().unwrap();
+        assert_ne!(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0);
+        assert_ne!(
+            supported & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+            0
+        );
+        // Without the registration the kernel refuses the fence.
+        assert_eq!(
+            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(fence::rseq_fence(), Ok(()));
+        for cpu in common::allowed_cpus() {
+            assert_eq!(fence::rseq_fence_cpu(cpu as u32), Ok(()));
+        }
+        // The kernel ignores a CPU that is not possible.
+        assert_eq!(fence::rseq_fence_cpu(1 << 20), Ok(()));
+        assert_eq!(fence::rseq_fence_cpu(u32::MAX), Err(Errno::EINVAL));
+        assert_eq!(fence::register_rseq_fence(), Ok(()));
+    });
+}
