@@ -22,7 +22,7 @@ impl Default for X86Decoder {
         options.set_hex_suffix("");
         options.set_uppercase_hex(false);
         options.set_space_after_operand_separator(true);
-        options.set_first_operand_char_index(8);
+        options.set_show_branch_size(false);
         options.set_branch_leading_zeros(false);
         options.set_rip_relative_addresses(false);
         X86Decoder {
