@@ -227,7 +227,7 @@ const AARCH64_CASES: &[(&str, &[&str])] = &[
 fn every_aarch64_rule_catches_its_broken_twin_and_passes_its_correct_twin() {
     let dir = tempfile::tempdir().unwrap();
     for &(name, expected) in AARCH64_CASES {
-        for &form in &[Form::Object, Form::Shared, Form::NonPie] {
+        for &form in Form::ALL {
             let report = verify(&build_aarch64(dir.path(), name, true, form));
             let mut want: Vec<&str> = expected.to_vec();
             want.sort_unstable();
@@ -244,5 +244,22 @@ fn every_aarch64_rule_catches_its_broken_twin_and_passes_its_correct_twin() {
                 rseq_link_check::verify::render::render_text(&report)
             );
         }
+    }
+}
+
+#[test]
+fn the_aarch64_reference_section_is_clean_with_its_descriptor_relocated_in_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    for &form in Form::ALL {
+        let report = verify(&build_aarch64(dir.path(), "correct-reference", false, form));
+        assert!(report.is_clean(), "{form:?}: {report:?}");
+        assert_eq!(report.sections.len(), 1);
+        let s = &report.sections[0];
+        assert_eq!(s.function.as_deref(), Some("cmpxchg_percpu"), "{form:?}");
+        // ldr, cmp, b.ne, ldr, cmp, b.ne, str: the abort target and the exit resolved.
+        assert_eq!(s.instructions, 7, "{form:?}");
+        assert_eq!(s.exits.len(), 1);
+        assert_eq!(s.descriptor.post_commit_offset, 28);
+        assert!(s.descriptor.abort_ip > s.descriptor.start_ip + 28);
     }
 }
