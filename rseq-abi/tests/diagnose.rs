@@ -1,0 +1,65 @@
+//! The diagnosis reports what the real process looks like, in both renderings.
+
+mod common;
+
+use common::{in_child, Env};
+use rseq_abi::diagnose::diagnose;
+use serde_json::Value;
+
+fn json() -> Value {
+    serde_json::from_str(&diagnose().to_json()).expect("the diagnosis is valid JSON")
+}
+
+#[test]
+fn diagnosis_glibc_owned() {
+    in_child("diagnosis_glibc_owned", Env::GlibcDefault, || {
+        let v = json();
+        assert_eq!(v["registrar"]["kind"], "glibc");
+        assert_eq!(v["glibc_version"], "2.36");
+        assert_eq!(v["glibc_rseq"]["rseq_size"], 20);
+        assert_eq!(v["area_offset"], v["glibc_rseq"]["rseq_offset"]);
+        assert_eq!(v["auxv_rseq_feature_size"], 28);
+        assert_eq!(v["auxv_rseq_align"], 32);
+        assert_eq!(v["feature_size"], 28);
+        assert_eq!(v["thread"]["unavailable"], Value::Null);
+        assert!(v["thread"]["cpu_id"].as_i64().unwrap() >= 0);
+        assert_eq!(v["membarrier_rseq_fence"], true);
+        // No module of this test binary defines the legacy symbol.
+        assert_eq!(v["rseq_abi"]["definitions"], Value::Array(vec![]));
+        assert_eq!(v["rseq_abi"]["resolved_address"], Value::Null);
+        let human = diagnose().to_string();
+        assert!(human.contains("registrar:            glibc"), "{human}");
+        assert!(human.contains("__rseq_offset/size/flags: "), "{human}");
+    });
+}
+
+#[test]
+fn diagnosis_own_registration() {
+    in_child("diagnosis_own_registration", Env::NoGlibcRseq, || {
+        let v = json();
+        assert_eq!(v["registrar"]["kind"], "crate");
+        assert_eq!(v["glibc_rseq"]["rseq_size"], 0);
+        assert_eq!(v["thread"]["area"], v["thread"]["own_area"]);
+        assert!(v["thread"]["cpu_id"].as_i64().unwrap() >= 0);
+    });
+}
+
+#[test]
+fn diagnosis_refused() {
+    in_child("diagnosis_refused", Env::NoGlibcRseq, || {
+        common::refuse_rseq(libc::EPERM);
+        let v = json();
+        assert_eq!(v["registrar"]["kind"], "nobody");
+        assert_eq!(v["registrar"]["errno"], "EPERM");
+        assert_eq!(v["thread"]["cpu_id"], -1);
+        assert!(v["thread"]["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("EPERM"));
+        let human = diagnose().to_string();
+        assert!(
+            human.contains("registrar:            nobody (rseq(2) refused with EPERM"),
+            "{human}"
+        );
+    });
+}
