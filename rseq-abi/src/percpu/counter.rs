@@ -1,0 +1,185 @@
+//! [`PerCpuCounter`]: a counter split into one word per CPU.
+//!
+//! # Algorithm
+//!
+//! `add(n)` reads the CPU number (or concurrency id) `i` from the thread's rseq area,
+//! computes the address of word `i`, and runs a critical section whose only instruction
+//! after the CPU check is the commit `*word += n` (on x86_64 one `add` to memory, no
+//! `lock` prefix). The section is bound to `i`: if the thread is preempted, migrated or
+//! signalled before the add completes, the kernel moves it to the abort handler, which
+//! re-reads `i` and starts again. Since only threads running on CPU `i` write word `i`, and
+//! they cannot interleave inside the section, no increment is lost or doubled. This is
+//! librseq's `rseq_load_add_store__ptr`.
+//!
+//! `sum()` adds the words with relaxed loads. It is exact once the adding threads are done
+//! (joined); while they run it returns some value between the totals before and after.
+//!
+//! When rseq is unavailable on the calling thread the section reports it on its first
+//! abort, and `add` does an atomic `fetch_add` on a separate shared word instead; `sum`
+//! includes that word. Per-CPU words are never written atomically from another CPU, so
+//! threads on both paths can count at the same time.
+#![allow(unsafe_code)]
+
+use super::index::{mm_cid_ready, Fallback};
+use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
+use crate::rseq_critical;
+use core::fmt;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Defines the `add` section for one index kind: `$index` is `cpu_id` or `mm_cid`, and
+/// the optional trailing tokens are extra prelude statements.
+macro_rules! add_section {
+    ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
+        $(#[$doc])*
+        #[rseq_critical]
+        unsafe fn $name(index: &mut usize, words: &PerCpu<AtomicU64>, n: u64) -> Result<(), Fallback> {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: `i` was read from the thread's rseq area, and the kernel never
+            // reports a CPU number or concurrency id at or above `words.len()` (the number
+            // of possible CPUs, see `PerCpu`).
+            let word = unsafe { words.get_unchecked(i) }.as_ptr();
+            commit_add(word, n);
+            Ok(())
+        }
+    };
+}
+
+add_section!(
+    /// `words[cpu] += n` in a section bound to the CPU number.
+    add_cpu_id,
+    cpu_id
+);
+add_section!(
+    /// `words[mm_cid] += n` in a section bound to the concurrency id.
+    add_mm_cid,
+    mm_cid,
+    mm_cid_ready()?;
+);
+
+/// A counter with one word per CPU: `add` is a per-CPU critical section (no atomic
+/// instruction, no shared cache line), `sum` adds the words.
+///
+/// ```
+/// use rseq_abi::percpu::PerCpuCounter;
+///
+/// let counter = PerCpuCounter::new();
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| {
+///             for _ in 0..1000 {
+///                 counter.add(1);
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(counter.sum(), 4000);
+/// ```
+///
+/// Indexed by concurrency id instead of CPU number:
+///
+/// ```
+/// use rseq_abi::percpu::{MmCid, PerCpuCounter};
+///
+/// let counter = PerCpuCounter::with_index(MmCid);
+/// counter.add(5);
+/// counter.add(2);
+/// assert_eq!(counter.sum(), 7);
+/// ```
+pub struct PerCpuCounter<I: IndexKind = CpuId> {
+    words: PerCpu<AtomicU64>,
+    shared: super::CachePadded<AtomicU64>,
+    index: PhantomData<I>,
+}
+
+impl PerCpuCounter<CpuId> {
+    /// A zero counter indexed by CPU number.
+    pub fn new() -> Self {
+        Self::with_index(CpuId)
+    }
+}
+
+impl Default for PerCpuCounter<CpuId> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<I: IndexKind> PerCpuCounter<I> {
+    /// A zero counter indexed by `I` ([`CpuId`] or [`MmCid`]).
+    pub fn with_index(_index: I) -> Self {
+        PerCpuCounter {
+            words: PerCpu::new_with(|_| AtomicU64::new(0)),
+            shared: super::CachePadded::new(AtomicU64::new(0)),
+            index: PhantomData,
+        }
+    }
+
+    /// Adds `n` (wrapping) to the calling CPU's word, or to the shared word when rseq is
+    /// unavailable on this thread. Returns the slot it added to.
+    #[inline]
+    pub fn add(&self, n: u64) -> Slot {
+        // SAFETY: `self.words` has a word for every index the kernel reports, and those
+        // words are written only by this section (bound to their index).
+        let mut i = 0usize;
+        let result = unsafe {
+            if I::MM_CID {
+                add_mm_cid(&mut i, &self.words, n)
+            } else {
+                add_cpu_id(&mut i, &self.words, n)
+            }
+        };
+        match result {
+            Ok(()) => Slot::PerCpu(i),
+            Err(_) => self.add_shared(n),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_shared(&self, n: u64) -> Slot {
+        self.shared.fetch_add(n, Ordering::Relaxed);
+        Slot::Shared
+    }
+
+    /// The sum of every word (wrapping): exact once all `add`s have happened-before this
+    /// call (for example, the adding threads were joined).
+    pub fn sum(&self) -> u64 {
+        self.words
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .fold(self.shared.load(Ordering::Relaxed), u64::wrapping_add)
+    }
+
+    /// The value of one slot: a per-CPU word, or the shared word of the fallback path.
+    pub fn get(&self, slot: Slot) -> Option<u64> {
+        match slot {
+            Slot::PerCpu(i) => self.words.get(i).map(|w| w.load(Ordering::Relaxed)),
+            Slot::Shared => Some(self.shared.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Number of per-CPU words (the number of possible CPUs).
+    pub fn slots(&self) -> usize {
+        self.words.len()
+    }
+}
+
+impl PerCpuCounter<MmCid> {
+    /// A zero counter indexed by concurrency id (`mm_cid`).
+    pub fn new_mm_cid() -> Self {
+        Self::with_index(MmCid)
+    }
+}
+
+impl<I: IndexKind> fmt::Debug for PerCpuCounter<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCpuCounter")
+            .field("per_cpu", &self.words)
+            .field("shared", &self.shared.load(Ordering::Relaxed))
+            .finish()
+    }
+}

@@ -1,0 +1,322 @@
+//! [`PerCpuRing`]: a bounded FIFO ring of words per CPU.
+//!
+//! # Algorithm
+//!
+//! Each slot holds a power-of-two array of `capacity` cells and two free-running
+//! counters, `head` (next to pop) and `tail` (next to push); the ring holds
+//! `tail - head` items, in cells `head % capacity .. tail % capacity`. Both counters only
+//! grow, and only critical sections bound to the slot's index change them.
+//!
+//! *Push* reads `tail = t` and `head = h`; if `t - h == capacity` the ring is full. (A
+//! stale `h` is never larger than the real head, so the test is conservative: cell
+//! `t % capacity` is free whenever it passes.) The section, bound to the index, loads the
+//! tail, leaves early if it is no longer `t`, stores the item into cell `t % capacity`
+//! (a speculative store: the cell is past the published tail, so no reader looks at it
+//! and an abort leaves harmless garbage there), and commits `tail = t + 1` with a
+//! store-release (librseq's `rseq_load_cbne_store_store__ptr` with `RSEQ_MO_RELEASE`).
+//!
+//! *Pop* reads `head = h` and `tail`; if they are equal the ring is empty. The section
+//! loads the head, leaves early if it is no longer `h`, loads cell `h % capacity` (inside
+//! the section, so it cannot be a cell that was popped and refilled since), stores it to
+//! the caller's output word (speculative), and commits `head = h + 1`.
+//!
+//! An item stays in the ring of the slot it was pushed to; `pop` takes from the calling
+//! CPU's ring, then from the shared ring. The shared ring (a `VecDeque` under an atomic
+//! spin lock, holding up to `capacity × slots` items) is the fallback of threads on which
+//! rseq is unavailable.
+#![allow(unsafe_code)]
+
+use super::index::{mm_cid_ready, Fallback};
+use super::shared::SharedSlot;
+use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
+use crate::rseq_critical;
+use crate::thread::Unavailable;
+use core::fmt;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+
+/// One CPU's ring.
+struct RingSlot {
+    head: AtomicUsize,
+    tail: AtomicUsize,
+    cells: Box<[AtomicUsize]>,
+}
+
+impl RingSlot {
+    /// Address of the cell of free-running position `pos` (`cells.len()` is a power of two).
+    fn cell(&self, pos: usize) -> *mut usize {
+        self.cells[pos & (self.cells.len() - 1)].as_ptr()
+    }
+}
+
+/// Why a push or pop attempt did not complete.
+pub(super) enum Attempt {
+    /// The counter changed since it was read: try again.
+    Changed,
+    /// Push: the ring is full.
+    Full,
+    /// Pop: the ring is empty.
+    Empty,
+    /// rseq is unavailable: use the shared ring.
+    Fallback,
+}
+
+impl From<Unavailable> for Attempt {
+    fn from(_: Unavailable) -> Self {
+        Attempt::Fallback
+    }
+}
+
+impl From<Fallback> for Attempt {
+    fn from(_: Fallback) -> Self {
+        Attempt::Fallback
+    }
+}
+
+/// Defines the push and pop sections for one index kind.
+macro_rules! ring_sections {
+    ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
+        /// `if tail unchanged { cell[tail] = item (speculative); commit-release tail + 1 }`.
+        #[rseq_critical]
+        unsafe fn $push(index: &mut usize, rings: &PerCpu<RingSlot>, item: usize) -> Result<(), Attempt> {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
+            let ring = unsafe { rings.get_unchecked(i) };
+            let t = ring.tail.load(Ordering::Relaxed);
+            let h = ring.head.load(Ordering::Relaxed);
+            if t.wrapping_sub(h) >= ring.cells.len() {
+                return Err(Attempt::Full);
+            }
+            #[speculative]
+            let cell = ring.cell(t);
+            let tail = ring.tail.as_ptr();
+            let next = t.wrapping_add(1);
+            let current = load(tail);
+            if current != t {
+                return Err(Attempt::Changed);
+            }
+            store(cell, item);
+            commit_release(tail, next);
+            Ok(())
+        }
+
+        /// `if head unchanged { *out = cell[head] (speculative); commit head + 1 }`.
+        #[rseq_critical]
+        unsafe fn $pop(index: &mut usize, rings: &PerCpu<RingSlot>, #[speculative] out: *mut usize)
+            -> Result<(), Attempt>
+        {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: as in push.
+            let ring = unsafe { rings.get_unchecked(i) };
+            let h = ring.head.load(Ordering::Relaxed);
+            if h == ring.tail.load(Ordering::Acquire) {
+                return Err(Attempt::Empty);
+            }
+            let cell = ring.cell(h);
+            let head = ring.head.as_ptr();
+            let next = h.wrapping_add(1);
+            let current = load(head);
+            if current != h {
+                return Err(Attempt::Changed);
+            }
+            let item = load(cell);
+            store(out, item);
+            commit(head, next);
+            Ok(())
+        }
+    };
+}
+
+ring_sections!(push_cpu_id, pop_cpu_id, cpu_id);
+ring_sections!(push_mm_cid, pop_mm_cid, mm_cid, mm_cid_ready()?;);
+
+/// A bounded FIFO ring of `usize` words (indices, addresses, handles) per CPU: `push` and
+/// `pop` are per-CPU critical sections on the calling CPU's ring.
+///
+/// ```
+/// use rseq_abi::percpu::PerCpuRing;
+///
+/// let ring = PerCpuRing::new(8);
+/// assert!(ring.push(10).is_ok());
+/// assert!(ring.push(11).is_ok());
+/// // Same thread, and (almost always) same CPU: first in, first out.
+/// let mut got = Vec::new();
+/// while let Some((item, _slot)) = ring.pop() {
+///     got.push(item);
+/// }
+/// got.sort(); // a migration between the calls could split the items over two CPUs
+/// assert_eq!(got, [10, 11]);
+/// ```
+pub struct PerCpuRing<I: IndexKind = CpuId> {
+    rings: PerCpu<RingSlot>,
+    shared: SharedSlot<VecDeque<usize>>,
+    shared_len: AtomicUsize,
+    shared_capacity: usize,
+    index: PhantomData<I>,
+}
+
+impl PerCpuRing<CpuId> {
+    /// Rings of `capacity` items each (rounded up to a power of two, at least 1), indexed
+    /// by CPU number.
+    pub fn new(capacity: usize) -> Self {
+        Self::with_index(CpuId, capacity)
+    }
+}
+
+impl PerCpuRing<MmCid> {
+    /// Rings of `capacity` items each, indexed by concurrency id (`mm_cid`).
+    pub fn new_mm_cid(capacity: usize) -> Self {
+        Self::with_index(MmCid, capacity)
+    }
+}
+
+impl<I: IndexKind> PerCpuRing<I> {
+    /// Rings of `capacity` items each (rounded up to a power of two), indexed by `I`.
+    pub fn with_index(_index: I, capacity: usize) -> Self {
+        let capacity = capacity.max(1).next_power_of_two();
+        let rings = PerCpu::new_with(|_| RingSlot {
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+            cells: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
+        });
+        let shared_capacity = capacity.saturating_mul(rings.len());
+        PerCpuRing {
+            rings,
+            shared: SharedSlot::new(VecDeque::new()),
+            shared_len: AtomicUsize::new(0),
+            shared_capacity,
+            index: PhantomData,
+        }
+    }
+
+    /// Capacity of each per-CPU ring.
+    pub fn capacity(&self) -> usize {
+        self.rings[0].cells.len()
+    }
+
+    /// Appends `item` to the calling CPU's ring (to the shared ring when rseq is
+    /// unavailable on this thread). Returns the slot, or gives the item back when that
+    /// ring is full.
+    pub fn push(&self, item: usize) -> Result<Slot, usize> {
+        loop {
+            // SAFETY: `rings` covers every index the kernel reports, and its counters and
+            // cells are written only by these sections.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                if I::MM_CID {
+                    push_mm_cid(&mut i, &self.rings, item)
+                } else {
+                    push_cpu_id(&mut i, &self.rings, item)
+                }
+            };
+            return match attempt {
+                Ok(()) => Ok(Slot::PerCpu(i)),
+                Err(Attempt::Changed | Attempt::Empty) => continue,
+                Err(Attempt::Full) => Err(item),
+                Err(Attempt::Fallback) => self.push_shared(item),
+            };
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_shared(&self, item: usize) -> Result<Slot, usize> {
+        let mut ring = self.shared.lock();
+        if ring.len() >= self.shared_capacity {
+            return Err(item);
+        }
+        ring.push_back(item);
+        self.shared_len.store(ring.len(), Ordering::Relaxed);
+        Ok(Slot::Shared)
+    }
+
+    /// Takes the oldest item of the calling CPU's ring; when it is empty (or rseq is
+    /// unavailable on this thread), the oldest of the shared ring. Returns the item and
+    /// the slot it came from.
+    pub fn pop(&self) -> Option<(usize, Slot)> {
+        let mut out = 0usize;
+        loop {
+            // SAFETY: as in push; `out` is a local word.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                if I::MM_CID {
+                    pop_mm_cid(&mut i, &self.rings, &mut out)
+                } else {
+                    pop_cpu_id(&mut i, &self.rings, &mut out)
+                }
+            };
+            return match attempt {
+                Ok(()) => Some((out, Slot::PerCpu(i))),
+                Err(Attempt::Changed | Attempt::Full) => continue,
+                Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+            };
+        }
+    }
+
+    fn pop_shared(&self) -> Option<(usize, Slot)> {
+        if self.shared_len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut ring = self.shared.lock();
+        let item = ring.pop_front()?;
+        self.shared_len.store(ring.len(), Ordering::Relaxed);
+        Some((item, Slot::Shared))
+    }
+
+    /// Takes the oldest item of one given slot's ring, exclusively (for draining).
+    pub fn pop_from(&mut self, slot: Slot) -> Option<usize> {
+        match slot {
+            Slot::PerCpu(i) => {
+                let ring = self.rings.get_mut(i)?;
+                let h = *ring.head.get_mut();
+                if h == *ring.tail.get_mut() {
+                    return None;
+                }
+                let mask = ring.cells.len() - 1;
+                let item = *ring.cells[h & mask].get_mut();
+                *ring.head.get_mut() = h.wrapping_add(1);
+                Some(item)
+            }
+            Slot::Shared => {
+                let ring = self.shared.get_mut();
+                let item = ring.pop_front();
+                *self.shared_len.get_mut() = ring.len();
+                item
+            }
+        }
+    }
+
+    /// Number of per-CPU rings (the number of possible CPUs).
+    pub fn slots(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// Items in one slot's ring (exact when no push or pop runs concurrently).
+    pub fn len_of(&self, slot: Slot) -> usize {
+        match slot {
+            Slot::PerCpu(i) => self.rings.get(i).map_or(0, |r| {
+                r.tail
+                    .load(Ordering::Acquire)
+                    .wrapping_sub(r.head.load(Ordering::Acquire))
+            }),
+            Slot::Shared => self.shared_len.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl<I: IndexKind> fmt::Debug for PerCpuRing<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCpuRing")
+            .field("slots", &self.rings.len())
+            .field("capacity", &self.capacity())
+            .field("shared_len", &self.shared_len.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,360 @@
+//! [`PerCpuCopyRing`]: a bounded FIFO ring of small `Copy` values per CPU, moved in and
+//! out with a bounded copy inside the critical section.
+//!
+//! # Algorithm
+//!
+//! The same free-running `head`/`tail` ring as [`PerCpuRing`](super::PerCpuRing), but
+//! each cell holds a whole `T` (up to [`PerCpuCopyRing::MAX_ITEM`] bytes), so one word
+//! cannot be stored in one instruction. The sections use librseq's
+//! `rseq_load_cbne_memcpy_store__ptr` shape instead:
+//!
+//! - *push*: load the tail, leave early if it is no longer the `t` read before; copy the
+//!   `size_of::<T>()` bytes of the item into cell `t % capacity` (speculative: that cell is
+//!   past the published tail); commit `tail = t + 1` with a store-release, so a reader that
+//!   sees the new tail sees the whole item;
+//! - *pop*: load the head, leave early if it is no longer `h`; copy cell `h % capacity`
+//!   into the caller's buffer (speculative: the caller reads it only once the section
+//!   committed); commit `head = h + 1`.
+//!
+//! An abort in the middle of either copy leaves a half-written cell past the tail or a
+//! half-filled private buffer, neither of which anyone reads; the retry copies again.
+//! Threads on which rseq is unavailable use a shared `VecDeque<T>` under an atomic spin
+//! lock, which `pop` also drains when the calling CPU's ring is empty.
+#![allow(unsafe_code)]
+
+use super::index::mm_cid_ready;
+use super::ring::Attempt;
+use super::shared::SharedSlot;
+use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
+use crate::rseq_critical;
+use core::alloc::Layout;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{size_of, MaybeUninit};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+
+/// One CPU's ring: counters and a raw array of `capacity` cells of `cell_size` bytes
+/// (allocated and freed by the owning [`PerCpuCopyRing<T>`] with `Layout::array::<T>`).
+struct CopySlot {
+    head: AtomicUsize,
+    tail: AtomicUsize,
+    cells: NonNull<u8>,
+    mask: usize,
+    cell_size: usize,
+}
+
+impl CopySlot {
+    /// Address of the cell of free-running position `pos`.
+    fn cell(&self, pos: usize) -> *mut u8 {
+        // Within the allocation: `(pos & mask) * cell_size < capacity * cell_size`.
+        self.cells
+            .as_ptr()
+            .wrapping_add((pos & self.mask) * self.cell_size)
+    }
+}
+
+/// Defines the push and pop sections for one index kind.
+macro_rules! copy_ring_sections {
+    ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
+        /// `if tail unchanged { memcpy(cell[tail], src, len) (speculative); commit-release tail + 1 }`.
+        #[rseq_critical]
+        unsafe fn $push(index: &mut usize, rings: &PerCpu<CopySlot>, src: *const u8, len: usize)
+            -> Result<(), Attempt>
+        {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
+            let ring = unsafe { rings.get_unchecked(i) };
+            let t = ring.tail.load(Ordering::Relaxed);
+            let h = ring.head.load(Ordering::Relaxed);
+            if t.wrapping_sub(h) > ring.mask {
+                return Err(Attempt::Full);
+            }
+            #[speculative]
+            let cell = ring.cell(t);
+            let tail = ring.tail.as_ptr();
+            let next = t.wrapping_add(1);
+            let current = load(tail);
+            if current != t {
+                return Err(Attempt::Changed);
+            }
+            memcpy::<256>(cell, src, len);
+            commit_release(tail, next);
+            Ok(())
+        }
+
+        /// `if head unchanged { memcpy(out, cell[head], len) (speculative); commit head + 1 }`.
+        #[rseq_critical]
+        unsafe fn $pop(index: &mut usize, rings: &PerCpu<CopySlot>, #[speculative] out: *mut u8, len: usize)
+            -> Result<(), Attempt>
+        {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: as in push.
+            let ring = unsafe { rings.get_unchecked(i) };
+            let h = ring.head.load(Ordering::Relaxed);
+            if h == ring.tail.load(Ordering::Acquire) {
+                return Err(Attempt::Empty);
+            }
+            let cell = ring.cell(h);
+            let head = ring.head.as_ptr();
+            let next = h.wrapping_add(1);
+            let current = load(head);
+            if current != h {
+                return Err(Attempt::Changed);
+            }
+            memcpy::<256>(out, cell, len);
+            commit(head, next);
+            Ok(())
+        }
+    };
+}
+
+copy_ring_sections!(push_cpu_id, pop_cpu_id, cpu_id);
+copy_ring_sections!(push_mm_cid, pop_mm_cid, mm_cid, mm_cid_ready()?;);
+
+/// A bounded FIFO ring of `T: Copy` values (at most [`Self::MAX_ITEM`] bytes each) per
+/// CPU, copied in and out inside per-CPU critical sections.
+///
+/// ```
+/// use rseq_abi::percpu::PerCpuCopyRing;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// struct Sample {
+///     when: u64,
+///     value: [u32; 6],
+/// }
+///
+/// let ring = PerCpuCopyRing::new(4);
+/// ring.push(Sample { when: 1, value: [7; 6] }).unwrap();
+/// let (sample, _slot) = ring.pop().unwrap();
+/// assert_eq!(sample, Sample { when: 1, value: [7; 6] });
+/// ```
+pub struct PerCpuCopyRing<T: Copy, I: IndexKind = CpuId> {
+    rings: PerCpu<CopySlot>,
+    capacity: usize,
+    shared: SharedSlot<VecDeque<T>>,
+    shared_len: AtomicUsize,
+    shared_capacity: usize,
+    items: PhantomData<(T, I)>,
+}
+
+// SAFETY: items are copied in by one thread and out by another (`T: Send`); the cells are
+// written only by critical sections of their slot's index, the shared ring under its lock.
+unsafe impl<T: Copy + Send, I: IndexKind> Sync for PerCpuCopyRing<T, I> {}
+// SAFETY: the ring owns its cells and items.
+unsafe impl<T: Copy + Send, I: IndexKind> Send for PerCpuCopyRing<T, I> {}
+
+impl<T: Copy> PerCpuCopyRing<T, CpuId> {
+    /// Rings of `capacity` items each (rounded up to a power of two), indexed by CPU number.
+    pub fn new(capacity: usize) -> Self {
+        Self::with_index(CpuId, capacity)
+    }
+}
+
+impl<T: Copy> PerCpuCopyRing<T, MmCid> {
+    /// Rings of `capacity` items each, indexed by concurrency id (`mm_cid`).
+    pub fn new_mm_cid(capacity: usize) -> Self {
+        Self::with_index(MmCid, capacity)
+    }
+}
+
+impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
+    /// The largest item, in bytes: the bound of the copy inside the sections.
+    pub const MAX_ITEM: usize = 256;
+
+    /// Rings of `capacity` items each (rounded up to a power of two), indexed by `I`.
+    ///
+    /// # Panics
+    ///
+    /// When the cells of one ring do not fit in memory (`capacity × size_of::<T>()`
+    /// overflows). An item larger than [`Self::MAX_ITEM`] is a compile-time error.
+    pub fn with_index(_index: I, capacity: usize) -> Self {
+        const {
+            assert!(
+                size_of::<T>() <= 256,
+                "PerCpuCopyRing items are at most 256 bytes"
+            )
+        };
+        let capacity = capacity.max(1).next_power_of_two();
+        let layout = Self::layout(capacity);
+        let rings = PerCpu::new_with(|_| CopySlot {
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+            cells: allocate(layout),
+            mask: capacity - 1,
+            cell_size: size_of::<T>(),
+        });
+        let shared_capacity = capacity.saturating_mul(rings.len());
+        PerCpuCopyRing {
+            rings,
+            capacity,
+            shared: SharedSlot::new(VecDeque::new()),
+            shared_len: AtomicUsize::new(0),
+            shared_capacity,
+            items: PhantomData,
+        }
+    }
+
+    fn layout(capacity: usize) -> Layout {
+        Layout::array::<T>(capacity).expect("PerCpuCopyRing: capacity too large")
+    }
+
+    /// Capacity of each per-CPU ring.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Appends a copy of `item` to the calling CPU's ring (to the shared ring when rseq is
+    /// unavailable on this thread). Returns the slot, or gives the item back when full.
+    pub fn push(&self, item: T) -> Result<Slot, T> {
+        let src = (&item as *const T).cast::<u8>();
+        loop {
+            // SAFETY: `rings` covers every index the kernel reports; its counters and cells
+            // are written only by these sections; every cell is `size_of::<T>()` bytes and
+            // `src` points to a whole `T`.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                if I::MM_CID {
+                    push_mm_cid(&mut i, &self.rings, src, size_of::<T>())
+                } else {
+                    push_cpu_id(&mut i, &self.rings, src, size_of::<T>())
+                }
+            };
+            return match attempt {
+                Ok(()) => Ok(Slot::PerCpu(i)),
+                Err(Attempt::Changed | Attempt::Empty) => continue,
+                Err(Attempt::Full) => Err(item),
+                Err(Attempt::Fallback) => self.push_shared(item),
+            };
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_shared(&self, item: T) -> Result<Slot, T> {
+        let mut ring = self.shared.lock();
+        if ring.len() >= self.shared_capacity {
+            return Err(item);
+        }
+        ring.push_back(item);
+        self.shared_len.store(ring.len(), Ordering::Relaxed);
+        Ok(Slot::Shared)
+    }
+
+    /// Takes the oldest item of the calling CPU's ring; when it is empty (or rseq is
+    /// unavailable on this thread), the oldest of the shared ring.
+    pub fn pop(&self) -> Option<(T, Slot)> {
+        let mut out = MaybeUninit::<T>::uninit();
+        loop {
+            // SAFETY: as in push; `out` is a local buffer of `size_of::<T>()` bytes.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                let dst = out.as_mut_ptr().cast::<u8>();
+                if I::MM_CID {
+                    pop_mm_cid(&mut i, &self.rings, dst, size_of::<T>())
+                } else {
+                    pop_cpu_id(&mut i, &self.rings, dst, size_of::<T>())
+                }
+            };
+            return match attempt {
+                // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
+                Ok(()) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
+                Err(Attempt::Changed | Attempt::Full) => continue,
+                Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+            };
+        }
+    }
+
+    fn pop_shared(&self) -> Option<(T, Slot)> {
+        if self.shared_len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut ring = self.shared.lock();
+        let item = ring.pop_front()?;
+        self.shared_len.store(ring.len(), Ordering::Relaxed);
+        Some((item, Slot::Shared))
+    }
+
+    /// Takes the oldest item of one given slot's ring, exclusively (for draining).
+    pub fn pop_from(&mut self, slot: Slot) -> Option<T> {
+        match slot {
+            Slot::PerCpu(i) => {
+                let ring = self.rings.get_mut(i)?;
+                let h = *ring.head.get_mut();
+                if h == *ring.tail.get_mut() {
+                    return None;
+                }
+                // SAFETY: positions in `head..tail` hold whole `T`s copied in by push, and
+                // the cell is inside the allocation, aligned for `T` (`Layout::array`).
+                let item = unsafe { ring.cell(h).cast::<T>().read() };
+                *ring.head.get_mut() = h.wrapping_add(1);
+                Some(item)
+            }
+            Slot::Shared => {
+                let ring = self.shared.get_mut();
+                let item = ring.pop_front();
+                *self.shared_len.get_mut() = ring.len();
+                item
+            }
+        }
+    }
+
+    /// Number of per-CPU rings (the number of possible CPUs).
+    pub fn slots(&self) -> usize {
+        self.rings.len()
+    }
+
+    /// Items in one slot's ring (exact when no push or pop runs concurrently).
+    pub fn len_of(&self, slot: Slot) -> usize {
+        match slot {
+            Slot::PerCpu(i) => self.rings.get(i).map_or(0, |r| {
+                r.tail
+                    .load(Ordering::Acquire)
+                    .wrapping_sub(r.head.load(Ordering::Acquire))
+            }),
+            Slot::Shared => self.shared_len.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Allocates the cells of one ring (a dangling, aligned pointer for a zero-sized layout).
+fn allocate(layout: Layout) -> NonNull<u8> {
+    if layout.size() == 0 {
+        // A zero-sized cell array is never dereferenced; any aligned address will do.
+        return NonNull::new(layout.align() as *mut u8).unwrap_or(NonNull::dangling());
+    }
+    // SAFETY: `layout` has a non-zero size.
+    let p = unsafe { std::alloc::alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+}
+
+impl<T: Copy, I: IndexKind> Drop for PerCpuCopyRing<T, I> {
+    fn drop(&mut self) {
+        let layout = Self::layout(self.capacity);
+        if layout.size() == 0 {
+            return;
+        }
+        for ring in self.rings.iter_mut() {
+            // SAFETY: allocated by `allocate(layout)` with this same layout, freed once.
+            unsafe { std::alloc::dealloc(ring.cells.as_ptr(), layout) };
+        }
+    }
+}
+
+impl<T: Copy, I: IndexKind> fmt::Debug for PerCpuCopyRing<T, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCpuCopyRing")
+            .field("slots", &self.rings.len())
+            .field("capacity", &self.capacity)
+            .field("item_size", &size_of::<T>())
+            .field("shared_len", &self.shared_len.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}

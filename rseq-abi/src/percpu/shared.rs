@@ -1,0 +1,123 @@
+//! The shared slot of the fallback path: a value behind a test-and-test-and-set spin lock
+//! on an atomic word, padded to its own cache line.
+//!
+//! Threads on which rseq is unavailable all meet here, from any CPU, so the lock is taken
+//! with an atomic compare-and-swap (acquire) and released with a store (release). A waiter
+//! spins reading the word (no cache-line ping-pong while it is held) and yields its CPU
+//! after a few rounds: with more threads than CPUs the holder may be preempted, and pure
+//! spinning would then burn the holder's time slice.
+//!
+//! # Unsafe
+//!
+//! The guard hands out `&mut T` from an `UnsafeCell`; the lock word makes it exclusive.
+#![allow(unsafe_code)]
+
+use super::CachePadded;
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A value behind a spin lock, in its own cache line.
+pub(crate) struct SharedSlot<T> {
+    inner: CachePadded<Inner<T>>,
+}
+
+struct Inner<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock gives one thread at a time access to the `T`, which may be sent between
+// threads (`T: Send`); this is `std::sync::Mutex`'s bound.
+unsafe impl<T: Send> Sync for SharedSlot<T> {}
+
+impl<T> SharedSlot<T> {
+    /// A new unlocked slot holding `value`.
+    pub(crate) fn new(value: T) -> Self {
+        SharedSlot {
+            inner: CachePadded::new(Inner {
+                locked: AtomicBool::new(false),
+                value: UnsafeCell::new(value),
+            }),
+        }
+    }
+
+    /// Takes the lock, spinning (then yielding) while another thread holds it.
+    pub(crate) fn lock(&self) -> SharedGuard<'_, T> {
+        let mut spins = 0u32;
+        loop {
+            if !self.inner.locked.load(Ordering::Relaxed)
+                && self
+                    .inner
+                    .locked
+                    .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return SharedGuard { slot: self };
+            }
+            backoff(&mut spins);
+        }
+    }
+
+    /// The value, exclusively (no locking needed).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.inner.value.get_mut()
+    }
+}
+
+/// Waits a little: a few busy rounds, then yields the CPU to whoever holds what we wait for.
+pub(crate) fn backoff(spins: &mut u32) {
+    if *spins < 64 {
+        *spins += 1;
+        core::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Exclusive access to a [`SharedSlot`]'s value; unlocks on drop.
+pub(crate) struct SharedGuard<'a, T> {
+    slot: &'a SharedSlot<T>,
+}
+
+impl<T> Deref for SharedGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock, so no `&mut T` exists elsewhere.
+        unsafe { &*self.slot.inner.value.get() }
+    }
+}
+
+impl<T> DerefMut for SharedGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds the lock, so this is the only reference to the value.
+        unsafe { &mut *self.slot.inner.value.get() }
+    }
+}
+
+impl<T> Drop for SharedGuard<'_, T> {
+    fn drop(&mut self) {
+        self.slot.inner.locked.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SharedSlot;
+
+    #[test]
+    fn exclusive_increments_are_exact() {
+        let slot = SharedSlot::new(0u64);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        *slot.lock() += 1;
+                    }
+                });
+            }
+        });
+        assert_eq!(*slot.lock(), 40_000);
+    }
+}

@@ -1,0 +1,308 @@
+//! [`PerCpuSpinLock`]: one spin lock (and one protected value) per CPU.
+//!
+//! # Algorithm
+//!
+//! Each slot holds a lock word (0 free, 1 held) and a value. `lock()` reads the CPU
+//! number (or concurrency id) `i` and runs a critical section bound to `i` that loads the
+//! word of slot `i`, leaves early if it is not 0 (held: the caller backs off and tries
+//! again, possibly on another CPU), and otherwise commits the store of 1. This is
+//! librseq's `rseq_load_cbne_store__ptr`, as in its `rseq_this_cpu_lock`. Between the
+//! load and the commit no other thread can run on CPU `i` without the section being
+//! aborted, so two threads can never both see 0 and both store 1, without any atomic
+//! read-modify-write instruction. An acquire fence after the section pairs with the
+//! release store of `unlock`, which may run on any CPU (the thread may have migrated while
+//! holding the lock; only the holder writes a held word).
+//!
+//! Holding slot `i` does not pin the thread to CPU `i`: the lock protects the slot's value,
+//! not the CPU. A thread that cannot use rseq locks the shared slot instead, with an
+//! atomic compare-and-swap; per-CPU words are never taken that way, so both kinds of
+//! thread can lock at once.
+#![allow(unsafe_code)]
+
+use super::index::{mm_cid_ready, Fallback};
+use super::shared::{backoff, SharedGuard, SharedSlot};
+use super::{CachePadded, CpuId, IndexKind, MmCid, PerCpu, Slot};
+use crate::rseq_critical;
+use crate::thread::Unavailable;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{fence, AtomicUsize, Ordering};
+
+/// One per-CPU slot: the lock word first (the sections address it as the slot address).
+#[repr(C)]
+struct LockSlot<T> {
+    word: AtomicUsize,
+    value: UnsafeCell<T>,
+}
+
+/// Why a lock attempt did not take a per-CPU lock.
+enum TryLock {
+    /// The slot's lock is held.
+    Busy,
+    /// rseq is unavailable: lock the shared slot.
+    Fallback,
+}
+
+impl From<Unavailable> for TryLock {
+    fn from(_: Unavailable) -> Self {
+        TryLock::Fallback
+    }
+}
+
+impl From<Fallback> for TryLock {
+    fn from(_: Fallback) -> Self {
+        TryLock::Fallback
+    }
+}
+
+/// Defines the try-lock section for one index kind.
+macro_rules! try_lock_section {
+    ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
+        $(#[$doc])*
+        #[rseq_critical]
+        unsafe fn $name(index: &mut usize, slot0: *mut u8, stride: usize) -> Result<(), TryLock> {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // The lock word is at offset 0 of each `CachePadded<LockSlot<T>>`.
+            let word = slot0.wrapping_add(i * stride).cast::<usize>();
+            let held = load(word);
+            if held != 0 {
+                return Err(TryLock::Busy);
+            }
+            commit(word, 1usize);
+            Ok(())
+        }
+    };
+}
+
+try_lock_section!(
+    /// If `slots[cpu].word == 0`, commit `slots[cpu].word = 1`.
+    try_lock_cpu_id,
+    cpu_id
+);
+try_lock_section!(
+    /// If `slots[mm_cid].word == 0`, commit `slots[mm_cid].word = 1`.
+    try_lock_mm_cid,
+    mm_cid,
+    mm_cid_ready()?;
+);
+
+/// A spin lock and a `T` per CPU: [`lock`](PerCpuSpinLock::lock) takes the lock of the
+/// calling CPU's slot with a critical section (no atomic read-modify-write) and returns a
+/// guard that gives access to that slot's value and tells which slot it is.
+///
+/// ```
+/// use rseq_abi::percpu::{PerCpuSpinLock, Slot};
+///
+/// let mut lock = PerCpuSpinLock::new_with(|_| Vec::new());
+/// std::thread::scope(|s| {
+///     for t in 0..4 {
+///         let lock = &lock;
+///         s.spawn(move || {
+///             for k in 0..100 {
+///                 let mut guard = lock.lock();
+///                 guard.push(t * 100 + k);
+///             }
+///         });
+///     }
+/// });
+/// let mut all: Vec<i32> = lock.iter_mut().flat_map(|(_, v)| v.drain(..)).collect();
+/// all.sort();
+/// assert_eq!(all, (0..400).collect::<Vec<_>>());
+/// ```
+pub struct PerCpuSpinLock<T, I: IndexKind = CpuId> {
+    slots: PerCpu<LockSlot<T>>,
+    shared: SharedSlot<T>,
+    index: PhantomData<I>,
+}
+
+// SAFETY: the lock words give one thread at a time access to each `T` (the per-CPU words
+// through critical sections, the shared one through its atomic lock), and `T: Send` lets
+// that access move between threads; `std::sync::Mutex<T>` has the same bound.
+unsafe impl<T: Send, I: IndexKind> Sync for PerCpuSpinLock<T, I> {}
+// SAFETY: owning the lock is owning the `T`s.
+unsafe impl<T: Send, I: IndexKind> Send for PerCpuSpinLock<T, I> {}
+
+impl<T> PerCpuSpinLock<T, CpuId> {
+    /// A lock per CPU number; slot `i` holds `init(Slot::PerCpu(i))`, the shared slot
+    /// `init(Slot::Shared)`.
+    pub fn new_with(init: impl FnMut(Slot) -> T) -> Self {
+        Self::with_index(CpuId, init)
+    }
+}
+
+impl<T> PerCpuSpinLock<T, MmCid> {
+    /// A lock per concurrency id (`mm_cid`).
+    pub fn new_mm_cid_with(init: impl FnMut(Slot) -> T) -> Self {
+        Self::with_index(MmCid, init)
+    }
+}
+
+impl<T: Default> Default for PerCpuSpinLock<T, CpuId> {
+    fn default() -> Self {
+        Self::new_with(|_| T::default())
+    }
+}
+
+impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
+    /// A lock per index of kind `I`, each slot initialised by `init`.
+    pub fn with_index(_index: I, mut init: impl FnMut(Slot) -> T) -> Self {
+        PerCpuSpinLock {
+            slots: PerCpu::new_with(|i| LockSlot {
+                word: AtomicUsize::new(0),
+                value: UnsafeCell::new(init(Slot::PerCpu(i))),
+            }),
+            shared: SharedSlot::new(init(Slot::Shared)),
+            index: PhantomData,
+        }
+    }
+
+    /// Takes the lock of the calling CPU's slot (of the shared slot when rseq is
+    /// unavailable on this thread), spinning and then yielding while it is held.
+    pub fn lock(&self) -> PerCpuSpinLockGuard<'_, T> {
+        let slot0 = self.slots.slot_ptr(0).cast_mut().cast::<u8>();
+        let stride = core::mem::size_of::<CachePadded<LockSlot<T>>>();
+        let mut spins = 0u32;
+        loop {
+            // SAFETY: `slot0 + i * stride` is the lock word of slot `i` for every index the
+            // kernel reports (see `PerCpu`), and per-CPU lock words are written only by
+            // these sections and by the holder's unlock.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                if I::MM_CID {
+                    try_lock_mm_cid(&mut i, slot0, stride)
+                } else {
+                    try_lock_cpu_id(&mut i, slot0, stride)
+                }
+            };
+            match attempt {
+                Ok(()) => {
+                    // Pairs with the release store of the previous holder's unlock.
+                    fence(Ordering::Acquire);
+                    // SAFETY: `i` came from the rseq area, so it is below `slots.len()`.
+                    let slot = unsafe { self.slots.get_unchecked(i) };
+                    return PerCpuSpinLockGuard {
+                        inner: GuardInner::PerCpu { slot, index: i },
+                    };
+                }
+                Err(TryLock::Busy) => backoff(&mut spins),
+                Err(TryLock::Fallback) => return self.lock_shared(),
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_shared(&self) -> PerCpuSpinLockGuard<'_, T> {
+        PerCpuSpinLockGuard {
+            inner: GuardInner::Shared(self.shared.lock()),
+        }
+    }
+
+    /// Number of per-CPU slots (the number of possible CPUs).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The value of one slot, exclusively (no locking needed).
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut T> {
+        match slot {
+            Slot::PerCpu(i) => self.slots.get_mut(i).map(|s| s.value.get_mut()),
+            Slot::Shared => Some(self.shared.get_mut()),
+        }
+    }
+
+    /// Every slot's value, exclusively: the per-CPU slots in index order, then the shared one.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Slot, &mut T)> + '_ {
+        let per_cpu = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .map(|(i, s)| (Slot::PerCpu(i), s.value.get_mut()));
+        per_cpu.chain(core::iter::once((Slot::Shared, self.shared.get_mut())))
+    }
+}
+
+impl<T: fmt::Debug, I: IndexKind> fmt::Debug for PerCpuSpinLock<T, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCpuSpinLock")
+            .field("slots", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A held lock of a [`PerCpuSpinLock`]: dereferences to the slot's value and unlocks when
+/// dropped. [`slot`](Self::slot) tells which slot it holds.
+pub struct PerCpuSpinLockGuard<'a, T> {
+    inner: GuardInner<'a, T>,
+}
+
+enum GuardInner<'a, T> {
+    PerCpu { slot: &'a LockSlot<T>, index: usize },
+    Shared(SharedGuard<'a, T>),
+}
+
+impl<T> PerCpuSpinLockGuard<'_, T> {
+    /// The slot this guard holds: the CPU number (or concurrency id) the lock was taken
+    /// on, or the shared slot of the fallback path.
+    pub fn slot(&self) -> Slot {
+        match &self.inner {
+            GuardInner::PerCpu { index, .. } => Slot::PerCpu(*index),
+            GuardInner::Shared(_) => Slot::Shared,
+        }
+    }
+
+    /// The CPU number (or concurrency id) of the slot held, `None` for the shared slot.
+    pub fn cpu(&self) -> Option<usize> {
+        match self.slot() {
+            Slot::PerCpu(i) => Some(i),
+            Slot::Shared => None,
+        }
+    }
+}
+
+impl<T> Deref for PerCpuSpinLockGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match &self.inner {
+            // SAFETY: this guard holds the slot's lock word, so no `&mut T` exists elsewhere.
+            GuardInner::PerCpu { slot, .. } => unsafe { &*slot.value.get() },
+            GuardInner::Shared(guard) => guard,
+        }
+    }
+}
+
+impl<T> DerefMut for PerCpuSpinLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match &mut self.inner {
+            // SAFETY: this guard holds the slot's lock word: this is the only reference.
+            GuardInner::PerCpu { slot, .. } => unsafe { &mut *slot.value.get() },
+            GuardInner::Shared(guard) => &mut *guard,
+        }
+    }
+}
+
+impl<T> Drop for PerCpuSpinLockGuard<'_, T> {
+    fn drop(&mut self) {
+        if let GuardInner::PerCpu { slot, .. } = &self.inner {
+            // Only the holder writes a held word, so a plain release store unlocks it from
+            // whichever CPU the thread now runs on.
+            slot.word.store(0, Ordering::Release);
+        }
+        // The shared guard unlocks itself.
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for PerCpuSpinLockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCpuSpinLockGuard")
+            .field("slot", &self.slot())
+            .field("value", &**self)
+            .finish()
+    }
+}

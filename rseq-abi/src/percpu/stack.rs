@@ -1,0 +1,341 @@
+//! [`PerCpuStack`]: an intrusive LIFO list per CPU (librseq's per-CPU list).
+//!
+//! # Algorithm
+//!
+//! Each slot holds the address of its top node (0 when empty); each node embeds a
+//! [`StackLink`] holding the address of the node below it.
+//!
+//! *Push* reads the index `i` and the current top `h` of slot `i`, writes `h` into the
+//! new node's link (the node is still private), and runs a section bound to `i` that
+//! loads the top again, leaves early if it is no longer `h`, and commits `top = node`
+//! (librseq's `rseq_load_cbne_store__ptr`). An early exit or an abort tries again.
+//!
+//! *Pop* runs a section bound to `i` that loads the top `h`, leaves early if it is 0
+//! (empty), stores `h` to the caller's output word (speculatively: an abort may leave it
+//! behind, but nobody reads it unless the section commits), loads `h.next`, and commits
+//! `top = h.next` (librseq's `rseq_load_cbeq_store_add_load_store__ptr`). Because
+//! nothing else runs on CPU `i` between the load of `h` and the commit, the classic ABA
+//! problem of lock-free stacks (`h` popped, freed and pushed again between the load and a
+//! compare-and-swap) cannot happen: there is no compare-and-swap, and any interleaving
+//! aborts the section.
+//!
+//! When own slot is empty, `pop` also takes from the shared list; that list is the
+//! fallback of threads on which rseq is unavailable (push and pop under an atomic spin
+//! lock). Nodes stay in the slot they were pushed to until popped there (or drained with
+//! [`PerCpuStack::pop_from`]): a thread on another CPU does not steal them.
+#![allow(unsafe_code)]
+
+use super::index::{mm_cid_ready, Fallback};
+use super::shared::SharedSlot;
+use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
+use crate::rseq_critical;
+use crate::thread::Unavailable;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The link a [`PerCpuStack`] node embeds: the address of the node below it.
+#[derive(Debug, Default)]
+#[repr(transparent)]
+pub struct StackLink {
+    next: AtomicUsize,
+}
+
+impl StackLink {
+    /// An unlinked link.
+    pub const fn new() -> Self {
+        StackLink {
+            next: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// A type that can be a node of a [`PerCpuStack`]: it embeds a [`StackLink`].
+///
+/// # Safety
+///
+/// `LINK_OFFSET` must be the byte offset of a `StackLink` field of `Self` (use
+/// `core::mem::offset_of!`), and that field must be used by no other stack.
+pub unsafe trait StackNode {
+    /// Byte offset of the [`StackLink`] inside `Self`.
+    const LINK_OFFSET: usize;
+}
+
+/// Why a push or pop attempt did not complete.
+enum Attempt {
+    /// The top changed since it was read: try again.
+    Changed,
+    /// The slot is empty (pop).
+    Empty,
+    /// rseq is unavailable: use the shared list.
+    Fallback,
+}
+
+impl From<Unavailable> for Attempt {
+    fn from(_: Unavailable) -> Self {
+        Attempt::Fallback
+    }
+}
+
+impl From<Fallback> for Attempt {
+    fn from(_: Fallback) -> Self {
+        Attempt::Fallback
+    }
+}
+
+/// Defines the push and pop sections for one index kind.
+macro_rules! stack_sections {
+    ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
+        /// `node.next = top; if top unchanged { commit top = node }`, on this index's slot.
+        #[rseq_critical]
+        unsafe fn $push(index: &mut usize, tops: &PerCpu<AtomicUsize>, node: usize, link: &StackLink)
+            -> Result<(), Attempt>
+        {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: `i` was read from the rseq area: below `tops.len()` (see `PerCpu`).
+            let top = unsafe { tops.get_unchecked(i) };
+            let expect = top.load(Ordering::Relaxed);
+            // The node is not linked anywhere yet: only this thread sees its link.
+            link.next.store(expect, Ordering::Relaxed);
+            let top = top.as_ptr();
+            let current = load(top);
+            if current != expect {
+                return Err(Attempt::Changed);
+            }
+            commit(top, node);
+            Ok(())
+        }
+
+        /// `h = top; if h == 0 exit; *out = h; commit top = h.next`, on this index's slot.
+        #[rseq_critical]
+        unsafe fn $pop(index: &mut usize, tops: &PerCpu<AtomicUsize>, next_offset: usize,
+                       #[speculative] out: *mut usize) -> Result<(), Attempt>
+        {
+            let i = $index();
+            $($($ready)*)?
+            // The tail cannot see the index: record the one this attempt uses.
+            *index = i;
+            // SAFETY: as in push.
+            let top = unsafe { tops.get_unchecked(i) }.as_ptr();
+            let head = load(top);
+            if head == 0 {
+                return Err(Attempt::Empty);
+            }
+            store(out, head);
+            let next = load(head.byte_add(next_offset));
+            commit(top, next);
+            Ok(())
+        }
+    };
+}
+
+stack_sections!(push_cpu_id, pop_cpu_id, cpu_id);
+stack_sections!(push_mm_cid, pop_mm_cid, mm_cid, mm_cid_ready()?;);
+
+/// An intrusive stack per CPU: `push` and `pop` are per-CPU critical sections on the
+/// calling CPU's list.
+///
+/// The stack does not own its nodes: the caller keeps each pushed node alive and unmoved
+/// until it is popped again.
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use rseq_abi::percpu::{PerCpuStack, Slot, StackLink, StackNode};
+///
+/// struct Job {
+///     id: u32,
+///     link: StackLink,
+/// }
+/// // SAFETY: `link` is a `StackLink` field of `Job`, used by this one stack.
+/// unsafe impl StackNode for Job {
+///     const LINK_OFFSET: usize = core::mem::offset_of!(Job, link);
+/// }
+///
+/// let jobs: Vec<Job> = (0..3).map(|id| Job { id, link: StackLink::new() }).collect();
+/// let mut stack = PerCpuStack::<Job>::new();
+/// for job in &jobs {
+///     // SAFETY: `jobs` outlives the stack's use and is not moved; each node pushed once.
+///     unsafe { stack.push(NonNull::from(job)) };
+/// }
+/// // Pops come from the calling CPU's list; drain every slot to see them all.
+/// let mut ids = Vec::new();
+/// for slot in (0..stack.slots()).map(Slot::PerCpu).chain([Slot::Shared]) {
+///     while let Some(job) = stack.pop_from(slot) {
+///         // SAFETY: every node in the stack is an element of `jobs`.
+///         ids.push(unsafe { job.as_ref() }.id);
+///     }
+/// }
+/// ids.sort();
+/// assert_eq!(ids, [0, 1, 2]);
+/// ```
+pub struct PerCpuStack<T: StackNode, I: IndexKind = CpuId> {
+    tops: PerCpu<AtomicUsize>,
+    shared: SharedSlot<usize>,
+    /// Nodes in the shared list (read without its lock to skip it when empty).
+    shared_len: AtomicUsize,
+    nodes: PhantomData<(NonNull<T>, I)>,
+}
+
+// SAFETY: the stack holds addresses of `T`s that `push` hands over and `pop` hands back,
+// possibly to another thread: that needs `T: Send`. Slots are changed only by critical
+// sections of their index or under the shared lock.
+unsafe impl<T: StackNode + Send, I: IndexKind> Sync for PerCpuStack<T, I> {}
+// SAFETY: as above.
+unsafe impl<T: StackNode + Send, I: IndexKind> Send for PerCpuStack<T, I> {}
+
+impl<T: StackNode> PerCpuStack<T, CpuId> {
+    /// Empty stacks indexed by CPU number.
+    pub fn new() -> Self {
+        Self::with_index(CpuId)
+    }
+}
+
+impl<T: StackNode> Default for PerCpuStack<T, CpuId> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: StackNode> PerCpuStack<T, MmCid> {
+    /// Empty stacks indexed by concurrency id (`mm_cid`).
+    pub fn new_mm_cid() -> Self {
+        Self::with_index(MmCid)
+    }
+}
+
+impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
+    /// Empty stacks indexed by `I`.
+    pub fn with_index(_index: I) -> Self {
+        PerCpuStack {
+            tops: PerCpu::new_with(|_| AtomicUsize::new(0)),
+            shared: SharedSlot::new(0),
+            shared_len: AtomicUsize::new(0),
+            nodes: PhantomData,
+        }
+    }
+
+    fn link(node: NonNull<T>) -> NonNull<StackLink> {
+        // SAFETY: `StackNode` guarantees a `StackLink` at `LINK_OFFSET` inside the node.
+        unsafe { node.byte_add(T::LINK_OFFSET).cast() }
+    }
+
+    /// Pushes `node` on the calling CPU's list (on the shared list when rseq is unavailable
+    /// on this thread) and returns the slot it went to.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be valid, in no stack, and stay valid and unmoved until it is popped.
+    pub unsafe fn push(&self, node: NonNull<T>) -> Slot {
+        // SAFETY: the caller lends us the node, so its link is ours to write.
+        let link = unsafe { Self::link(node).as_ref() };
+        let addr = node.as_ptr() as usize;
+        loop {
+            // SAFETY: `tops` covers every index the kernel reports; tops are written only by
+            // these sections; `link` is the private node's.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                if I::MM_CID {
+                    push_mm_cid(&mut i, &self.tops, addr, link)
+                } else {
+                    push_cpu_id(&mut i, &self.tops, addr, link)
+                }
+            };
+            match attempt {
+                Ok(()) => return Slot::PerCpu(i),
+                Err(Attempt::Changed | Attempt::Empty) => continue,
+                Err(Attempt::Fallback) => return self.push_shared(addr, link),
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_shared(&self, addr: usize, link: &StackLink) -> Slot {
+        let mut top = self.shared.lock();
+        link.next.store(*top, Ordering::Relaxed);
+        *top = addr;
+        self.shared_len.fetch_add(1, Ordering::Relaxed);
+        Slot::Shared
+    }
+
+    /// Pops the top node of the calling CPU's list; when that list is empty (or rseq is
+    /// unavailable on this thread), the top node of the shared list. `None` when both are
+    /// empty. Returns the node and the slot it came from.
+    pub fn pop(&self) -> Option<(NonNull<T>, Slot)> {
+        let mut out = 0usize;
+        loop {
+            // SAFETY: `tops` covers every index the kernel reports; every non-zero top and
+            // link is the address of a pushed node, valid until popped (push's contract),
+            // and its link is at `LINK_OFFSET`. `out` is a local word.
+            let mut i = 0usize;
+            let attempt = unsafe {
+                if I::MM_CID {
+                    pop_mm_cid(&mut i, &self.tops, T::LINK_OFFSET, &mut out)
+                } else {
+                    pop_cpu_id(&mut i, &self.tops, T::LINK_OFFSET, &mut out)
+                }
+            };
+            return match attempt {
+                Ok(()) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
+                Err(Attempt::Changed) => continue,
+                Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+            };
+        }
+    }
+
+    fn pop_shared(&self) -> Option<(NonNull<T>, Slot)> {
+        if self.shared_len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut top = self.shared.lock();
+        let node = NonNull::new(*top as *mut T)?;
+        // SAFETY: nodes in the list are valid until popped (push's contract).
+        *top = unsafe { Self::link(node).as_ref() }
+            .next
+            .load(Ordering::Relaxed);
+        self.shared_len.fetch_sub(1, Ordering::Relaxed);
+        Some((node, Slot::Shared))
+    }
+
+    /// Pops the top node of one given slot, exclusively (no critical section: for
+    /// draining, or moving nodes between slots while nothing else uses the stack).
+    pub fn pop_from(&mut self, slot: Slot) -> Option<NonNull<T>> {
+        let top = match slot {
+            Slot::PerCpu(i) => self.tops.get_mut(i)?.get_mut(),
+            Slot::Shared => self.shared.get_mut(),
+        };
+        let node = NonNull::new(*top as *mut T)?;
+        // SAFETY: nodes in the list are valid until popped (push's contract).
+        *top = unsafe { Self::link(node).as_ref() }
+            .next
+            .load(Ordering::Relaxed);
+        if slot == Slot::Shared {
+            *self.shared_len.get_mut() -= 1;
+        }
+        Some(node)
+    }
+
+    /// Number of per-CPU lists (the number of possible CPUs).
+    pub fn slots(&self) -> usize {
+        self.tops.len()
+    }
+
+    /// Whether every list is empty (exact when no push or pop runs concurrently).
+    pub fn is_empty(&self) -> bool {
+        self.shared_len.load(Ordering::Relaxed) == 0
+            && self.tops.iter().all(|t| t.load(Ordering::Relaxed) == 0)
+    }
+}
+
+impl<T: StackNode, I: IndexKind> fmt::Debug for PerCpuStack<T, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerCpuStack")
+            .field("slots", &self.tops.len())
+            .field("shared_len", &self.shared_len.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
