@@ -1,0 +1,147 @@
+//! Thread life cycle under own registration: thousands of short-lived threads leave no
+//! stale registration and no memory behind; the exit destructor unregisters before later
+//! TLS destructors run; a forked child keeps a correct `cpu_id`.
+
+mod common;
+
+use common::{in_child, Env};
+use rseq_abi::abi::{RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
+use rseq_abi::sys;
+use rseq_abi::thread::{self, Reason, Unavailable};
+
+/// `VmRSS` and `VmSize` from `/proc/self/status`, in kB.
+fn memory_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (field("VmRSS:"), field("VmSize:"))
+}
+
+fn short_lived_thread() {
+    std::thread::spawn(|| {
+        assert_eq!(thread::cpu_id(), -1, "a new thread starts unregistered");
+        assert_eq!(thread::prepare_current_thread(), Ok(()));
+        assert!(thread::cpu_id() >= 0);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn ten_thousand_threads() {
+    let out = in_child("ten_thousand_threads", Env::NoGlibcRseq, || {
+        // Warm up: thread stacks cached by the C library, allocator arenas.
+        for _ in 0..200 {
+            short_lived_thread();
+        }
+        let (rss0, size0) = memory_kb();
+        for _ in 0..10_000 {
+            short_lived_thread();
+        }
+        let (rss1, size1) = memory_kb();
+        println!("VmRSS {rss0} -> {rss1} kB, VmSize {size0} -> {size1} kB");
+        assert!(rss1 <= rss0 + 4096, "VmRSS grew from {rss0} to {rss1} kB");
+        assert!(
+            size1 <= size0 + 16384,
+            "VmSize grew from {size0} to {size1} kB"
+        );
+        // A new thread still registers cleanly, with exactly this crate's area.
+        std::thread::spawn(|| {
+            assert_eq!(thread::prepare_current_thread(), Ok(()));
+            // SAFETY: the own area is this thread's registered area; the call fails.
+            let again = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
+            assert_eq!(again, Err(rseq_abi::Errno::EBUSY));
+        })
+        .join()
+        .unwrap();
+    });
+    if let Some(line) = out.lines().find_map(|l| l.find("VmRSS").map(|i| &l[i..])) {
+        println!("{line}");
+    }
+}
+
+/// Runs after the crate's exit destructor because it was armed before it (TLS destructors
+/// run in reverse order of registration).
+struct LaterDestructor;
+
+impl Drop for LaterDestructor {
+    fn drop(&mut self) {
+        // The crate's destructor unregistered the area: registering it again succeeds.
+        // SAFETY: the own area is this thread's static TLS, still allocated while TLS
+        // destructors run; it is unregistered again right below.
+        let r = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
+        // SAFETY: unregistering what was just registered.
+        let u = unsafe { sys::rseq(thread::own_area(), 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
+        // And the crate refuses to register again from a later destructor.
+        let p = thread::prepare_current_thread();
+        let ok = r == Ok(()) && u == Ok(()) && p == Err(Unavailable(Reason::ThreadExited));
+        if !ok {
+            eprintln!("after exit: register {r:?}, unregister {u:?}, prepare {p:?}");
+            std::process::abort();
+        }
+        println!("exit destructor verified");
+    }
+}
+
+thread_local! {
+    static LATER: LaterDestructor = const { LaterDestructor };
+}
+
+#[test]
+fn unregisters_at_thread_exit() {
+    let out = in_child("unregisters_at_thread_exit", Env::NoGlibcRseq, || {
+        std::thread::spawn(|| {
+            LATER.with(|_| ());
+            assert_eq!(thread::prepare_current_thread(), Ok(()));
+        })
+        .join()
+        .unwrap();
+    });
+    if !common::is_child("unregisters_at_thread_exit") {
+        assert!(out.contains("exit destructor verified"), "{out}");
+    }
+}
+
+fn forked_child_reads_cpu_id() {
+    assert_eq!(thread::prepare_current_thread(), Ok(()));
+    let cpu = *common::allowed_cpus().first().unwrap();
+    // SAFETY: fork in a test process; the child only calls async-signal-safe functions
+    // (sched_setaffinity, sched_getcpu, reads of its own memory) and `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        common::pin_to(cpu);
+        let ok = thread::prepare_current_thread().is_ok()
+            && thread::cpu_id() == cpu as i32
+            && common::sched_getcpu() == cpu as i32;
+        // SAFETY: leaving the forked child without running the parent's exit handlers.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for the child just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status:#x}"
+    );
+}
+
+#[test]
+fn fork_own_registration() {
+    in_child(
+        "fork_own_registration",
+        Env::NoGlibcRseq,
+        forked_child_reads_cpu_id,
+    );
+}
+
+#[test]
+fn fork_glibc_owned() {
+    in_child(
+        "fork_glibc_owned",
+        Env::GlibcDefault,
+        forked_child_reads_cpu_id,
+    );
+}
