@@ -162,6 +162,15 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The severity as a word (`error`, `warning`, `note`).
+    pub fn severity_text(&self) -> &'static str {
+        match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+
     /// A finding with the code's severity.
     pub fn new(code: Code, address: Option<u64>, message: impl Into<String>) -> Self {
         Finding {

@@ -24,7 +24,7 @@ impl Default for X86Decoder {
         options.set_space_after_operand_separator(true);
         options.set_show_branch_size(false);
         options.set_branch_leading_zeros(false);
-        options.set_rip_relative_addresses(false);
+        options.set_rip_relative_addresses(true);
         X86Decoder {
             formatter,
             info: InstructionInfoFactory::new(),

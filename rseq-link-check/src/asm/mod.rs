@@ -1,0 +1,26 @@
+//! Annotated listings of critical sections for code review (`rseq-link-check asm`).
+//!
+//! [`listing`] builds, for each section, the instructions from the store of the
+//! descriptor's address through the commit, the abort handler after its signature and
+//! the declared exits, each line marked (`start:`, `commit:`, `abort:`, `exit:`) and
+//! commented (branch destinations, the descriptor), together with the section's verdict
+//! from [`crate::verify`]. [`render`] prints it, with colour only when asked or on a
+//! terminal.
+
+pub mod listing;
+pub mod render;
+
+pub use listing::{build_listing, AsmListing, Line, Marker, SectionListing};
+pub use render::{render_listing, ColorChoice};
+
+use std::path::Path;
+
+use crate::verify::{read_file, Image, VerifyError};
+
+/// Reads the ELF file at `path` and lists its critical sections whose function name
+/// contains `function` (all when `None`).
+pub fn listing_for_file(path: &Path, function: Option<&str>) -> Result<AsmListing, VerifyError> {
+    let data = read_file(path)?;
+    let image = Image::parse(path, &data)?;
+    Ok(build_listing(&image, &path.display().to_string(), function))
+}

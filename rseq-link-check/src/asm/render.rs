@@ -1,0 +1,221 @@
+//! Text rendering of an [`AsmListing`]: addresses, encodings, Intel-syntax (x86_64) or
+//! Arm-syntax (aarch64) instructions in aligned columns, markers in the left margin,
+//! comments on the right, and the verdict under each section. ANSI colour is used only
+//! when [`ColorChoice`] resolves to on.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use super::listing::{AsmListing, Line, Marker, SectionListing};
+use crate::verify::render::kind_text;
+use crate::verify::Severity;
+
+/// Whether to colour the listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    /// Colour when standard output is a terminal (and `NO_COLOR` is unset).
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Resolves `Auto` against the process's standard output.
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// Longest encoding shown in full; longer ones are cut with `..`.
+const MAX_BYTES: usize = 8;
+
+fn bytes_text(bytes: &[u8]) -> String {
+    let shown = if bytes.len() > MAX_BYTES {
+        &bytes[..MAX_BYTES - 1]
+    } else {
+        bytes
+    };
+    let mut s: String = shown
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if bytes.len() > MAX_BYTES {
+        s.push_str(" ..");
+    }
+    s
+}
+
+fn render_section(out: &mut String, s: &SectionListing, p: &Paint) {
+    let r = &s.section;
+    let d = &r.descriptor;
+    let func = r.function.as_deref().unwrap_or("<no symbol>");
+    let post = r
+        .post_commit_ip
+        .map(|p| format!("{p:#x}"))
+        .unwrap_or_else(|| "wraps".to_string());
+    let _ = writeln!(
+        out,
+        "{}  section [{:#x}, {post})  descriptor {:#x}  abort {:#x}",
+        p.wrap("1", func),
+        d.start_ip,
+        d.addr,
+        d.abort_ip
+    );
+    let lines = s.blocks.iter().flat_map(|b| b.lines.iter());
+    let addr_w = lines
+        .clone()
+        .map(|l| format!("{:#x}", l.addr).len())
+        .max()
+        .unwrap_or(6);
+    let bytes_w = lines
+        .clone()
+        .map(|l| bytes_text(&l.bytes).len())
+        .max()
+        .unwrap_or(0);
+    let mnem_w = lines
+        .clone()
+        .map(|l| l.mnemonic.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let ops_w = lines
+        .clone()
+        .map(|l| l.operands.len())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for (k, block) in s.blocks.iter().enumerate() {
+        if k > 0 {
+            out.push('\n');
+        }
+        for line in &block.lines {
+            render_line(out, line, p, addr_w, bytes_w, mnem_w, ops_w);
+        }
+    }
+    let defects: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Note)
+        .collect();
+    let notes = r.findings.len() - defects.len();
+    let verdict = if defects.is_empty() {
+        let mut v = p.wrap("32", "ok");
+        if notes > 0 {
+            let _ = write!(v, " ({notes} note{})", if notes == 1 { "" } else { "s" });
+        }
+        v
+    } else {
+        p.wrap(
+            "31;1",
+            &format!(
+                "{} finding{}",
+                defects.len(),
+                if defects.len() == 1 { "" } else { "s" }
+            ),
+        )
+    };
+    let _ = writeln!(out, "  verdict: {verdict}");
+    for f in &r.findings {
+        let sev = match f.severity {
+            Severity::Error => p.wrap("31", "error"),
+            Severity::Warning => p.wrap("33", "warning"),
+            Severity::Note => p.wrap("36", "note"),
+        };
+        let _ = writeln!(out, "    {sev}[{}]: {}", f.code, f.message);
+    }
+}
+
+fn render_line(
+    out: &mut String,
+    line: &Line,
+    p: &Paint,
+    addr_w: usize,
+    bytes_w: usize,
+    mnem_w: usize,
+    ops_w: usize,
+) {
+    let label = line.marker.map(Marker::label).unwrap_or("");
+    let label = format!("{label:<10}");
+    let label = match line.marker {
+        Some(Marker::Signature) => p.wrap("2", &label),
+        Some(_) => p.wrap("36;1", &label),
+        None => label,
+    };
+    let addr = format!("{:>addr_w$}", format!("{:#x}", line.addr));
+    let gutter = if line.in_section { "│" } else { " " };
+    let bytes = format!("{:<bytes_w$}", bytes_text(&line.bytes));
+    let mnemonic = format!("{:<mnem_w$}", line.mnemonic);
+    let mut text = format!(
+        "  {label}{} {gutter} {}  {}",
+        p.wrap("2", &addr),
+        p.wrap("2", &bytes),
+        p.wrap("33", &mnemonic)
+    );
+    if let Some(c) = &line.comment {
+        let _ = write!(
+            text,
+            " {:<ops_w$}  {}",
+            line.operands,
+            p.wrap("32", &format!("; {c}"))
+        );
+    } else if !line.operands.is_empty() {
+        let _ = write!(text, " {}", line.operands);
+    }
+    let _ = writeln!(out, "{}", text.trim_end());
+}
+
+/// The whole listing as text.
+pub fn render_listing(listing: &AsmListing, color: ColorChoice) -> String {
+    let p = Paint(color.enabled());
+    let mut out = String::new();
+    if listing.total_sections == 0 {
+        let _ = writeln!(
+            out,
+            "{}: no rseq critical sections found ({}, {})",
+            listing.path,
+            listing.arch.name(),
+            kind_text(listing.kind)
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{}: {} of {} critical section{} ({}, {})",
+        listing.path,
+        listing.sections.len(),
+        listing.total_sections,
+        if listing.total_sections == 1 { "" } else { "s" },
+        listing.arch.name(),
+        kind_text(listing.kind)
+    );
+    for f in &listing.findings {
+        let _ = writeln!(out, "{}[{}]: {}", f.severity_text(), f.code, f.message);
+    }
+    for s in &listing.sections {
+        out.push('\n');
+        render_section(&mut out, s, &p);
+    }
+    out
+}
