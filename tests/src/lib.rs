@@ -1,1 +1,3 @@
 //! Helpers shared by the end-to-end tests across the rseq crates.
+
+pub mod child;

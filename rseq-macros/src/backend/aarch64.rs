@@ -1,0 +1,125 @@
+//! aarch64 primitives. The area is addressed through the `area()` pointer in `{area}`;
+//! literals are passed in registers (the expander asks [`Arch::imm_ok`]), so every address
+//! is `[base]` or `[base, index]`.
+
+use super::{Arch, Asm, BOp, Mem, Val};
+
+/// The aarch64 backend.
+pub(crate) struct Aarch64;
+
+fn mem(m: &Mem) -> String {
+    match &m.offset {
+        None => format!("[{{{}}}]", m.base),
+        Some(Val::Reg(i)) => format!("[{{{}}}, {{{i}}}]", m.base),
+        Some(Val::Imm(d)) => format!("[{{{}}}, #{d}]", m.base),
+    }
+}
+
+fn reg(v: &Val) -> String {
+    match v {
+        Val::Reg(r) => format!("{{{r}}}"),
+        // imm_ok refuses every immediate, so the expander never builds one.
+        Val::Imm(i) => format!("#{i}"),
+    }
+}
+
+/// The address in a single register (for `stlr`, which takes no offset).
+fn base_reg(a: &mut Asm, m: &Mem) -> String {
+    match &m.offset {
+        None => m.base.clone(),
+        Some(off) => {
+            let t = a.scratch();
+            a.line(format!("add {{{t}}}, {{{}}}, {}", m.base, reg(off)));
+            t
+        }
+    }
+}
+
+impl Arch for Aarch64 {
+    fn target_arch(&self) -> &'static str {
+        "aarch64"
+    }
+
+    fn att_syntax(&self) -> bool {
+        false
+    }
+
+    fn imm_ok(&self, _v: i64) -> bool {
+        false
+    }
+
+    fn arm(&self, a: &mut Asm) {
+        let t = a.scratch();
+        a.line(format!("adrp {{{t}}}, 3b"));
+        a.line(format!("add {{{t}}}, {{{t}}}, :lo12:3b"));
+        a.line(format!("str {{{t}}}, [{{area}}, #{{rseq_cs}}]"));
+    }
+
+    fn check_index(&self, a: &mut Asm) {
+        let t = a.scratch();
+        a.line(format!("ldr {{{t}:w}}, [{{area}}, #{{field}}]"));
+        a.line(format!("cmp {{{t}:w}}, {{idx:w}}"));
+        a.line("b.ne {abort}");
+    }
+
+    fn op(&self, a: &mut Asm, op: &BOp) {
+        match op {
+            BOp::Load { dst, mem: m } => a.line(format!("ldr {{{dst}}}, {}", mem(m))),
+            BOp::Exit {
+                lhs,
+                rhs,
+                eq,
+                label,
+            } => {
+                a.line(format!("cmp {}, {}", reg(lhs), reg(rhs)));
+                let b = if *eq { "b.eq" } else { "b.ne" };
+                a.line(format!("{b} {{{label}}}"));
+            }
+            BOp::Store { mem: m, val: v }
+            | BOp::Commit {
+                mem: m,
+                val: v,
+                release: false,
+            } => a.line(format!("str {}, {}", reg(v), mem(m))),
+            BOp::Commit {
+                mem: m,
+                val: v,
+                release: true,
+            } => {
+                let b = base_reg(a, m);
+                a.line(format!("stlr {}, [{{{b}}}]", reg(v)));
+            }
+            BOp::CommitAdd { mem: m, val: v } => {
+                let t = a.scratch();
+                a.line(format!("ldr {{{t}}}, {}", mem(m)));
+                a.line(format!("add {{{t}}}, {{{t}}}, {}", reg(v)));
+                a.line(format!("str {{{t}}}, {}", mem(m)));
+            }
+            BOp::Memcpy { dst, src, len } => {
+                let (ts, td, tl, tb) = (a.scratch(), a.scratch(), a.scratch(), a.scratch());
+                a.line(format!("mov {{{ts}}}, {{{src}}}"));
+                match &dst.offset {
+                    None => a.line(format!("mov {{{td}}}, {{{}}}", dst.base)),
+                    Some(off) => a.line(format!("add {{{td}}}, {{{}}}, {}", dst.base, reg(off))),
+                }
+                a.line(format!("mov {{{tl}}}, {}", reg(len)));
+                a.line(format!("cbz {{{tl}}}, 33f"));
+                a.line("22:");
+                a.line(format!("ldrb {{{tb}:w}}, [{{{ts}}}], #1"));
+                a.line(format!("strb {{{tb}:w}}, [{{{td}}}], #1"));
+                a.line(format!("subs {{{tl}}}, {{{tl}}}, #1"));
+                a.line("b.ne 22b");
+                a.line("33:");
+            }
+        }
+    }
+
+    fn abort_handler(&self, a: &mut Asm) {
+        a.line(".pushsection __rseq_failure, \"ax\"");
+        // The signature word (`brk #0x45e0` on little-endian) right before abort_ip.
+        a.line(".inst {sig}");
+        a.line("6:");
+        a.line("b {abort}");
+        a.line(".popsection");
+    }
+}

@@ -1,0 +1,433 @@
+//! Every family rendered by each backend, assembled by the GNU assembler of that
+//! architecture, and the object checked: one well-formed `struct rseq_cs` per section (version
+//! 0, flags 0, 32-byte aligned, start_ip and abort_ip relocated against the right sections,
+//! the post-commit offset ending right after the commit store), the pointer-array entry, the
+//! exit-point pairs, and the signature right before each abort_ip.
+//!
+//! aarch64 needs `aarch64-linux-gnu-as` (Debian `binutils-aarch64-linux-gnu`, installed by
+//! `scripts/setup`); x86_64 uses the host `as`.
+
+use super::{aarch64::Aarch64, section, x86_64::X86_64, Arch};
+use crate::expand::lower;
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+use std::collections::HashMap;
+use std::process::Command;
+
+/// One function per family (and per commit flavour), as a user writes them.
+pub(crate) const FAMILIES: &[(&str, &str, usize)] = &[
+    (
+        "cmpxchg",
+        "unsafe fn f(words: *mut usize, expect: usize, newv: usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            let v = words.wrapping_add(cpu);
+            let old = load(v);
+            if old != expect { return Ok(false); }
+            commit(v, newv);
+            Ok(true)
+        }",
+        1,
+    ),
+    (
+        "add",
+        "unsafe fn f(counters: *mut usize, count: usize) -> Result<(), U> {
+            let cpu = cpu_id();
+            let v = counters.wrapping_add(cpu);
+            commit_add(v, count);
+            Ok(())
+        }",
+        0,
+    ),
+    (
+        "list_pop",
+        "unsafe fn f(heads: *mut usize, next_off: usize, #[speculative] out: *mut usize) -> Result<bool, U> {
+            let cid = mm_cid();
+            let v = heads.wrapping_add(cid);
+            let head = load(v);
+            if head == 0 { return Ok(false); }
+            store(out, head);
+            let next = load(head.byte_add(next_off));
+            commit(v, next);
+            Ok(true)
+        }",
+        1,
+    ),
+    (
+        "chase_add",
+        "unsafe fn f(tables: *mut usize, inc: usize) -> Result<(), U> {
+            let cpu = cpu_id();
+            let ptr = tables.wrapping_add(cpu);
+            let p = load(ptr.byte_add(8));
+            commit_add(p, inc);
+            Ok(())
+        }",
+        0,
+    ),
+    (
+        "cmp2_store",
+        "unsafe fn f(v: *mut usize, expect: usize, v2: *mut usize, expect2: usize, newv: usize) -> Result<u8, U> {
+            let cpu = cpu_id();
+            let a = load(v);
+            if a != expect { return Ok(1); }
+            let b = load(v2);
+            if b != expect2 { return Ok(2); }
+            commit(v, newv);
+            Ok(0)
+        }",
+        2,
+    ),
+    (
+        "store_store",
+        "unsafe fn f(tail: *mut usize, #[speculative] slot: *mut usize, expect: usize, item: usize, next: usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            let t = load(tail);
+            if t != expect { return Ok(false); }
+            store(slot, item);
+            commit(tail, next);
+            Ok(true)
+        }",
+        1,
+    ),
+    (
+        "store_store_release",
+        "unsafe fn f(tail: *mut usize, #[speculative] slot: *mut usize, expect: usize, item: usize, next: usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            let t = load(tail);
+            if t != expect { return Ok(false); }
+            store(slot, item);
+            commit_release(tail.byte_add(8), next);
+            Ok(true)
+        }",
+        1,
+    ),
+    (
+        "memcpy_store",
+        "unsafe fn f(off: *mut usize, #[speculative] dst: *mut u8, src: *const u8, expect: usize, newv: usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            let o = load(off);
+            if o != expect { return Ok(false); }
+            memcpy(dst, src, 16);
+            commit(off, newv);
+            Ok(true)
+        }",
+        1,
+    ),
+    (
+        "memcpy_store_release",
+        "unsafe fn f(off: *mut usize, #[speculative] dst: *mut u8, src: *const u8, len: usize, expect: usize, newv: usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            let o = load(off);
+            if o == expect { return Ok(false); }
+            memcpy::<64>(dst, src, len);
+            commit_release(off, newv);
+            Ok(true)
+        }",
+        1,
+    ),
+];
+
+/// The assembly text of one family on `arch`, with registers, constants and labels
+/// substituted, as a function `name` followed by its exit and abort targets.
+pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
+    let item: syn::ItemFn = syn::parse_str(src).expect("family parses");
+    let c = crate::parse::parse_fn(item).expect("family is well-formed");
+    crate::validate::check(&c).expect("family is valid");
+    let lowered = lower(&c, arch);
+    let asm = section(arch, &lowered.ops, &lowered.exit_labels);
+    let aarch64 = arch.target_arch() == "aarch64";
+    let regs: std::cell::RefCell<HashMap<String, usize>> = Default::default();
+    let sig = if aarch64 { 0xd428_bc00u32 } else { 0x5305_3053 };
+    let x86_regs = [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+        "r15",
+    ];
+    let body = super::render(&asm.lines, &|op: &str, modifier: Option<&str>| -> String {
+        match op {
+            "rseq_cs" => return "8".into(),
+            "field" => return "4".into(),
+            "sig" => return sig.to_string(),
+            "abort" => return format!("{name}_abort"),
+            _ if op.starts_with("exit") => return format!("{name}_{op}"),
+            _ => {}
+        }
+        // Distinct operands get distinct registers, in order of first use.
+        let n = {
+            let mut regs = regs.borrow_mut();
+            let next = regs.len();
+            *regs.entry(op.to_string()).or_insert(next)
+        };
+        if aarch64 {
+            match modifier {
+                Some("w") => format!("w{n}"),
+                _ => format!("x{n}"),
+            }
+        } else {
+            let r = x86_regs[n];
+            let r = match modifier {
+                Some("e")
+                    if r.starts_with('r')
+                        && r.len() <= 3
+                        && !r[1..].chars().all(|c| c.is_ascii_digit()) =>
+                {
+                    format!("e{}", &r[1..])
+                }
+                Some("e") => format!("{r}d"),
+                Some("l") => match r {
+                    "rax" => "al".into(),
+                    "rbx" => "bl".into(),
+                    "rcx" => "cl".into(),
+                    "rdx" => "dl".into(),
+                    "rsi" => "sil".into(),
+                    "rdi" => "dil".into(),
+                    _ => format!("{r}b"),
+                },
+                _ => r.to_string(),
+            };
+            format!("%{r}")
+        }
+    });
+    let mut out = String::new();
+    if !aarch64 {
+        out.push_str(".intel_syntax noprefix\n.att_syntax prefix\n");
+    }
+    out.push_str(&format!(".text\n.globl {name}\n{name}:\n{body}"));
+    let ret = "ret";
+    for e in &lowered.exit_labels {
+        out.push_str(&format!("{name}_{e}:\n{ret}\n"));
+    }
+    out.push_str(&format!("{name}_abort:\n{ret}\n"));
+    out
+}
+
+struct Built {
+    data: Vec<u8>,
+}
+
+fn assemble(assembler: &str, text: &str) -> Option<Built> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rseq-macros-as-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let src = dir.join("in.s");
+    let obj = dir.join("out.o");
+    std::fs::write(&src, text).ok()?;
+    let out = match Command::new(assembler)
+        .arg("-o")
+        .arg(&obj)
+        .arg(&src)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!("{assembler} not found ({e}): run scripts/setup"),
+    };
+    assert!(
+        out.status.success(),
+        "{assembler} rejected the rendered text:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = std::fs::read(&obj).ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(Built { data })
+}
+
+/// Checks the tables of an object holding `sections` critical sections and `exits` exits.
+fn check_object(
+    built: &Built,
+    sections: usize,
+    exits: usize,
+    sig: [u8; 4],
+    sig_prefix: &[u8],
+    commit_ok: &dyn Fn(&[u8]) -> bool,
+) {
+    let file = object::File::parse(&*built.data).expect("object parses");
+    let sec = |name: &str| {
+        file.section_by_name(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let cs = sec("__rseq_cs");
+    let ptrs = sec("__rseq_cs_ptr_array");
+    let text = sec(".text");
+    let failure = sec("__rseq_failure");
+    assert_eq!(cs.align(), 32, "descriptors are 32-byte aligned");
+    let cs_data = cs.data().unwrap();
+    assert_eq!(cs_data.len(), 32 * sections);
+    // SHF_GNU_RETAIN on the arrays.
+    let retained = |s: &object::Section| match s.flags() {
+        object::SectionFlags::Elf { sh_flags } => {
+            sh_flags & u64::from(object::elf::SHF_GNU_RETAIN) != 0
+        }
+        _ => false,
+    };
+    assert!(
+        retained(&ptrs),
+        "__rseq_cs_ptr_array carries SHF_GNU_RETAIN"
+    );
+    // Relocations of the descriptors: offset -> (section name, addend).
+    let relocs = |s: &object::Section| -> HashMap<u64, (String, i64)> {
+        s.relocations()
+            .map(|(off, r)| {
+                let target = match r.target() {
+                    RelocationTarget::Section(i) => file
+                        .section_by_index(i)
+                        .unwrap()
+                        .name()
+                        .unwrap()
+                        .to_string(),
+                    RelocationTarget::Symbol(i) => {
+                        let sym = file.symbol_by_index(i).unwrap();
+                        match sym.section_index() {
+                            Some(si) if sym.kind() == object::SymbolKind::Section => file
+                                .section_by_index(si)
+                                .unwrap()
+                                .name()
+                                .unwrap()
+                                .to_string(),
+                            _ => sym.name().unwrap().to_string(),
+                        }
+                    }
+                    _ => "?".into(),
+                };
+                (off, (target, r.addend()))
+            })
+            .collect()
+    };
+    let cs_rel = relocs(&cs);
+    let text_data = text.data().unwrap();
+    let failure_data = failure.data().unwrap();
+    for k in 0..sections {
+        let base = 32 * k;
+        let d = &cs_data[base..base + 32];
+        assert_eq!(&d[0..8], &[0; 8], "version 0, flags 0");
+        let (start_sec, start) = cs_rel
+            .get(&(base as u64 + 8))
+            .expect("start_ip relocated")
+            .clone();
+        assert_eq!(start_sec, ".text");
+        let (abort_sec, abort) = cs_rel
+            .get(&(base as u64 + 24))
+            .expect("abort_ip relocated")
+            .clone();
+        assert_eq!(
+            abort_sec, "__rseq_failure",
+            "abort_ip outside the section's text"
+        );
+        assert!(
+            !cs_rel.contains_key(&(base as u64 + 16)),
+            "post_commit_offset is a constant"
+        );
+        let pco = u64::from_le_bytes(d[16..24].try_into().unwrap()) as usize;
+        let end = start as usize + pco;
+        assert!(pco > 0 && end <= text_data.len());
+        assert!(
+            commit_ok(&text_data[..end]),
+            "the section ends with the commit store"
+        );
+        let abort = abort as usize;
+        assert!(abort >= 4 + sig_prefix.len());
+        assert_eq!(
+            &failure_data[abort - 4..abort],
+            &sig,
+            "signature right before abort_ip"
+        );
+        assert_eq!(
+            &failure_data[abort - 4 - sig_prefix.len()..abort - 4],
+            sig_prefix
+        );
+    }
+    let ptr_rel = relocs(&ptrs);
+    assert_eq!(ptrs.data().unwrap().len(), 8 * sections);
+    assert_eq!(ptr_rel.len(), sections);
+    for (off, (target, addend)) in &ptr_rel {
+        assert_eq!(target, "__rseq_cs");
+        assert_eq!(*addend as u64, off * 4, "pointer k designates descriptor k");
+    }
+    match file.section_by_name("__rseq_exit_point_array") {
+        Some(ex) => {
+            assert!(
+                retained(&ex),
+                "__rseq_exit_point_array carries SHF_GNU_RETAIN"
+            );
+            assert_eq!(ex.data().unwrap().len(), 16 * exits);
+            let rel = relocs(&ex);
+            assert_eq!(rel.len(), 2 * exits);
+            for (_, (target, _)) in rel {
+                assert_eq!(target, ".text", "exit pairs point into the code");
+            }
+        }
+        None => assert_eq!(exits, 0),
+    }
+}
+
+/// aarch64 stores that may end a section: `str`/`stlr` of a 64-bit register.
+fn aarch64_commit(text: &[u8]) -> bool {
+    let w = u32::from_le_bytes(text[text.len() - 4..].try_into().unwrap());
+    (w & 0xffc0_0000) == 0xf900_0000 // str xT, [xN, #imm]
+        || (w & 0xffe0_0c00) == 0xf820_0800 // str xT, [xN, xM]
+        || (w & 0xffff_fc00) == 0xc89f_fc00 // stlr xT, [xN]
+}
+
+#[test]
+fn aarch64_gnu_as_accepts_every_family() {
+    let mut all = String::new();
+    let mut exits = 0;
+    for (name, src, n_exits) in FAMILIES {
+        all.push_str(&rendered(&Aarch64, src, name));
+        exits += n_exits;
+    }
+    let built = assemble("aarch64-linux-gnu-as", &all).expect("assembled");
+    check_object(
+        &built,
+        FAMILIES.len(),
+        exits,
+        0xd428_bc00u32.to_le_bytes(),
+        &[],
+        &aarch64_commit,
+    );
+}
+
+#[test]
+fn x86_64_as_accepts_every_family() {
+    let mut all = String::new();
+    let mut exits = 0;
+    for (name, src, n_exits) in FAMILIES {
+        all.push_str(&rendered(&X86_64, src, name));
+        exits += n_exits;
+    }
+    let built = assemble("as", &all).expect("assembled");
+    // The commit is a `mov` or `add` to memory ending right at post_commit_ip; checked by
+    // the length of those encodings: a 64-bit `mov r, m` / `add r, m` (REX.W 89/01) or
+    // immediate forms (REX.W c7/81/83).
+    let commit = |text: &[u8]| {
+        (2..=8).any(|len| {
+            text.len() >= len
+                && matches!(text[text.len() - len] & 0xf8, 0x48)
+                && matches!(text[text.len() - len + 1], 0x89 | 0x01 | 0xc7 | 0x81 | 0x83)
+        })
+    };
+    check_object(
+        &built,
+        FAMILIES.len(),
+        exits,
+        0x5305_3053u32.to_le_bytes(),
+        &[0x0f, 0xb9, 0x3d],
+        &commit,
+    );
+}
+
+/// The checker catches a broken twin: a signature one byte off.
+#[test]
+fn checker_rejects_a_wrong_signature() {
+    let text = rendered(&Aarch64, FAMILIES[1].1, "add")
+        .replace(&0xd428_bc00u32.to_string(), &0xd428_bc01u32.to_string());
+    let built = assemble("aarch64-linux-gnu-as", &text).expect("assembled");
+    let r = std::panic::catch_unwind(|| {
+        check_object(
+            &built,
+            1,
+            0,
+            0xd428_bc00u32.to_le_bytes(),
+            &[],
+            &aarch64_commit,
+        )
+    });
+    assert!(r.is_err(), "a wrong signature must be caught");
+}

@@ -1,0 +1,922 @@
+//! Runtime tests of every operation family `#[rseq_critical]` expresses, each bound to
+//! `cpu_id` and to `mm_cid`: 4 threads on 2 CPUs, and the final state must be exact (nothing
+//! lost, nothing duplicated).
+//!
+//! Every scenario runs in a child process (this binary re-run on the test `child`):
+//! glibc-owned registration (the default), this crate's own registration
+//! (`GLIBC_TUNABLES=glibc.pthread.rseq=0`), and rseq refused (the tunable plus a seccomp
+//! filter making `rseq(2)` fail with `ENOSYS` before `exec`), where every operation must
+//! report `Unavailable` and the test's fallback (a lock) keeps the state exact. Each child
+//! checks which registrar the process ended up with, and prints per family how many
+//! operations took the rseq path and how many the fallback; the parent checks those counts.
+
+use rseq_abi::thread::{Registrar, Unavailable};
+use rseq_macros::rseq_critical;
+use rseq_tests::child::{allowed_cpus, pin_current_thread, run_test_in_child, ChildEnv};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Words between two CPUs' slots (128 bytes: no false sharing).
+const STRIDE: usize = 16;
+/// Capacity of each CPU's buffer.
+const CAP: usize = 4096;
+const THREADS: usize = 4;
+const ITERS: usize = 20_000;
+const SCENARIO: &str = "RSEQ_MACRO_FAMILIES_SCENARIO";
+
+/// Outcome of a buffer push.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Push {
+    Done,
+    Full,
+    Raced,
+}
+
+/// Outcome of a buffer pop.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pop {
+    Item(usize),
+    Empty,
+    Raced,
+}
+
+/// Errors of the section that returns its aborts.
+#[derive(Debug)]
+pub enum AddError {
+    Aborted,
+    Unavailable(Unavailable),
+}
+
+impl From<Unavailable> for AddError {
+    fn from(u: Unavailable) -> Self {
+        AddError::Unavailable(u)
+    }
+}
+
+/// A list node: `next` is not at offset 0, so the pop exercises `byte_add`.
+#[repr(C)]
+pub struct Node {
+    pub id: usize,
+    pub next: usize,
+}
+
+macro_rules! families {
+    ($idx:ident, $module:ident) => {
+        /// Every family, bound to one index.
+        pub mod $module {
+            use super::*;
+
+            /// rseq_load_add_store__ptr.
+            #[rseq_critical]
+            pub unsafe fn add(counters: *mut usize, n: usize) -> Result<(), Unavailable> {
+                let cpu = $idx();
+                let slot = counters.wrapping_add(cpu * STRIDE);
+                commit_add(slot, n);
+                Ok(())
+            }
+
+            /// The same, returning aborts to the caller.
+            #[rseq_critical(on_abort = return Err(AddError::Aborted))]
+            pub unsafe fn add_or_abort(counters: *mut usize, n: usize) -> Result<(), AddError> {
+                let cpu = $idx();
+                let slot = counters.wrapping_add(cpu * STRIDE);
+                commit_add(slot, n);
+                Ok(())
+            }
+
+            /// rseq_load_cbne_store__ptr: increment by compare-and-store.
+            #[rseq_critical]
+            pub unsafe fn cas_inc(words: *mut usize) -> Result<bool, Unavailable> {
+                let cpu = $idx();
+                let v = words.wrapping_add(cpu * STRIDE);
+                // SAFETY: `v` is this index's slot (caller contract).
+                let expect = unsafe { v.read_volatile() };
+                let newv = expect + 1;
+                let old = load(v);
+                if old != expect {
+                    return Ok(false);
+                }
+                commit(v, newv);
+                Ok(true)
+            }
+
+            /// rseq_load_cbne_store__ptr with the expected value from the caller.
+            #[rseq_critical]
+            pub unsafe fn cas(
+                words: *mut usize,
+                expect: usize,
+                newv: usize,
+            ) -> Result<bool, Unavailable> {
+                let cpu = $idx();
+                let v = words.wrapping_add(cpu * STRIDE);
+                let old = load(v);
+                if old != expect {
+                    return Ok(false);
+                }
+                commit(v, newv);
+                Ok(true)
+            }
+
+            /// List push (rseq_load_cbne_store__ptr).
+            #[rseq_critical]
+            pub unsafe fn push(heads: *mut usize, node: *mut Node) -> Result<bool, Unavailable> {
+                let cpu = $idx();
+                let head = heads.wrapping_add(cpu * STRIDE);
+                // SAFETY: `head` is this index's list head, `node` is owned by the caller.
+                let expect = unsafe { head.read_volatile() };
+                // SAFETY: as above; the node is not reachable before the commit.
+                unsafe { (*node).next = expect };
+                let h = load(head);
+                if h != expect {
+                    return Ok(false);
+                }
+                commit(head, node);
+                Ok(true)
+            }
+
+            /// List pop (rseq_load_cbeq_store_add_load_store__ptr).
+            #[rseq_critical]
+            pub unsafe fn pop(
+                heads: *mut usize,
+                next_off: usize,
+                #[speculative] out: *mut usize,
+            ) -> Result<bool, Unavailable> {
+                let cpu = $idx();
+                let v = heads.wrapping_add(cpu * STRIDE);
+                let head = load(v);
+                if head == 0 {
+                    return Ok(false);
+                }
+                store(out, head);
+                let next = load(head.byte_add(next_off));
+                commit(v, next);
+                Ok(true)
+            }
+
+            /// Pointer chase then add (rseq_load_add_load_load_add_store__ptr): the slot
+            /// holds, at byte offset 8, a pointer to the counter to increment.
+            #[rseq_critical]
+            pub unsafe fn chase_add(tables: *mut usize, inc: usize) -> Result<(), Unavailable> {
+                let cpu = $idx();
+                let ptr = tables.wrapping_add(cpu * STRIDE);
+                let p = load(ptr.byte_add(8));
+                commit_add(p, inc);
+                Ok(())
+            }
+
+            /// Buffer push (rseq_load_cbne_store_store__ptr), relaxed commit.
+            #[rseq_critical]
+            pub unsafe fn buf_push(
+                offs: *mut usize,
+                array: *mut usize,
+                item: usize,
+            ) -> Result<Push, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset >= CAP {
+                    return Ok(Push::Full);
+                }
+                #[speculative]
+                let slot = array.wrapping_add(cpu * CAP + offset);
+                let newv = offset + 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Push::Raced);
+                }
+                store(slot, item);
+                commit(offp, newv);
+                Ok(Push::Done)
+            }
+
+            /// Buffer push (rseq_load_cbne_store_store__ptr), release commit.
+            #[rseq_critical]
+            pub unsafe fn buf_push_release(
+                offs: *mut usize,
+                array: *mut usize,
+                item: usize,
+            ) -> Result<Push, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset >= CAP {
+                    return Ok(Push::Full);
+                }
+                #[speculative]
+                let slot = array.wrapping_add(cpu * CAP + offset);
+                let newv = offset + 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Push::Raced);
+                }
+                store(slot, item);
+                commit_release(offp, newv);
+                Ok(Push::Done)
+            }
+
+            /// Buffer pop: two compares then commit (rseq_load_cbne_load_cbne_store__ptr).
+            #[rseq_critical]
+            pub unsafe fn buf_pop(offs: *mut usize, array: *mut usize) -> Result<Pop, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset == 0 {
+                    return Ok(Pop::Empty);
+                }
+                let slotp = array.wrapping_add(cpu * CAP + offset - 1);
+                // SAFETY: `slotp` is within this index's array.
+                let item = unsafe { slotp.read_volatile() };
+                let newv = offset - 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Pop::Raced);
+                }
+                let s = load(slotp);
+                if s != item {
+                    return Ok(Pop::Raced);
+                }
+                commit(offp, newv);
+                Ok(Pop::Item(item))
+            }
+
+            /// Copy-in push (rseq_load_cbne_memcpy_store__ptr), relaxed commit: 16-byte items.
+            #[rseq_critical]
+            pub unsafe fn mc_push(
+                offs: *mut usize,
+                array: *mut [usize; 2],
+                src: *const [usize; 2],
+            ) -> Result<Push, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset >= CAP {
+                    return Ok(Push::Full);
+                }
+                #[speculative]
+                let slot = array.wrapping_add(cpu * CAP + offset);
+                let newv = offset + 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Push::Raced);
+                }
+                memcpy(slot, src, 16);
+                commit(offp, newv);
+                Ok(Push::Done)
+            }
+
+            /// Copy-in push, release commit.
+            #[rseq_critical]
+            pub unsafe fn mc_push_release(
+                offs: *mut usize,
+                array: *mut [usize; 2],
+                src: *const [usize; 2],
+            ) -> Result<Push, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset >= CAP {
+                    return Ok(Push::Full);
+                }
+                #[speculative]
+                let slot = array.wrapping_add(cpu * CAP + offset);
+                let newv = offset + 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Push::Raced);
+                }
+                memcpy(slot, src, 16);
+                commit_release(offp, newv);
+                Ok(Push::Done)
+            }
+
+            /// Copy-out pop (rseq_load_cbne_memcpy_store__ptr with a bounded runtime length).
+            #[rseq_critical]
+            pub unsafe fn mc_pop(
+                offs: *mut usize,
+                array: *mut [usize; 2],
+                #[speculative] out: *mut [usize; 2],
+                len: usize,
+            ) -> Result<Pop, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset == 0 {
+                    return Ok(Pop::Empty);
+                }
+                let slotp = array.wrapping_add(cpu * CAP + offset - 1);
+                let newv = offset - 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Pop::Raced);
+                }
+                memcpy::<16>(out, slotp, len);
+                commit(offp, newv);
+                Ok(Pop::Item(0))
+            }
+        }
+    };
+}
+
+families!(cpu_id, by_cpu);
+families!(mm_cid, by_cid);
+
+/// Shared memory handed to threads as an address.
+#[derive(Clone, Copy)]
+struct Addr(usize);
+
+impl Addr {
+    fn of<T>(v: &mut [T]) -> Addr {
+        Addr(v.as_mut_ptr() as usize)
+    }
+    fn ptr<T>(self) -> *mut T {
+        self.0 as *mut T
+    }
+}
+
+/// Serialises the fallback path (used only when rseq is unavailable).
+static FALLBACK: Mutex<()> = Mutex::new(());
+
+/// Path counts of one family.
+#[derive(Default)]
+struct Paths {
+    rseq: AtomicUsize,
+    fallback: AtomicUsize,
+}
+
+impl Paths {
+    fn report(&self, name: &str) {
+        println!(
+            "FAMILY {name} rseq={} fallback={}",
+            self.rseq.load(Ordering::Relaxed),
+            self.fallback.load(Ordering::Relaxed)
+        );
+    }
+    fn took(&self, rseq: bool) {
+        if rseq {
+            self.rseq.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.fallback.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `body(thread)` on `THREADS` threads restricted to two CPUs.
+fn on_threads(body: impl Fn(usize) + Sync) {
+    let cpus = allowed_cpus();
+    let two = &cpus[..cpus.len().min(2)];
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let body = &body;
+            s.spawn(move || {
+                pin_current_thread(two);
+                body(t)
+            });
+        }
+    });
+}
+
+fn slots() -> usize {
+    rseq_abi::thread::possible_cpus()
+}
+
+macro_rules! run_families {
+    ($m:ident, $tag:literal) => {{
+        use $m as f;
+        let n = slots();
+
+        // add, retrying aborts
+        let paths = Paths::default();
+        let mut counters = vec![0usize; n * STRIDE];
+        let c = Addr::of(&mut counters);
+        on_threads(|_| {
+            for _ in 0..ITERS {
+                // SAFETY: one slot per possible CPU / concurrency id.
+                match unsafe { f::add(c.ptr(), 1) } {
+                    Ok(()) => paths.took(true),
+                    Err(_) => {
+                        let _g = FALLBACK.lock().unwrap();
+                        // SAFETY: serialised by the lock; slot 0 exists.
+                        unsafe { *c.ptr::<usize>() += 1 };
+                        paths.took(false);
+                    }
+                }
+            }
+        });
+        assert_eq!(counters.iter().sum::<usize>(), THREADS * ITERS, "add");
+        paths.report(concat!($tag, " add"));
+
+        // add, aborts returned
+        let paths = Paths::default();
+        let aborts = AtomicUsize::new(0);
+        let mut counters = vec![0usize; n * STRIDE];
+        let c = Addr::of(&mut counters);
+        on_threads(|_| {
+            for _ in 0..ITERS {
+                loop {
+                    // SAFETY: as above.
+                    match unsafe { f::add_or_abort(c.ptr(), 1) } {
+                        Ok(()) => paths.took(true),
+                        Err(AddError::Aborted) => {
+                            aborts.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        Err(AddError::Unavailable(_)) => {
+                            let _g = FALLBACK.lock().unwrap();
+                            // SAFETY: serialised by the lock.
+                            unsafe { *c.ptr::<usize>() += 1 };
+                            paths.took(false);
+                        }
+                    }
+                    break;
+                }
+            }
+        });
+        assert_eq!(
+            counters.iter().sum::<usize>(),
+            THREADS * ITERS,
+            "add_or_abort"
+        );
+        paths.report(concat!($tag, " add_or_abort"));
+        println!(
+            "{} aborts returned: {}",
+            $tag,
+            aborts.load(Ordering::Relaxed)
+        );
+
+        // compare-and-store
+        let paths = Paths::default();
+        let mut words = vec![0usize; n * STRIDE];
+        let w = Addr::of(&mut words);
+        on_threads(|_| {
+            for _ in 0..ITERS {
+                loop {
+                    // SAFETY: one slot per index.
+                    match unsafe { f::cas_inc(w.ptr()) } {
+                        Ok(true) => paths.took(true),
+                        Ok(false) => continue,
+                        Err(_) => {
+                            let _g = FALLBACK.lock().unwrap();
+                            // SAFETY: serialised by the lock.
+                            unsafe { *w.ptr::<usize>() += 1 };
+                            paths.took(false);
+                        }
+                    }
+                    break;
+                }
+            }
+        });
+        assert_eq!(words.iter().sum::<usize>(), THREADS * ITERS, "cas_inc");
+        paths.report(concat!($tag, " cas"));
+
+        // list push and pop: every node moves between lists many times; at the end each
+        // node is in exactly one list.
+        let paths = Paths::default();
+        let nodes_n = THREADS * 64;
+        let mut nodes: Vec<Node> = (0..nodes_n).map(|i| Node { id: i + 1, next: 0 }).collect();
+        let mut heads = vec![0usize; n * STRIDE];
+        // Initial lists: nodes spread over every slot.
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let head = &mut heads[(i % n) * STRIDE];
+            node.next = *head;
+            *head = node as *mut Node as usize;
+        }
+        let h = Addr::of(&mut heads);
+        on_threads(|_| {
+            let mut held: Vec<usize> = Vec::new();
+            for i in 0..ITERS {
+                if i % 2 == 0 || held.is_empty() {
+                    let mut out = 0usize;
+                    // SAFETY: lists hold valid nodes; `out` is a local.
+                    match unsafe { f::pop(h.ptr(), core::mem::offset_of!(Node, next), &mut out) } {
+                        Ok(true) => {
+                            held.push(out);
+                            paths.took(true);
+                        }
+                        Ok(false) => {}
+                        Err(_) => {
+                            let _g = FALLBACK.lock().unwrap();
+                            // SAFETY: serialised by the lock; lists hold valid nodes.
+                            unsafe {
+                                let head = h.ptr::<usize>();
+                                for slot in 0..n {
+                                    let head = head.add(slot * STRIDE);
+                                    if *head != 0 {
+                                        let node = *head as *mut Node;
+                                        *head = (*node).next;
+                                        held.push(node as usize);
+                                        break;
+                                    }
+                                }
+                            }
+                            paths.took(false);
+                        }
+                    }
+                } else {
+                    let node = held.pop().unwrap() as *mut Node;
+                    loop {
+                        // SAFETY: `node` is held by this thread only.
+                        match unsafe { f::push(h.ptr(), node) } {
+                            Ok(true) => paths.took(true),
+                            Ok(false) => continue,
+                            Err(_) => {
+                                let _g = FALLBACK.lock().unwrap();
+                                // SAFETY: serialised by the lock.
+                                unsafe {
+                                    (*node).next = *h.ptr::<usize>();
+                                    *h.ptr::<usize>() = node as usize;
+                                }
+                                paths.took(false);
+                            }
+                        }
+                        break;
+                    }
+                }
+            }
+            // Give back what is held.
+            let _g = FALLBACK.lock().unwrap();
+            for node in held {
+                let node = node as *mut Node;
+                // SAFETY: serialised by the lock; no section runs any more on slot 0's
+                // list from this thread, and others push only with sections that compare.
+                unsafe {
+                    loop {
+                        match f::push(h.ptr(), node) {
+                            Ok(true) => break,
+                            Ok(false) => continue,
+                            Err(_) => {
+                                (*node).next = *h.ptr::<usize>();
+                                *h.ptr::<usize>() = node as usize;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        let mut seen = vec![0u32; nodes_n + 1];
+        for slot in 0..n {
+            let mut p = heads[slot * STRIDE];
+            while p != 0 {
+                // SAFETY: lists hold nodes of `nodes`.
+                let node = unsafe { &*(p as *const Node) };
+                seen[node.id] += 1;
+                p = node.next;
+            }
+        }
+        assert!(
+            seen[1..].iter().all(|&c| c == 1),
+            "list: every node exactly once"
+        );
+        paths.report(concat!($tag, " list"));
+
+        // pointer chase then add
+        let paths = Paths::default();
+        let mut targets = vec![0usize; n * STRIDE];
+        let mut tables = vec![0usize; n * STRIDE];
+        for s in 0..n {
+            tables[s * STRIDE + 1] = &mut targets[s * STRIDE] as *mut usize as usize;
+        }
+        let t = Addr::of(&mut tables);
+        let tg = Addr::of(&mut targets);
+        on_threads(|_| {
+            for _ in 0..ITERS {
+                // SAFETY: every slot points to a counter.
+                match unsafe { f::chase_add(t.ptr(), 1) } {
+                    Ok(()) => paths.took(true),
+                    Err(_) => {
+                        let _g = FALLBACK.lock().unwrap();
+                        // SAFETY: serialised by the lock.
+                        unsafe { *tg.ptr::<usize>() += 1 };
+                        paths.took(false);
+                    }
+                }
+            }
+        });
+        assert_eq!(targets.iter().sum::<usize>(), THREADS * ITERS, "chase_add");
+        paths.report(concat!($tag, " chase"));
+
+        // word buffer: pushes (relaxed and release) and two-compare pops
+        let paths = Paths::default();
+        let mut offs = vec![0usize; n * STRIDE];
+        let mut array = vec![0usize; n * CAP];
+        let items = THREADS * 64;
+        for i in 0..items {
+            let s = i % n;
+            array[s * CAP + offs[s * STRIDE]] = i + 1;
+            offs[s * STRIDE] += 1;
+        }
+        let (o, a) = (Addr::of(&mut offs), Addr::of(&mut array));
+        let fallback_pop = || -> usize {
+            // SAFETY: called under FALLBACK; slot 0's buffer.
+            unsafe {
+                let off = o.ptr::<usize>();
+                for s in 0..n {
+                    let offp = off.add(s * STRIDE);
+                    if *offp > 0 {
+                        *offp -= 1;
+                        return *a.ptr::<usize>().add(s * CAP + *offp);
+                    }
+                }
+                0
+            }
+        };
+        on_threads(|t| {
+            let mut held: Vec<usize> = Vec::new();
+            for i in 0..ITERS {
+                if i % 2 == 0 || held.is_empty() {
+                    loop {
+                        // SAFETY: offsets and arrays sized for every index.
+                        match unsafe { f::buf_pop(o.ptr(), a.ptr()) } {
+                            Ok(Pop::Item(x)) => {
+                                held.push(x);
+                                paths.took(true);
+                            }
+                            Ok(Pop::Empty) => {}
+                            Ok(Pop::Raced) => continue,
+                            Err(_) => {
+                                let _g = FALLBACK.lock().unwrap();
+                                let x = fallback_pop();
+                                if x != 0 {
+                                    held.push(x);
+                                }
+                                paths.took(false);
+                            }
+                        }
+                        break;
+                    }
+                } else {
+                    let x = held.pop().unwrap();
+                    loop {
+                        // SAFETY: as above.
+                        let r = if t % 2 == 0 {
+                            unsafe { f::buf_push(o.ptr(), a.ptr(), x) }
+                        } else {
+                            unsafe { f::buf_push_release(o.ptr(), a.ptr(), x) }
+                        };
+                        match r {
+                            Ok(Push::Done) => paths.took(true),
+                            Ok(Push::Raced) => continue,
+                            Ok(Push::Full) => panic!("buffer full"),
+                            Err(_) => {
+                                let _g = FALLBACK.lock().unwrap();
+                                // SAFETY: serialised by the lock.
+                                unsafe {
+                                    let offp = o.ptr::<usize>();
+                                    *a.ptr::<usize>().add(*offp) = x;
+                                    *offp += 1;
+                                }
+                                paths.took(false);
+                            }
+                        }
+                        break;
+                    }
+                }
+            }
+            let _g = FALLBACK.lock().unwrap();
+            for x in held {
+                // SAFETY: serialised by the lock: slot 0's buffer.
+                unsafe {
+                    let offp = o.ptr::<usize>();
+                    *a.ptr::<usize>().add(*offp) = x;
+                    *offp += 1;
+                }
+            }
+        });
+        let mut seen = vec![0u32; items + 1];
+        for s in 0..n {
+            for i in 0..offs[s * STRIDE] {
+                seen[array[s * CAP + i]] += 1;
+            }
+        }
+        assert!(
+            seen[1..].iter().all(|&c| c == 1),
+            "buffer: every item exactly once"
+        );
+        paths.report(concat!($tag, " buffer"));
+
+        // copy buffer: memcpy pushes (relaxed and release) and memcpy pops
+        let paths = Paths::default();
+        let mut offs = vec![0usize; n * STRIDE];
+        let mut array = vec![[0usize; 2]; n * CAP];
+        for i in 0..items {
+            let s = i % n;
+            array[s * CAP + offs[s * STRIDE]] = [i + 1, !(i + 1)];
+            offs[s * STRIDE] += 1;
+        }
+        let (o, a) = (Addr::of(&mut offs), Addr::of(&mut array));
+        on_threads(|t| {
+            let mut held: Vec<[usize; 2]> = Vec::new();
+            for i in 0..ITERS {
+                if i % 2 == 0 || held.is_empty() {
+                    loop {
+                        let mut out = [0usize; 2];
+                        // SAFETY: sized for every index; `out` is a local.
+                        match unsafe { f::mc_pop(o.ptr(), a.ptr(), &mut out, 16) } {
+                            Ok(Pop::Item(_)) => {
+                                assert_eq!(out[1], !out[0], "torn copy");
+                                held.push(out);
+                                paths.took(true);
+                            }
+                            Ok(Pop::Empty) => {}
+                            Ok(Pop::Raced) => continue,
+                            Err(_) => {
+                                let _g = FALLBACK.lock().unwrap();
+                                // SAFETY: serialised by the lock.
+                                unsafe {
+                                    let offp = o.ptr::<usize>();
+                                    if *offp > 0 {
+                                        *offp -= 1;
+                                        held.push(*a.ptr::<[usize; 2]>().add(*offp));
+                                    }
+                                }
+                                paths.took(false);
+                            }
+                        }
+                        break;
+                    }
+                } else {
+                    let x = held.pop().unwrap();
+                    loop {
+                        // SAFETY: as above; `x` outlives the call.
+                        let r = if t % 2 == 0 {
+                            unsafe { f::mc_push(o.ptr(), a.ptr(), &x) }
+                        } else {
+                            unsafe { f::mc_push_release(o.ptr(), a.ptr(), &x) }
+                        };
+                        match r {
+                            Ok(Push::Done) => paths.took(true),
+                            Ok(Push::Raced) => continue,
+                            Ok(Push::Full) => panic!("buffer full"),
+                            Err(_) => {
+                                let _g = FALLBACK.lock().unwrap();
+                                // SAFETY: serialised by the lock.
+                                unsafe {
+                                    let offp = o.ptr::<usize>();
+                                    *a.ptr::<[usize; 2]>().add(*offp) = x;
+                                    *offp += 1;
+                                }
+                                paths.took(false);
+                            }
+                        }
+                        break;
+                    }
+                }
+            }
+            let _g = FALLBACK.lock().unwrap();
+            for x in held {
+                // SAFETY: serialised by the lock.
+                unsafe {
+                    let offp = o.ptr::<usize>();
+                    *a.ptr::<[usize; 2]>().add(*offp) = x;
+                    *offp += 1;
+                }
+            }
+        });
+        let mut seen = vec![0u32; items + 1];
+        for s in 0..n {
+            for i in 0..offs[s * STRIDE] {
+                let [x, y] = array[s * CAP + i];
+                assert_eq!(y, !x, "torn item");
+                seen[x] += 1;
+            }
+        }
+        assert!(
+            seen[1..].iter().all(|&c| c == 1),
+            "copy buffer: every item exactly once"
+        );
+        paths.report(concat!($tag, " memcpy"));
+    }};
+}
+
+/// Deterministic early exits (single thread): the exit's value comes back and memory is
+/// untouched.
+fn exits(rseq: bool) {
+    let n = slots();
+    let mut words = vec![7usize; n * STRIDE];
+    let w = Addr::of(&mut words);
+    for _ in 0..100 {
+        // SAFETY: one slot per index.
+        match unsafe { by_cpu::cas(w.ptr(), 8, 9) } {
+            Ok(r) => assert!(rseq && !r, "mismatch must exit"),
+            Err(_) => assert!(!rseq),
+        }
+        // SAFETY: as above.
+        match unsafe { by_cid::cas(w.ptr(), 8, 9) } {
+            Ok(r) => assert!(rseq && !r, "mismatch must exit"),
+            Err(_) => assert!(!rseq),
+        }
+    }
+    assert!(words.iter().all(|&x| x == 7));
+    let mut out = 5usize;
+    let mut heads = vec![0usize; n * STRIDE];
+    // SAFETY: empty lists.
+    match unsafe { by_cpu::pop(Addr::of(&mut heads).ptr(), 8, &mut out) } {
+        Ok(r) => assert!(rseq && !r, "empty list must exit"),
+        Err(_) => assert!(!rseq),
+    }
+    assert_eq!(out, 5);
+    // SAFETY: a matching expected value commits.
+    if rseq {
+        let cpu = rseq_abi::thread::current_cpu() as usize;
+        let _ = cpu;
+        let mut ok = false;
+        for _ in 0..100 {
+            // SAFETY: one slot per index.
+            if unsafe { by_cpu::cas(w.ptr(), 7, 9) } == Ok(true) {
+                ok = true;
+                break;
+            }
+        }
+        assert!(ok, "matching compare must commit");
+        assert_eq!(words.iter().filter(|&&x| x == 9).count(), 1);
+    }
+}
+
+#[test]
+fn child() {
+    let Ok(scenario) = std::env::var(SCENARIO) else {
+        return;
+    };
+    let registrar = rseq_abi::thread::registrar();
+    let rseq = match scenario.as_str() {
+        "glibc" => {
+            assert!(matches!(registrar, Registrar::Glibc(_)), "{registrar:?}");
+            true
+        }
+        "own" => {
+            assert!(matches!(registrar, Registrar::Crate), "{registrar:?}");
+            true
+        }
+        "refused" => {
+            assert!(matches!(registrar, Registrar::Nobody(_)), "{registrar:?}");
+            false
+        }
+        other => panic!("unknown scenario {other}"),
+    };
+    exits(rseq);
+    run_families!(by_cpu, "cpu_id");
+    run_families!(by_cid, "mm_cid");
+    println!("CHILD DONE");
+}
+
+/// Runs the child and checks per family which path the operations took.
+fn scenario(name: &str, env: ChildEnv, rseq: bool) {
+    let out = run_test_in_child("child", SCENARIO, name, &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("CHILD DONE"),
+        "child failed: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    let mut families = 0;
+    for line in stdout
+        .lines()
+        .filter_map(|l| l.find("FAMILY ").map(|at| &l[at..]))
+    {
+        families += 1;
+        let count = |key: &str| -> usize {
+            let field = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .expect("count in report");
+            field.parse().expect("number")
+        };
+        let (r, f) = (count("rseq="), count("fallback="));
+        if rseq {
+            assert!(r > 0 && f == 0, "{line}");
+        } else {
+            assert!(r == 0 && f > 0, "{line}");
+        }
+    }
+    assert_eq!(families, 14, "{stdout}");
+}
+
+#[test]
+fn families_under_glibc_registration() {
+    scenario("glibc", ChildEnv::default(), true);
+}
+
+#[test]
+fn families_under_own_registration() {
+    let env = ChildEnv {
+        vars: vec![("GLIBC_TUNABLES".into(), "glibc.pthread.rseq=0".into())],
+        refuse_rseq: None,
+    };
+    scenario("own", env, true);
+}
+
+#[test]
+fn families_with_rseq_refused() {
+    let env = ChildEnv {
+        vars: vec![("GLIBC_TUNABLES".into(), "glibc.pthread.rseq=0".into())],
+        refuse_rseq: Some(libc::ENOSYS),
+    };
+    scenario("refused", env, false);
+}
