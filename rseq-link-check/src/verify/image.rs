@@ -199,9 +199,14 @@ impl<'d> Image<'d> {
             regions.iter().map(|r| (r.index, r.addr)).collect();
 
         // Code symbols, from .symtab or else .dynsym.
-        let mut symbols = code_symbols(file.symbols(), kind, &section_base);
-        if symbols.is_empty() {
-            symbols = code_symbols(file.dynamic_symbols(), kind, &section_base);
+        let has_rseq = regions.iter().any(|r| is_rseq_section(&r.name));
+        // A file without critical sections needs nothing more: skip its symbol tables.
+        let mut symbols = Vec::new();
+        if has_rseq {
+            symbols = code_symbols(file.symbols(), kind, &section_base);
+            if symbols.is_empty() {
+                symbols = code_symbols(file.dynamic_symbols(), kind, &section_base);
+            }
         }
         symbols.sort_by(|a, b| a.addr.cmp(&b.addr).then(b.is_function.cmp(&a.is_function)));
 
@@ -215,7 +220,7 @@ impl<'d> Image<'d> {
         image.regions.sort_by_key(|r| r.addr);
 
         // Only files with critical-section metadata need their relocations applied.
-        if image.has_rseq_sections() {
+        if has_rseq {
             match kind {
                 FileKind::Relocatable => {
                     reloc::apply_object_relocations(&mut image, &file).map_err(malformed)?
@@ -230,11 +235,7 @@ impl<'d> Image<'d> {
 
     /// Whether any of the `__rseq_*` metadata sections is present.
     pub fn has_rseq_sections(&self) -> bool {
-        self.regions.iter().any(|r| {
-            r.name == names::RSEQ_CS
-                || r.name == names::RSEQ_CS_PTR_ARRAY
-                || r.name == names::RSEQ_EXIT_POINT_ARRAY
-        })
+        self.regions.iter().any(|r| is_rseq_section(&r.name))
     }
 
     /// The sections called `name` (a `.o` file may hold several with one name).
@@ -363,6 +364,13 @@ impl<'d> Image<'d> {
             _ => Err("an unsupported relocation target".to_string()),
         }
     }
+}
+
+/// Whether `name` is one of the critical-section metadata sections.
+pub fn is_rseq_section(name: &str) -> bool {
+    name == names::RSEQ_CS
+        || name == names::RSEQ_CS_PTR_ARRAY
+        || name == names::RSEQ_EXIT_POINT_ARRAY
 }
 
 /// The defined code symbols of one symbol table, at their (possibly synthetic) addresses.

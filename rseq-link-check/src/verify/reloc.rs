@@ -17,19 +17,13 @@
 use object::elf;
 use object::read::{Object, ObjectSection, Relocation, RelocationFlags, RelocationTarget};
 
-use super::image::{names, Arch, Image};
+use super::image::{is_rseq_section, Arch, Image};
 
 fn r_type(reloc: &Relocation) -> Option<u32> {
     match reloc.flags() {
         RelocationFlags::Elf { r_type } => Some(r_type),
         _ => None,
     }
-}
-
-fn is_rseq_section(name: &str) -> bool {
-    name == names::RSEQ_CS
-        || name == names::RSEQ_CS_PTR_ARRAY
-        || name == names::RSEQ_EXIT_POINT_ARRAY
 }
 
 /// Fills the `__rseq_*` sections of an executable or shared object from its dynamic
