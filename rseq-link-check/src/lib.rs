@@ -1,3 +1,18 @@
 //! ELF analysis for rseq: loader-model symbol resolution, link checks and critical-section verification.
-pub mod verify;
+//!
+//! - [`elf`]: each file mapped once and parsed once (`object`, `memmap2`).
+//! - [`loader`]: a model of glibc's dynamic loader: load order, search paths, symbol lookup.
+//! - [`rseq`]: the rseq policy on top (`resolve`, `check`), producing [`diag::Diagnostic`]s.
+//! - [`report`]: report values and their renderers (human, JSON, DOT).
+#![deny(unsafe_code)]
+
+pub mod diag;
+pub mod elf;
+pub mod error;
+pub mod loader;
+pub mod report;
+pub mod rseq;
+
+pub use error::{Error, ExitStatus, Result};
 pub mod asm;
+pub mod verify;

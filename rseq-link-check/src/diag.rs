@@ -1,0 +1,265 @@
+//! The rseq diagnostics: a stable catalog of kebab-case codes, each with a severity, a
+//! one-line summary, a fix hint and a long explanation (`rseq-link-check explain CODE`).
+
+use serde::Serialize;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; nothing breaks.
+    Info,
+    /// Likely to break under some conditions.
+    Warning,
+    /// Breaks, or the program does not start.
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// The catalog of diagnostic codes. The kebab-case names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// The C library registers rseq itself and a module also registers its own `__rseq_abi`.
+    GlibcOwnsRegistration,
+    /// Definitions of `__rseq_abi` differ in size and the winner is smaller than what a
+    /// losing module was built for.
+    WinnerTooSmall,
+    /// Definitions of `__rseq_abi` differ in size; the winner is at least as large as all.
+    SizeMismatch,
+    /// Modules bind to different definitions: the process holds several areas.
+    SplitInstance,
+    /// A definition of `__rseq_abi` that is not thread-local.
+    NonTlsDefinition,
+    /// A definition of `__rseq_abi` aligned below what registration needs.
+    UnderAligned,
+    /// An initial-exec TLS module that would be loaded by `dlopen`.
+    StaticTlsInDlopen,
+    /// An unversioned definition of `__rseq_offset`/`__rseq_size`/`__rseq_flags` that
+    /// captures the C library's own references.
+    CapturesGlibcRseqSymbol,
+    /// A DT_NEEDED file is not found: the loader refuses to start the program.
+    MissingDependency,
+    /// A required symbol version is not defined: the loader refuses to start the program.
+    MissingVersion,
+}
+
+/// Every code, in catalog order.
+pub const CATALOG: &[Code] = &[
+    Code::GlibcOwnsRegistration,
+    Code::WinnerTooSmall,
+    Code::SizeMismatch,
+    Code::SplitInstance,
+    Code::NonTlsDefinition,
+    Code::UnderAligned,
+    Code::StaticTlsInDlopen,
+    Code::CapturesGlibcRseqSymbol,
+    Code::MissingDependency,
+    Code::MissingVersion,
+];
+
+impl Code {
+    /// The stable kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::GlibcOwnsRegistration => "glibc-owns-registration",
+            Code::WinnerTooSmall => "winner-too-small",
+            Code::SizeMismatch => "size-mismatch",
+            Code::SplitInstance => "split-instance",
+            Code::NonTlsDefinition => "non-tls-definition",
+            Code::UnderAligned => "under-aligned",
+            Code::StaticTlsInDlopen => "static-tls-in-dlopen",
+            Code::CapturesGlibcRseqSymbol => "captures-glibc-rseq-symbol",
+            Code::MissingDependency => "missing-dependency",
+            Code::MissingVersion => "missing-version",
+        }
+    }
+
+    /// Looks a code up by its kebab-case name.
+    pub fn from_name(name: &str) -> Option<Code> {
+        CATALOG.iter().copied().find(|c| c.as_str() == name)
+    }
+
+    /// The severity findings of this code carry.
+    pub fn severity(self) -> Severity {
+        match self {
+            Code::SizeMismatch => Severity::Warning,
+            Code::StaticTlsInDlopen => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// One line saying what the code means.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Code::GlibcOwnsRegistration => "the C library registers rseq and a module registers its own __rseq_abi too",
+            Code::WinnerTooSmall => "the winning __rseq_abi is smaller than what another module was built for",
+            Code::SizeMismatch => "definitions of __rseq_abi differ in size",
+            Code::SplitInstance => "modules use different __rseq_abi instances",
+            Code::NonTlsDefinition => "__rseq_abi is defined as a non-TLS symbol",
+            Code::UnderAligned => "__rseq_abi is aligned below the 32 bytes registration needs",
+            Code::StaticTlsInDlopen => "an initial-exec TLS module would be loaded by dlopen",
+            Code::CapturesGlibcRseqSymbol => "an unversioned __rseq_offset/__rseq_size/__rseq_flags captures the C library's references",
+            Code::MissingDependency => "a needed library is not found; the program does not start",
+            Code::MissingVersion => "a required symbol version is not defined; the program does not start",
+        }
+    }
+
+    /// The default fix hint.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Code::GlibcOwnsRegistration => "use the C library's area through __rseq_offset/__rseq_size instead of registering, or run with GLIBC_TUNABLES=glibc.pthread.rseq=0",
+            Code::WinnerTooSmall => "rebuild the smaller definition against the current struct rseq, or drop it so every module binds to the largest one",
+            Code::SizeMismatch => "make all modules share one definition of the current size",
+            Code::SplitInstance => "export one default-visibility TLS __rseq_abi from a single module and make the others reference it (no protected/hidden copies, no -Bsymbolic, no version-script local)",
+            Code::NonTlsDefinition => "declare __rseq_abi as __thread / #[thread_local] so each thread has its own area",
+            Code::UnderAligned => "declare the area with __attribute__((aligned(32))) (struct rseq's alignment)",
+            Code::StaticTlsInDlopen => "build the module with -ftls-model=global-dynamic, or link it into the executable instead of loading it with dlopen",
+            Code::CapturesGlibcRseqSymbol => "remove the definition, or give it a private name; the C library exports these symbols from ld.so",
+            Code::MissingDependency => "install the library, or add its directory with --library-path / LD_LIBRARY_PATH, RUNPATH or ldconfig",
+            Code::MissingVersion => "run against a library that defines the version (usually a newer one), or rebuild against the one installed",
+        }
+    }
+
+    /// The long explanation shown by `explain`.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Code::GlibcOwnsRegistration => {
+                "\
+Since glibc 2.35 the C library registers one rseq area per thread itself, inside its
+thread control block, and publishes where it is through __rseq_offset, __rseq_size and
+__rseq_flags (exported by the dynamic loader, version GLIBC_2.35). The kernel accepts only one
+registration per thread: a module that still defines its own TLS __rseq_abi and calls the
+rseq system call on it gets EBUSY, and then either fails or silently runs without rseq
+(tcmalloc's long-standing issue is the best-known case). The fix is to read the area glibc
+registered (thread pointer + __rseq_offset) or to disable glibc's registration with
+GLIBC_TUNABLES=glibc.pthread.rseq=0."
+            }
+            Code::WinnerTooSmall => {
+                "\
+Several modules define __rseq_abi with different st_size values. The dynamic loader binds all
+interposable references to one definition (the first in lookup scope). A module built for a
+larger struct rseq (for example with mm_cid at offset 24) that ends up using a smaller winner
+reads and writes past the end of the object the kernel knows about, into neighbouring TLS."
+            }
+            Code::SizeMismatch => {
+                "\
+Several modules define __rseq_abi with different sizes. The winner is at least as large as
+every other definition, so nothing is out of bounds, but the modules were built against
+different views of struct rseq; features beyond a module's size are invisible to it."
+            }
+            Code::SplitInstance => {
+                "\
+A process has exactly one registered rseq area per thread. When modules bind __rseq_abi to
+different definitions (because one keeps a private copy: protected or hidden visibility,
+-Bsymbolic / DT_SYMBOLIC, a version-script local symbol, an executable definition that is not
+exported in .dynsym, a Rust cdylib, or RTLD_DEEPBIND / RTLD_LOCAL scopes), the kernel updates
+only the registered one. Code using the other sees cpu_id stay at its initial value and its
+critical sections are never aborted, so per-CPU data is silently corrupted. The finding
+lists which module binds to which definition, and why."
+            }
+            Code::NonTlsDefinition => {
+                "\
+__rseq_abi must be thread-local: the kernel registers one area per thread. A definition that
+is a plain global object (STT_OBJECT) makes all threads share one area; the second thread's
+registration fails or, worse, the kernel overwrites fields another thread is using."
+            }
+            Code::UnderAligned => {
+                "\
+struct rseq is declared with 32-byte alignment and the rseq system call rejects an area
+that is not aligned to it (EINVAL). The alignment of a TLS definition is the alignment of the
+TLS segment combined with the symbol's offset inside it; when it is below 32 the
+registration fails."
+            }
+            Code::StaticTlsInDlopen => {
+                "\
+A module whose code uses the initial-exec TLS model (DF_STATIC_TLS; the usual model for
+__rseq_abi accesses) needs its TLS block inside the static TLS area allocated at program
+start. When such a module is loaded later with dlopen, glibc can place it only in the small
+surplus of that area (tunable glibc.rtld.optional_static_tls); once it is exhausted, dlopen
+fails with \"cannot allocate memory in static TLS block\"."
+            }
+            Code::CapturesGlibcRseqSymbol => {
+                "\
+The C library's own code references __rseq_offset, __rseq_size and __rseq_flags with version
+GLIBC_2.35 and expects ld.so's definitions. glibc's lookup accepts an unversioned definition
+for a versioned reference, so a module earlier in the lookup scope that defines one of these
+names without a version captures the C library's references, and glibc's rseq code then
+reads the wrong values."
+            }
+            Code::MissingDependency => {
+                "\
+A DT_NEEDED entry could not be found along the loader's search path (DT_RPATH of the loading
+chain, LD_LIBRARY_PATH, DT_RUNPATH, /etc/ld.so.cache, the default directories). The real
+loader stops with \"cannot open shared object file\" before the program runs."
+            }
+            Code::MissingVersion => {
+                "\
+A module requires a symbol version (SHT_GNU_verneed) that the library it names does not
+define. The real loader stops with \"version `X' not found (required by Y)\" before the
+program runs."
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// How serious it is.
+    pub severity: Severity,
+    /// The stable code.
+    pub code: Code,
+    /// What was found, naming the modules and sizes involved.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+impl Diagnostic {
+    /// A finding of `code` with its default severity and hint.
+    pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: code.severity(),
+            code,
+            message: message.into(),
+            hint: code.hint().to_string(),
+        }
+    }
+
+    /// True for error severity.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_kebab_case() {
+        for &c in CATALOG {
+            assert_eq!(Code::from_name(c.as_str()), Some(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert!(!c.explain().is_empty() && !c.hint().is_empty());
+        }
+        assert_eq!(Code::from_name("no-such-code"), None);
+    }
+}

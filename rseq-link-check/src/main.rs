@@ -1,0 +1,264 @@
+//! `rseq-link-check`: a thin command line over the library. Parse arguments, call the
+//! analysis, render the report in the chosen format, exit with the report's status.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use rseq_link_check::diag::{Code, CATALOG};
+use rseq_link_check::loader::{DlopenMode, Options, Process};
+use rseq_link_check::report::{emit, Format, Render};
+use rseq_link_check::{rseq, Error, ExitStatus};
+
+/// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
+/// without running it.
+#[derive(Debug, Parser)]
+#[command(name = "rseq-link-check", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Where a symbol is defined, which definition wins, and which one each module uses.
+    Resolve {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The symbol to resolve.
+        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        symbol: String,
+    },
+    /// Every symbol binding of every loaded module (what LD_DEBUG=bindings prints).
+    Bindings {
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// The rseq policy verdict: exit 0 clean, 1 findings at error severity, 2 unanalysable.
+    Check {
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// The load graph with winning and losing definitions, as Graphviz DOT.
+    Graph {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The symbol whose definitions are marked.
+        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        symbol: String,
+    },
+    /// The long explanation of a diagnostic code (all codes without an argument).
+    Explain {
+        /// A code such as `split-instance`.
+        code: Option<String>,
+    },
+}
+
+/// Options shared by the commands that model a program start.
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// The program (or shared object) to analyse.
+    elf: PathBuf,
+    /// A library to preload (as LD_PRELOAD; repeatable, or a space/colon separated list).
+    #[arg(long)]
+    preload: Vec<String>,
+    /// An ld.so.preload file whose entries are preloaded after --preload.
+    #[arg(long)]
+    preload_file: Option<PathBuf>,
+    /// A directory searched as LD_LIBRARY_PATH (repeatable).
+    #[arg(long = "library-path")]
+    library_path: Vec<String>,
+    /// Analyse as installed under this root directory.
+    #[arg(long)]
+    sysroot: Option<PathBuf>,
+    /// Secure (set-user-ID) mode.
+    #[arg(long)]
+    secure: bool,
+    /// LD_DYNAMIC_WEAK: weak definitions do not end a lookup.
+    #[arg(long)]
+    dynamic_weak: bool,
+    /// The ld.so.cache file to read (default /etc/ld.so.cache under the sysroot).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Simulate dlopen of a module after start-up: PATH or PATH:local|global|deepbind.
+    #[arg(long)]
+    dlopen: Vec<String>,
+    /// Leave out the kernel's vDSO.
+    #[arg(long)]
+    no_vdso: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl LoadArgs {
+    fn options(&self) -> Result<Options, Error> {
+        let mut dlopen = Vec::new();
+        for d in &self.dlopen {
+            let (path, mode) = match d.rsplit_once(':') {
+                Some((p, m)) => (
+                    p.to_string(),
+                    m.parse::<DlopenMode>().map_err(Error::Usage)?,
+                ),
+                None => (d.clone(), DlopenMode::Local),
+            };
+            dlopen.push((path, mode));
+        }
+        Ok(Options {
+            preload: self
+                .preload
+                .iter()
+                .flat_map(|p| Options::split_preload(p))
+                .collect(),
+            preload_file: self.preload_file.clone(),
+            library_path: self.library_path.clone(),
+            sysroot: self.sysroot.clone(),
+            secure: self.secure,
+            dynamic_weak: self.dynamic_weak,
+            cache: self.cache.clone(),
+            dlopen,
+            vdso: !self.no_vdso,
+        })
+    }
+
+    fn format(&self, default: Format) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            default
+        }
+    }
+
+    fn load(&self) -> Result<Process, Error> {
+        let p = Process::load(&self.elf, &self.options()?)?;
+        if p.refuses_to_start() {
+            let mut what: Vec<String> = p
+                .missing
+                .iter()
+                .filter(|m| !m.ignored)
+                .map(|m| format!("{} not found (needed by {})", m.name, m.needed_by))
+                .collect();
+            what.extend(p.missing_versions.iter().map(|v| {
+                format!(
+                    "version `{}' not found in {} (required by {})",
+                    v.version, v.file, v.required_by
+                )
+            }));
+            eprintln!(
+                "error: {}",
+                Error::LoaderRefuses {
+                    path: self.elf.clone(),
+                    what: what.join("; "),
+                }
+            );
+        }
+        Ok(p)
+    }
+}
+
+fn output<R: Render>(report: &R, format: Format) -> Result<ExitStatus, Error> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match emit(report, format, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(report.exit_status()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(report.exit_status()),
+        Err(e) => Err(Error::Usage(e.to_string())),
+    }
+}
+
+fn explain(code: Option<&str>) -> Result<ExitStatus, Error> {
+    match code {
+        Some(name) => {
+            let code = Code::from_name(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown diagnostic code `{name}` (run `rseq-link-check explain` for the list)"
+                ))
+            })?;
+            println!(
+                "{} ({}): {}\n\n{}\n\nfix: {}",
+                code,
+                code.severity(),
+                code.summary(),
+                code.explain(),
+                code.hint()
+            );
+        }
+        None => {
+            for code in CATALOG {
+                println!(
+                    "{:<28} {:<8} {}",
+                    code.as_str(),
+                    code.severity().to_string(),
+                    code.summary()
+                );
+            }
+        }
+    }
+    Ok(ExitStatus::Clean)
+}
+
+/// With no arguments: resolve `__rseq_abi` and glibc's `__rseq_offset` for a real program.
+fn demo() -> Result<ExitStatus, Error> {
+    let program = ["/usr/bin/ls", "/bin/ls"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .or_else(|| std::env::current_exe().ok())
+        .ok_or_else(|| Error::Usage("no program to analyse".into()))?;
+    let p = Process::load(
+        &program,
+        &Options {
+            vdso: true,
+            ..Options::default()
+        },
+    )?;
+    let mut status = ExitStatus::Clean;
+    for symbol in [rseq::RSEQ_ABI, "__rseq_offset"] {
+        let r = rseq::resolve(&p, symbol);
+        if r.exit_status() == ExitStatus::Findings {
+            status = ExitStatus::Findings;
+        }
+        output(&r, Format::Human)?;
+        println!();
+    }
+    println!(
+        "hint: pass a file: `rseq-link-check resolve <ELF> [--symbol NAME] [--preload PATH] [--library-path DIR] [--json]`; see `rseq-link-check --help`"
+    );
+    Ok(status)
+}
+
+fn run(cli: Cli) -> Result<ExitStatus, Error> {
+    match cli.command {
+        None => demo(),
+        Some(Command::Resolve { load, symbol }) => {
+            let p = load.load()?;
+            output(&rseq::resolve(&p, &symbol), load.format(Format::Human))
+        }
+        Some(Command::Bindings { load }) => {
+            let p = load.load()?;
+            output(&rseq::bindings(&p), load.format(Format::Human))
+        }
+        Some(Command::Check { load }) => {
+            let p = load.load()?;
+            output(&rseq::check(&p), load.format(Format::Human))
+        }
+        Some(Command::Graph { load, symbol }) => {
+            let p = load.load()?;
+            output(&rseq::graph(&p, &symbol), load.format(Format::Dot))
+        }
+        Some(Command::Explain { code }) => explain(code.as_deref()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(status) => ExitCode::from(status.code() as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_status().code() as u8)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Human-readable text for each report.
+
+use std::io::{self, Write};
+
+use super::Render;
+use crate::diag::Diagnostic;
+use crate::error::ExitStatus;
+use crate::report::{BindingsReport, CheckReport, GraphReport, ResolveReport};
+
+/// Writes findings, one block each.
+pub fn diagnostics(diags: &[Diagnostic], w: &mut dyn Write) -> io::Result<()> {
+    for d in diags {
+        writeln!(w, "{}[{}]: {}", d.severity, d.code, d.message)?;
+        writeln!(w, "  hint: {}", d.hint)?;
+    }
+    Ok(())
+}
+
+fn load_order(order: &[String], w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "load order:")?;
+    for (i, m) in order.iter().enumerate() {
+        writeln!(w, "  {i:>2}. {m}")?;
+    }
+    Ok(())
+}
+
+impl Render for ResolveReport {
+    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "{}: symbol {}", self.program, self.symbol)?;
+        load_order(&self.load_order, w)?;
+        writeln!(w, "definitions:")?;
+        if self.definitions.is_empty() {
+            writeln!(w, "  (none)")?;
+        }
+        for d in &self.definitions {
+            let ver = d
+                .version
+                .as_deref()
+                .map(|v| format!("@{v}"))
+                .unwrap_or_default();
+            let exported = if d.exported {
+                ""
+            } else {
+                ", private copy (.symtab only)"
+            };
+            writeln!(
+                w,
+                "  {}{ver}: {} bytes, {} {} {}{exported}",
+                d.module, d.size, d.binding, d.visibility, d.kind
+            )?;
+        }
+        match &self.winner {
+            Some(win) => writeln!(w, "winner: {} ({} bytes)", win.module, win.size)?,
+            None => writeln!(w, "winner: none")?,
+        }
+        writeln!(w, "references:")?;
+        if self.references.is_empty() {
+            writeln!(w, "  (none)")?;
+        }
+        for r in &self.references {
+            writeln!(
+                w,
+                "  {} -> {} ({})",
+                r.module,
+                r.binds_to.as_deref().unwrap_or("UNRESOLVED"),
+                r.how
+            )?;
+        }
+        diagnostics(&self.diagnostics, w)
+    }
+    fn dot(&self, w: &mut dyn Write) -> io::Result<()> {
+        super::dot::resolve(self, w)
+    }
+    fn exit_status(&self) -> ExitStatus {
+        ResolveReport::exit_status(self)
+    }
+}
+
+impl Render for BindingsReport {
+    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+        load_order(&self.load_order, w)?;
+        for b in &self.bindings {
+            write!(
+                w,
+                "binding file {} to {}: symbol `{}'",
+                b.from, b.to, b.symbol
+            )?;
+            match &b.version {
+                Some(v) => writeln!(w, " [{v}]")?,
+                None => writeln!(w)?,
+            }
+        }
+        for u in &self.unresolved {
+            writeln!(w, "undefined symbol: {} ({})", u.symbol, u.from)?;
+        }
+        diagnostics(&self.diagnostics, w)
+    }
+    fn exit_status(&self) -> ExitStatus {
+        BindingsReport::exit_status(self)
+    }
+}
+
+impl Render for CheckReport {
+    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+        diagnostics(&self.diagnostics, w)?;
+        let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors == 0 {
+            writeln!(
+                w,
+                "{}: ok ({} modules, {} findings)",
+                self.program,
+                self.load_order.len(),
+                self.diagnostics.len()
+            )
+        } else {
+            writeln!(
+                w,
+                "{}: {} error(s) in {} modules",
+                self.program,
+                errors,
+                self.load_order.len()
+            )
+        }
+    }
+    fn exit_status(&self) -> ExitStatus {
+        CheckReport::exit_status(self)
+    }
+}
+
+impl Render for GraphReport {
+    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+        for n in &self.nodes {
+            let def = match (&n.definition, n.size) {
+                (Some(d), Some(s)) => format!(" [{} {}: {} bytes]", d, self.symbol, s),
+                _ => String::new(),
+            };
+            writeln!(w, "{} ({}){def}", n.module, n.reason)?;
+        }
+        for (a, b) in &self.needed {
+            writeln!(w, "  {a} needs {b}")?;
+        }
+        for (a, b) in &self.binds {
+            writeln!(w, "  {a} uses {} of {b}", self.symbol)?;
+        }
+        diagnostics(&self.diagnostics, w)
+    }
+    fn dot(&self, w: &mut dyn Write) -> io::Result<()> {
+        super::dot::graph(self, w)
+    }
+    fn exit_status(&self) -> ExitStatus {
+        GraphReport::exit_status(self)
+    }
+}
