@@ -1,0 +1,172 @@
+//! The `legacy-rseq-abi` feature in a real link: a Rust executable built with the feature
+//! and a C shared library (built with gcc) that defines `__rseq_abi` weakly, as software
+//! written for glibc < 2.35 does. Both must see one area, registered by the Rust side when
+//! glibc does not own registration. The executable and the library are built at test time;
+//! the executable's build is cached under the test target directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const NO_GLIBC_RSEQ: &str = "glibc.pthread.rseq=0";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/abi")
+}
+
+/// Builds `libpeer.so` and the fixture executables once; returns the directory holding
+/// `lib/libpeer.so` and `target/debug/<bin>`.
+fn build() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi-legacy");
+        let lib = base.join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        let out = Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O2", "-o"])
+            .arg(lib.join("libpeer.so"))
+            .arg(fixtures().join("peer.c"))
+            .output()
+            .expect("run gcc");
+        assert!(
+            out.status.success(),
+            "gcc: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--quiet", "--manifest-path"])
+            .arg(fixtures().join("legacy-bin/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", base.join("target"))
+            .env("PEER_LIB_DIR", &lib)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("run cargo");
+        assert!(
+            out.status.success(),
+            "cargo build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        base
+    })
+}
+
+struct Report {
+    fields: std::collections::HashMap<String, String>,
+    diagnosis: Value,
+}
+
+impl Report {
+    fn get(&self, key: &str) -> &str {
+        self.fields
+            .get(key)
+            .unwrap_or_else(|| panic!("no {key} in {:?}", self.fields))
+    }
+    fn int(&self, key: &str) -> i64 {
+        self.get(key).parse().unwrap()
+    }
+}
+
+fn run(bin: &str, tunable: bool) -> Report {
+    let base = build();
+    let mut cmd = Command::new(base.join("target/debug").join(bin));
+    if bin.starts_with("dlopen") {
+        cmd.arg(base.join("lib/libpeer.so"));
+    }
+    if tunable {
+        cmd.env("GLIBC_TUNABLES", NO_GLIBC_RSEQ);
+    } else {
+        cmd.env_remove("GLIBC_TUNABLES");
+    }
+    let out = cmd.output().expect("run the fixture");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{bin}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut fields = std::collections::HashMap::new();
+    let mut diagnosis = Value::Null;
+    for line in stdout.lines() {
+        let (k, v) = line.split_once('=').unwrap();
+        if k == "diagnosis" {
+            diagnosis = serde_json::from_str(v).unwrap();
+        } else {
+            fields.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    Report { fields, diagnosis }
+}
+
+/// One area: the executable's `__rseq_abi`, registered by the crate, read by both sides.
+fn assert_one_live_area(bin: &str) {
+    let r = run(bin, true);
+    assert_eq!(r.get("prepared"), "true");
+    assert_eq!(r.get("rust_area"), r.get("rust_own_area"));
+    assert_eq!(r.get("peer_area"), r.get("rust_area"), "{bin}: one area");
+    assert_eq!(r.int("rust_cpu_id"), r.int("cpu"));
+    assert_eq!(
+        r.int("peer_cpu_id"),
+        r.int("cpu"),
+        "{bin}: the library reads the live cpu_id"
+    );
+    let d = &r.diagnosis;
+    assert_eq!(d["registrar"]["kind"], "crate");
+    assert_eq!(d["own_area_symbol"], "__rseq_abi");
+    let defs = d["rseq_abi"]["definitions"].as_array().unwrap();
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(defs[0]["module"].as_str().unwrap().ends_with(bin));
+    assert_eq!(defs[0]["binding"], "WEAK");
+    assert_eq!(defs[0]["size"], 32);
+    assert_eq!(defs[0]["exported"], true);
+    assert_eq!(defs[0]["is_the_area"], true);
+    assert!(defs[1]["module"].as_str().unwrap().ends_with("libpeer.so"));
+    assert_eq!(defs[1]["is_the_area"], false);
+    assert_eq!(d["rseq_abi"]["resolved_module"], defs[0]["module"]);
+}
+
+#[test]
+fn linked_library_shares_the_executables_area() {
+    assert_one_live_area("linked");
+}
+
+#[test]
+fn dlopened_library_shares_the_exported_area() {
+    assert_one_live_area("dlopen-exported");
+}
+
+/// The twin: without `--export-dynamic-symbol=__rseq_abi` an executable does not export the
+/// symbol to libraries loaded later, so the library binds to its own, never-registered
+/// definition.
+#[test]
+fn dlopened_library_without_export_gets_its_own_area() {
+    let r = run("dlopen-plain", true);
+    assert_eq!(r.get("prepared"), "true");
+    assert_ne!(r.get("peer_area"), r.get("rust_area"));
+    assert_eq!(r.int("peer_cpu_id"), -1);
+    let defs = r.diagnosis["rseq_abi"]["definitions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(defs[0]["exported"], false, "{defs:?}");
+    assert_eq!(
+        r.diagnosis["rseq_abi"]["resolved_module"],
+        defs[1]["module"]
+    );
+}
+
+/// When glibc owns registration the crate uses glibc's area and leaves `__rseq_abi`
+/// unregistered; the library still shares the executable's (unregistered) definition.
+#[test]
+fn glibc_owned_leaves_the_legacy_area_unregistered() {
+    let r = run("linked", false);
+    assert_eq!(r.get("prepared"), "true");
+    assert_ne!(r.get("rust_area"), r.get("rust_own_area"));
+    assert_eq!(r.get("peer_area"), r.get("rust_own_area"));
+    assert_eq!(r.int("rust_cpu_id"), r.int("cpu"));
+    assert_eq!(r.int("peer_cpu_id"), -1);
+    assert_eq!(r.diagnosis["registrar"]["kind"], "glibc");
+}
