@@ -1,0 +1,13 @@
+use rseq_macros::rseq_critical;
+
+#[rseq_critical]
+unsafe fn f(counters: *mut usize, n: usize) -> Result<(), ()> {
+    let cpu = cpu_id();
+    let slot = counters.wrapping_add(cpu);
+    let v = load(slot);
+    if v == n {
+        return Err(());
+    }
+}
+
+fn main() {}

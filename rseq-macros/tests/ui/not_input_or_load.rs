@@ -1,0 +1,12 @@
+use rseq_macros::rseq_critical;
+
+#[rseq_critical]
+unsafe fn f(counters: *mut usize) -> Result<(), ()> {
+    let cpu = cpu_id();
+    let slot = counters.wrapping_add(cpu);
+    let v = load(slot);
+    commit(slot, v + 1);
+    Ok(())
+}
+
+fn main() {}
