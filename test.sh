@@ -8,3 +8,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo test --workspace
+# The ABI types alone build without std.
+cargo build -p rseq-abi --no-default-features
