@@ -72,7 +72,13 @@ impl Report {
 
 fn run(bin: &str, tunable: bool) -> Report {
     let base = build();
-    let mut cmd = Command::new(base.join("target/debug").join(bin));
+    let mut cmd = if bin == "host" {
+        let mut cmd = Command::new(base.join("lib/host"));
+        cmd.arg(base.join("target/debug/librseq_abi_legacy_bin.so"));
+        cmd
+    } else {
+        Command::new(base.join("target/debug").join(bin))
+    };
     if bin.starts_with("dlopen") {
         cmd.arg(base.join("lib/libpeer.so"));
     }
@@ -169,4 +175,15 @@ fn glibc_owned_leaves_the_legacy_area_unregistered() {
     assert_eq!(r.int("rust_cpu_id"), r.int("cpu"));
     assert_eq!(r.int("peer_cpu_id"), -1);
     assert_eq!(r.diagnosis["registrar"]["kind"], "glibc");
+}
+
+/// A Rust `cdylib` loaded by a C executable that defines `__rseq_abi`: with the extra
+/// version script `{ global: __rseq_abi; };` (see the fixture's `build.rs`) the cdylib
+/// binds to the executable's definition and registers it.
+#[test]
+fn cdylib_with_version_script_shares_the_hosts_area() {
+    let r = run("host", true);
+    assert_eq!(r.get("prepared"), "true");
+    assert_eq!(r.get("rust_area"), r.get("host_area"));
+    assert_eq!(r.int("host_cpu_id"), r.int("cpu"));
 }
