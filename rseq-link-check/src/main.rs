@@ -88,6 +88,9 @@ struct LoadArgs {
     /// Leave out the kernel's vDSO.
     #[arg(long)]
     no_vdso: bool,
+    /// Model `ldd -r` (trace mode: the dynamic loader does not relocate itself).
+    #[arg(long)]
+    ldd: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -120,6 +123,7 @@ impl LoadArgs {
             cache: self.cache.clone(),
             dlopen,
             vdso: !self.no_vdso,
+            trace: self.ldd,
         })
     }
 

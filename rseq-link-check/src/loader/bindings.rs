@@ -121,7 +121,9 @@ impl Process {
             .copied()
             .filter(|id| !interp.contains(id))
             .collect();
-        reloc_order.extend(interp.iter().copied());
+        if !self.options.trace {
+            reloc_order.extend(interp.iter().copied());
+        }
 
         if let Some(v) = self.vdso {
             let (names, version) = vdso_symbols(self.machine);
@@ -183,6 +185,7 @@ impl Process {
                 );
             }
             if id == 0
+                && !self.options.trace
                 && self
                     .global
                     .iter()

@@ -72,6 +72,9 @@ pub struct Options {
     pub dlopen: Vec<(String, DlopenMode)>,
     /// Include the kernel's vDSO (read from this process) like the loader does.
     pub vdso: bool,
+    /// Model `ldd -r` (`LD_TRACE_LOADED_OBJECTS=1 LD_BIND_NOW=1`): in trace mode the loader
+    /// relocates every object except itself.
+    pub trace: bool,
 }
 
 impl Options {
