@@ -20,7 +20,7 @@
 //! threads on both paths can count at the same time.
 #![allow(unsafe_code)]
 
-use super::index::{mm_cid_ready, Fallback};
+use super::attempt::{count_abort, mm_cid_ready, Attempt};
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
 use core::fmt;
@@ -32,8 +32,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 macro_rules! add_section {
     ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
         $(#[$doc])*
-        #[rseq_critical]
-        unsafe fn $name(index: &mut usize, words: &PerCpu<AtomicU64>, n: u64) -> Result<(), Fallback> {
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
+        unsafe fn $name(index: &mut usize, words: &PerCpu<AtomicU64>, n: u64) -> Result<(), Attempt> {
             let i = $index();
             $($($ready)*)?
             // The tail cannot see the index: record the one this attempt uses.
@@ -122,19 +122,25 @@ impl<I: IndexKind> PerCpuCounter<I> {
     /// unavailable on this thread. Returns the slot it added to.
     #[inline]
     pub fn add(&self, n: u64) -> Slot {
-        // SAFETY: `self.words` has a word for every index the kernel reports, and those
-        // words are written only by this section (bound to their index).
-        let mut i = 0usize;
-        let result = unsafe {
-            if I::MM_CID {
-                add_mm_cid(&mut i, &self.words, n)
-            } else {
-                add_cpu_id(&mut i, &self.words, n)
-            }
-        };
-        match result {
-            Ok(()) => Slot::PerCpu(i),
-            Err(_) => self.add_shared(n),
+        loop {
+            let mut i = 0usize;
+            // SAFETY: `self.words` has a word for every index the kernel reports, and those
+            // words are written only by this section (bound to their index).
+            let result = unsafe {
+                if I::MM_CID {
+                    add_mm_cid(&mut i, &self.words, n)
+                } else {
+                    add_cpu_id(&mut i, &self.words, n)
+                }
+            };
+            return match result {
+                Ok(()) => Slot::PerCpu(i),
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
+                Err(_) => self.add_shared(n),
+            };
         }
     }
 

@@ -1,7 +1,5 @@
 //! What a per-CPU slot is indexed by ([`CpuId`] or [`MmCid`]), which slot an operation
-//! used ([`Slot`]), and why a critical section could not run (`Fallback`).
-
-use crate::thread::{self, Unavailable};
+//! used ([`Slot`]).
 
 mod sealed {
     pub trait Sealed {}
@@ -42,42 +40,4 @@ pub enum Slot {
     PerCpu(usize),
     /// The shared slot of the fallback path (rseq is unavailable on the calling thread).
     Shared,
-}
-
-/// Why an operation takes its fallback path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fallback {
-    /// rseq cannot be used on this thread.
-    Unavailable(Unavailable),
-    /// The kernel does not fill `mm_cid` (feature size below 28).
-    NoMmCid,
-}
-
-impl From<Unavailable> for Fallback {
-    fn from(u: Unavailable) -> Self {
-        Fallback::Unavailable(u)
-    }
-}
-
-/// The end of `mm_cid` in `struct rseq`: the feature size from which the kernel fills it.
-const MM_CID_END: u32 = (crate::abi::offsets::RSEQ_MM_CID + 4) as u32;
-
-/// Run in the prelude of every `mm_cid()` section, before its first use of the index.
-///
-/// A section bound to `cpu_id` protects itself: on an area that is not live its `cpu_id`
-/// compare always fails. An `mm_cid` compare does not: the field reads 0 in an
-/// unregistered area and on kernels that do not fill it, and a section that compared equal
-/// there would run unprotected. So: the kernel must fill `mm_cid`, and the thread's area
-/// must be live (registering it if this crate owns registration). When the area was just
-/// made live, the index read before it may be stale; the section's compare then fails and
-/// the section retries with a fresh one.
-#[inline(always)]
-pub(crate) fn mm_cid_ready() -> Result<(), Fallback> {
-    if thread::cpu_id() < 0 {
-        thread::prepare_current_thread()?;
-    }
-    if thread::feature_size() < MM_CID_END {
-        return Err(Fallback::NoMmCid);
-    }
-    Ok(())
 }

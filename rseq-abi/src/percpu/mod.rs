@@ -42,6 +42,7 @@
 //! interior references under their own synchronisation; each `unsafe` block says why it
 //! holds.
 
+mod attempt;
 mod cache_padded;
 mod counter;
 mod index;
@@ -52,6 +53,7 @@ mod spinlock;
 mod stack;
 mod storage;
 
+pub use self::attempt::aborted_sections;
 pub use self::cache_padded::CachePadded;
 pub use self::counter::PerCpuCounter;
 pub use self::index::{CpuId, IndexKind, MmCid, Slot};

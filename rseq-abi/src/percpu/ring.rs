@@ -26,11 +26,10 @@
 //! rseq is unavailable.
 #![allow(unsafe_code)]
 
-use super::index::{mm_cid_ready, Fallback};
+use super::attempt::{count_abort, mm_cid_ready, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
-use crate::thread::Unavailable;
 use core::fmt;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -50,35 +49,11 @@ impl RingSlot {
     }
 }
 
-/// Why a push or pop attempt did not complete.
-pub(super) enum Attempt {
-    /// The counter changed since it was read: try again.
-    Changed,
-    /// Push: the ring is full.
-    Full,
-    /// Pop: the ring is empty.
-    Empty,
-    /// rseq is unavailable: use the shared ring.
-    Fallback,
-}
-
-impl From<Unavailable> for Attempt {
-    fn from(_: Unavailable) -> Self {
-        Attempt::Fallback
-    }
-}
-
-impl From<Fallback> for Attempt {
-    fn from(_: Fallback) -> Self {
-        Attempt::Fallback
-    }
-}
-
 /// Defines the push and pop sections for one index kind.
 macro_rules! ring_sections {
     ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
         /// `if tail unchanged { cell[tail] = item (speculative); commit-release tail + 1 }`.
-        #[rseq_critical]
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $push(index: &mut usize, rings: &PerCpu<RingSlot>, item: usize) -> Result<(), Attempt> {
             let i = $index();
             $($($ready)*)?
@@ -105,7 +80,7 @@ macro_rules! ring_sections {
         }
 
         /// `if head unchanged { *out = cell[head] (speculative); commit head + 1 }`.
-        #[rseq_critical]
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $pop(index: &mut usize, rings: &PerCpu<RingSlot>, #[speculative] out: *mut usize)
             -> Result<(), Attempt>
         {
@@ -206,9 +181,9 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// ring is full.
     pub fn push(&self, item: usize) -> Result<Slot, usize> {
         loop {
+            let mut i = 0usize;
             // SAFETY: `rings` covers every index the kernel reports, and its counters and
             // cells are written only by these sections.
-            let mut i = 0usize;
             let attempt = unsafe {
                 if I::MM_CID {
                     push_mm_cid(&mut i, &self.rings, item)
@@ -218,9 +193,13 @@ impl<I: IndexKind> PerCpuRing<I> {
             };
             return match attempt {
                 Ok(()) => Ok(Slot::PerCpu(i)),
-                Err(Attempt::Changed | Attempt::Empty) => continue,
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
                 Err(Attempt::Full) => Err(item),
                 Err(Attempt::Fallback) => self.push_shared(item),
+                Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
             };
         }
     }
@@ -243,8 +222,8 @@ impl<I: IndexKind> PerCpuRing<I> {
     pub fn pop(&self) -> Option<(usize, Slot)> {
         let mut out = 0usize;
         loop {
-            // SAFETY: as in push; `out` is a local word.
             let mut i = 0usize;
+            // SAFETY: as in push; `out` is a local word.
             let attempt = unsafe {
                 if I::MM_CID {
                     pop_mm_cid(&mut i, &self.rings, &mut out)
@@ -254,8 +233,12 @@ impl<I: IndexKind> PerCpuRing<I> {
             };
             return match attempt {
                 Ok(()) => Some((out, Slot::PerCpu(i))),
-                Err(Attempt::Changed | Attempt::Full) => continue,
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
                 Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
             };
         }
     }

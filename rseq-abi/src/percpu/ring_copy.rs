@@ -22,8 +22,7 @@
 //! lock, which `pop` also drains when the calling CPU's ring is empty.
 #![allow(unsafe_code)]
 
-use super::index::mm_cid_ready;
-use super::ring::Attempt;
+use super::attempt::{count_abort, mm_cid_ready, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -59,7 +58,7 @@ impl CopySlot {
 macro_rules! copy_ring_sections {
     ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
         /// `if tail unchanged { memcpy(cell[tail], src, len) (speculative); commit-release tail + 1 }`.
-        #[rseq_critical]
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $push(index: &mut usize, rings: &PerCpu<CopySlot>, src: *const u8, len: usize)
             -> Result<(), Attempt>
         {
@@ -88,7 +87,7 @@ macro_rules! copy_ring_sections {
         }
 
         /// `if head unchanged { memcpy(out, cell[head], len) (speculative); commit head + 1 }`.
-        #[rseq_critical]
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $pop(index: &mut usize, rings: &PerCpu<CopySlot>, #[speculative] out: *mut u8, len: usize)
             -> Result<(), Attempt>
         {
@@ -216,10 +215,10 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     pub fn push(&self, item: T) -> Result<Slot, T> {
         let src = (&item as *const T).cast::<u8>();
         loop {
+            let mut i = 0usize;
             // SAFETY: `rings` covers every index the kernel reports; its counters and cells
             // are written only by these sections; every cell is `size_of::<T>()` bytes and
             // `src` points to a whole `T`.
-            let mut i = 0usize;
             let attempt = unsafe {
                 if I::MM_CID {
                     push_mm_cid(&mut i, &self.rings, src, size_of::<T>())
@@ -229,9 +228,13 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
             };
             return match attempt {
                 Ok(()) => Ok(Slot::PerCpu(i)),
-                Err(Attempt::Changed | Attempt::Empty) => continue,
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
                 Err(Attempt::Full) => Err(item),
                 Err(Attempt::Fallback) => self.push_shared(item),
+                Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
             };
         }
     }
@@ -253,8 +256,8 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     pub fn pop(&self) -> Option<(T, Slot)> {
         let mut out = MaybeUninit::<T>::uninit();
         loop {
-            // SAFETY: as in push; `out` is a local buffer of `size_of::<T>()` bytes.
             let mut i = 0usize;
+            // SAFETY: as in push; `out` is a local buffer of `size_of::<T>()` bytes.
             let attempt = unsafe {
                 let dst = out.as_mut_ptr().cast::<u8>();
                 if I::MM_CID {
@@ -266,8 +269,12 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
             return match attempt {
                 // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
                 Ok(()) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
-                Err(Attempt::Changed | Attempt::Full) => continue,
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
                 Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
             };
         }
     }

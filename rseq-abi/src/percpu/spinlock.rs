@@ -19,11 +19,10 @@
 //! thread can lock at once.
 #![allow(unsafe_code)]
 
-use super::index::{mm_cid_ready, Fallback};
+use super::attempt::{count_abort, mm_cid_ready, Attempt};
 use super::shared::{backoff, SharedGuard, SharedSlot};
 use super::{CachePadded, CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
-use crate::thread::Unavailable;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
@@ -37,32 +36,12 @@ struct LockSlot<T> {
     value: UnsafeCell<T>,
 }
 
-/// Why a lock attempt did not take a per-CPU lock.
-enum TryLock {
-    /// The slot's lock is held.
-    Busy,
-    /// rseq is unavailable: lock the shared slot.
-    Fallback,
-}
-
-impl From<Unavailable> for TryLock {
-    fn from(_: Unavailable) -> Self {
-        TryLock::Fallback
-    }
-}
-
-impl From<Fallback> for TryLock {
-    fn from(_: Fallback) -> Self {
-        TryLock::Fallback
-    }
-}
-
 /// Defines the try-lock section for one index kind.
 macro_rules! try_lock_section {
     ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
         $(#[$doc])*
-        #[rseq_critical]
-        unsafe fn $name(index: &mut usize, slot0: *mut u8, stride: usize) -> Result<(), TryLock> {
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
+        unsafe fn $name(index: &mut usize, slot0: *mut u8, stride: usize) -> Result<(), Attempt> {
             let i = $index();
             $($($ready)*)?
             // The tail cannot see the index: record the one this attempt uses.
@@ -71,7 +50,7 @@ macro_rules! try_lock_section {
             let word = slot0.wrapping_add(i * stride).cast::<usize>();
             let held = load(word);
             if held != 0 {
-                return Err(TryLock::Busy);
+                return Err(Attempt::Busy);
             }
             commit(word, 1usize);
             Ok(())
@@ -168,10 +147,10 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
         let stride = core::mem::size_of::<CachePadded<LockSlot<T>>>();
         let mut spins = 0u32;
         loop {
+            let mut i = 0usize;
             // SAFETY: `slot0 + i * stride` is the lock word of slot `i` for every index the
             // kernel reports (see `PerCpu`), and per-CPU lock words are written only by
             // these sections and by the holder's unlock.
-            let mut i = 0usize;
             let attempt = unsafe {
                 if I::MM_CID {
                     try_lock_mm_cid(&mut i, slot0, stride)
@@ -189,8 +168,10 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
                         inner: GuardInner::PerCpu { slot, index: i },
                     };
                 }
-                Err(TryLock::Busy) => backoff(&mut spins),
-                Err(TryLock::Fallback) => return self.lock_shared(),
+                Err(Attempt::Busy) => backoff(&mut spins),
+                Err(Attempt::Aborted) => count_abort(),
+                Err(Attempt::Fallback) => return self.lock_shared(),
+                Err(Attempt::Changed | Attempt::Full | Attempt::Empty) => continue,
             }
         }
     }

@@ -25,11 +25,10 @@
 //! [`PerCpuStack::pop_from`]): a thread on another CPU does not steal them.
 #![allow(unsafe_code)]
 
-use super::index::{mm_cid_ready, Fallback};
+use super::attempt::{count_abort, mm_cid_ready, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
-use crate::thread::Unavailable;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -62,33 +61,11 @@ pub unsafe trait StackNode {
     const LINK_OFFSET: usize;
 }
 
-/// Why a push or pop attempt did not complete.
-enum Attempt {
-    /// The top changed since it was read: try again.
-    Changed,
-    /// The slot is empty (pop).
-    Empty,
-    /// rseq is unavailable: use the shared list.
-    Fallback,
-}
-
-impl From<Unavailable> for Attempt {
-    fn from(_: Unavailable) -> Self {
-        Attempt::Fallback
-    }
-}
-
-impl From<Fallback> for Attempt {
-    fn from(_: Fallback) -> Self {
-        Attempt::Fallback
-    }
-}
-
 /// Defines the push and pop sections for one index kind.
 macro_rules! stack_sections {
     ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
         /// `node.next = top; if top unchanged { commit top = node }`, on this index's slot.
-        #[rseq_critical]
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $push(index: &mut usize, tops: &PerCpu<AtomicUsize>, node: usize, link: &StackLink)
             -> Result<(), Attempt>
         {
@@ -111,7 +88,7 @@ macro_rules! stack_sections {
         }
 
         /// `h = top; if h == 0 exit; *out = h; commit top = h.next`, on this index's slot.
-        #[rseq_critical]
+        #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $pop(index: &mut usize, tops: &PerCpu<AtomicUsize>, next_offset: usize,
                        #[speculative] out: *mut usize) -> Result<(), Attempt>
         {
@@ -234,9 +211,9 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
         let link = unsafe { Self::link(node).as_ref() };
         let addr = node.as_ptr() as usize;
         loop {
+            let mut i = 0usize;
             // SAFETY: `tops` covers every index the kernel reports; tops are written only by
             // these sections; `link` is the private node's.
-            let mut i = 0usize;
             let attempt = unsafe {
                 if I::MM_CID {
                     push_mm_cid(&mut i, &self.tops, addr, link)
@@ -246,8 +223,9 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
             };
             match attempt {
                 Ok(()) => return Slot::PerCpu(i),
-                Err(Attempt::Changed | Attempt::Empty) => continue,
+                Err(Attempt::Aborted) => count_abort(),
                 Err(Attempt::Fallback) => return self.push_shared(addr, link),
+                Err(Attempt::Changed | Attempt::Full | Attempt::Empty | Attempt::Busy) => continue,
             }
         }
     }
@@ -268,10 +246,10 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
     pub fn pop(&self) -> Option<(NonNull<T>, Slot)> {
         let mut out = 0usize;
         loop {
+            let mut i = 0usize;
             // SAFETY: `tops` covers every index the kernel reports; every non-zero top and
             // link is the address of a pushed node, valid until popped (push's contract),
             // and its link is at `LINK_OFFSET`. `out` is a local word.
-            let mut i = 0usize;
             let attempt = unsafe {
                 if I::MM_CID {
                     pop_mm_cid(&mut i, &self.tops, T::LINK_OFFSET, &mut out)
@@ -281,8 +259,12 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
             };
             return match attempt {
                 Ok(()) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
-                Err(Attempt::Changed) => continue,
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
                 Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
             };
         }
     }
