@@ -208,7 +208,8 @@ pub mod sig {
     pub const S390: u32 = 0xb2ff_0fff;
     /// riscv32 and riscv64: `csrw mhartid, x0`, which traps in user mode.
     pub const RISCV: u32 = 0xf140_1073;
-    /// mips: `break 0x350`.
+    /// mips: `break 0x350` (glibc uses other words for microMIPS and nanoMIPS, which Rust
+    /// does not target).
     pub const MIPS: u32 = 0x0350_000d;
     /// loongarch64: `break 0x10`.
     pub const LOONGARCH: u32 = 0x002a_0010;
