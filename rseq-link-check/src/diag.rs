@@ -51,6 +51,16 @@ pub enum Code {
     MissingDependency,
     /// A required symbol version is not defined: the loader refuses to start the program.
     MissingVersion,
+    /// The static linker refuses the link (two strong definitions, TLS meeting non-TLS).
+    LinkRejected,
+    /// Definitions of different sizes meet in one static link.
+    LinkSizeMismatch,
+    /// A shared library's version script makes its `__rseq_abi` local: a private copy.
+    VersionScriptLocal,
+    /// `--gc-sections` drops the definition from the output.
+    GcDropsDefinition,
+    /// GNU ld and lld would resolve the symbol differently.
+    LinkersDisagree,
 }
 
 /// Every code, in catalog order.
@@ -65,6 +75,11 @@ pub const CATALOG: &[Code] = &[
     Code::CapturesGlibcRseqSymbol,
     Code::MissingDependency,
     Code::MissingVersion,
+    Code::LinkRejected,
+    Code::LinkSizeMismatch,
+    Code::VersionScriptLocal,
+    Code::GcDropsDefinition,
+    Code::LinkersDisagree,
 ];
 
 impl Code {
@@ -81,6 +96,11 @@ impl Code {
             Code::CapturesGlibcRseqSymbol => "captures-glibc-rseq-symbol",
             Code::MissingDependency => "missing-dependency",
             Code::MissingVersion => "missing-version",
+            Code::LinkRejected => "link-rejected",
+            Code::LinkSizeMismatch => "link-size-mismatch",
+            Code::VersionScriptLocal => "version-script-local",
+            Code::GcDropsDefinition => "gc-drops-definition",
+            Code::LinkersDisagree => "linkers-disagree",
         }
     }
 
@@ -94,6 +114,9 @@ impl Code {
         match self {
             Code::SizeMismatch => Severity::Warning,
             Code::StaticTlsInDlopen => Severity::Warning,
+            Code::LinkSizeMismatch | Code::GcDropsDefinition | Code::LinkersDisagree => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }
@@ -111,6 +134,11 @@ impl Code {
             Code::CapturesGlibcRseqSymbol => "an unversioned __rseq_offset/__rseq_size/__rseq_flags captures the C library's references",
             Code::MissingDependency => "a needed library is not found; the program does not start",
             Code::MissingVersion => "a required symbol version is not defined; the program does not start",
+            Code::LinkRejected => "the static linker refuses the link",
+            Code::LinkSizeMismatch => "definitions of __rseq_abi with different sizes meet in one link",
+            Code::VersionScriptLocal => "a shared library's version script makes its __rseq_abi local",
+            Code::GcDropsDefinition => "--gc-sections drops the definition from the output",
+            Code::LinkersDisagree => "GNU ld and lld resolve the symbol differently",
         }
     }
 
@@ -127,6 +155,11 @@ impl Code {
             Code::CapturesGlibcRseqSymbol => "remove the definition, or give it a private name; the C library exports these symbols from ld.so",
             Code::MissingDependency => "install the library, or add its directory with --library-path / LD_LIBRARY_PATH, RUNPATH or ldconfig",
             Code::MissingVersion => "run against a library that defines the version (usually a newer one), or rebuild against the one installed",
+            Code::LinkRejected => "keep one strong definition (make the others weak or remove them) and declare every definition and reference of a thread-local symbol as thread-local",
+            Code::LinkSizeMismatch => "link one definition of the current size (drop the C library's copy or the `legacy-rseq-abi` feature)",
+            Code::VersionScriptLocal => "export __rseq_abi from the library (add it to the version script's global list) or stop defining it there and reference the executable's",
+            Code::GcDropsDefinition => "reference the definition from live code, keep it with -u __rseq_abi / #[used], or export it (--export-dynamic / --dynamic-list)",
+            Code::LinkersDisagree => "make the link order-independent: name the providing object or archive before its users, or wrap archives in --start-group/--end-group",
         }
     }
 
@@ -207,6 +240,48 @@ loader stops with \"cannot open shared object file\" before the program runs."
 A module requires a symbol version (SHT_GNU_verneed) that the library it names does not
 define. The real loader stops with \"version `X' not found (required by Y)\" before the
 program runs."
+            }
+            Code::LinkRejected => {
+                "\
+The static linker stops with an error: two non-weak definitions of one symbol (GNU ld:
+\"multiple definition of\", lld: \"duplicate symbol\"), or a thread-local definition meeting a
+non-thread-local definition or reference (GNU ld: \"TLS definition in A mismatches non-TLS
+definition in B\", lld: \"TLS attribute mismatch\"). GNU ld checks every pair of definitions
+and plain references; lld checks only when a definition replaces another. The prediction
+names both inputs."
+            }
+            Code::LinkSizeMismatch => {
+                "\
+Two definitions of __rseq_abi with different st_size values meet in one static link. GNU ld
+warns about size changes only for common and non-TLS data symbols; for weak or thread-local
+definitions (Rust's opt-in 32-byte weak TLS definition, a C library's own copy) it silently
+keeps the strong one (or the first weak one). Code compiled against the losing definition then
+uses the winner's object: if the winner is smaller it reads and writes past its end."
+            }
+            Code::VersionScriptLocal => {
+                "\
+A shared library is linked with a version script whose `local:` patterns (rustc writes
+`local: *;` for every cdylib and lists only Rust-exported symbols under `global:`) cover
+__rseq_abi. The definition stays in the library but leaves .dynsym, so the library's own code
+keeps using a private copy the dynamic loader cannot interpose: the process ends up with two
+areas, and only one of them is registered with the kernel."
+            }
+            Code::GcDropsDefinition => {
+                "\
+With --gc-sections (rustc passes it for every binary) the linker discards input sections no
+root reaches: exported symbols, the entry point, -u symbols, init/fini arrays, notes and
+retained sections. A definition of __rseq_abi nothing references is discarded with its
+section: the output neither defines nor exports it, and modules that expected to share it
+bind elsewhere or stay unresolved."
+            }
+            Code::LinkersDisagree => {
+                "\
+GNU ld visits each archive once, at its position on the command line, and takes only members
+that satisfy references undefined at that moment; lld keeps every archive symbol available for
+the whole link. When a definition lives in an archive that precedes its users (or a weak
+definition competes with an archive member), the two linkers produce different outputs from
+the same command line. rustc links with lld by default on x86_64 Linux; a C toolchain uses GNU
+ld."
             }
         }
     }

@@ -4,11 +4,14 @@
 //! - [`loader`]: a model of glibc's dynamic loader: load order, search paths, symbol lookup.
 //! - [`rseq`]: the rseq policy on top (`resolve`, `check`), producing [`diag::Diagnostic`]s.
 //! - [`report`]: report values and their renderers (human, JSON, DOT).
+//! - [`link`]: build time: static link prediction (GNU ld and lld rules), the build-script
+//!   API and the linker wrapper.
 #![deny(unsafe_code)]
 
 pub mod diag;
 pub mod elf;
 pub mod error;
+pub mod link;
 pub mod loader;
 pub mod report;
 pub mod rseq;

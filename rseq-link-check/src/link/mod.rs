@@ -1,0 +1,62 @@
+//! Build time: predicting what the static link makes of a symbol (by default `__rseq_abi`),
+//! checking from a build script, and confirming the final link as a linker wrapper.
+//!
+//! The pipeline is parse → resolve → outcome → diagnose:
+//! [`LinkLine::parse`] reads the command line as rustc hands it to `cc`; [`resolve`] replays
+//! symbol resolution with GNU ld's or lld's rules over the real input files; [`predict`]
+//! turns the resolution into a [`LinkPrediction`] (which definition the output contains or
+//! references, its size, binding and visibility, whether it lands in `.dynsym`, what
+//! `--gc-sections` drops, what the other linker would do differently, what the linker
+//! rejects) with build-time diagnostics from the shared catalog.
+
+mod args;
+mod gc;
+mod input;
+mod prediction;
+mod resolve;
+mod search;
+mod version_script;
+
+use std::path::PathBuf;
+
+pub use args::{split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind};
+pub use input::{Binding, SymType, Visibility};
+pub use prediction::{
+    predict, LinkPrediction, OtherLinker, OutcomeState, PredictOptions, SymbolOutcome,
+};
+pub use resolve::{resolve, Candidate, NeededLib, Rejection, RejectionKind, Resolution};
+pub use search::SearchConfig;
+pub use version_script::{glob_match, DynamicList, ScriptVerdict, SymbolPattern, VersionScript};
+
+/// Why a link line could not be analysed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The command line itself is unusable.
+    #[error("link line: {0}")]
+    Args(String),
+    /// An input could not be read.
+    #[error("{path}: cannot read: {source} (check the path and its permissions)", path = .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input is not an object, archive, shared library or linker script we can read.
+    #[error("{path}: {message}", path = .path.display())]
+    BadInput {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A version script or dynamic list does not parse.
+    #[error("{path}: {message} (fix the script syntax)", path = .path.display())]
+    Script {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
