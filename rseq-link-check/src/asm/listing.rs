@@ -164,7 +164,7 @@ fn lead_in(image: &Image<'_>, dis: &mut Disassembler, start: u64, desc: u64) -> 
         if insns.last().map(|i| i.end()) != Some(start) {
             continue;
         }
-        if let Some(pos) = insns.iter().rposition(|i| takes_desc(i)) {
+        if let Some(pos) = insns.iter().rposition(&takes_desc) {
             return insns[pos..].to_vec();
         }
     }
@@ -176,6 +176,8 @@ struct Annotator<'a, 'd> {
     start: u64,
     post: u64,
     abort: u64,
+    /// Where the handler at abort_ip jumps (branching there is aborting too).
+    abort_target: Option<u64>,
     desc: u64,
     exits: &'a [u64],
 }
@@ -184,6 +186,8 @@ impl Annotator<'_, '_> {
     fn place(&self, target: u64) -> String {
         if target == self.abort {
             "abort".to_string()
+        } else if Some(target) == self.abort_target {
+            "abort handler's target".to_string()
         } else if self.exits.contains(&target) {
             format!("exit {target:#x}")
         } else if target >= self.start && target < self.post {
@@ -260,11 +264,15 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
         }
         let d = &report.descriptor;
         let post = report.post_commit_ip.unwrap_or(d.start_ip);
+        let abort_target = decode_from(image, &mut dis, d.abort_ip, 1, |_| false)
+            .first()
+            .and_then(|i| i.flow.target().filter(|_| matches!(i.flow, Flow::Jump(_))));
         let ann = Annotator {
             image,
             start: d.start_ip,
             post,
             abort: d.abort_ip,
+            abort_target,
             desc: d.addr,
             exits: &report.exits,
         };

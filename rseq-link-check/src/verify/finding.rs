@@ -102,7 +102,7 @@ codes! {
         "Privileged, system-register or trapping instructions do not belong in a critical section.";
     /// A branch to an address that is neither inside, abort_ip nor a declared exit.
     BranchOutOfSection = "rseq-branch-out-of-section", Error,
-        "Every branch inside a critical section must go inside the section, to abort_ip, or to an exit point declared in __rseq_exit_point_array. Declare the exit, or fix the target.";
+        "Every branch inside a critical section must go inside the section, to abort_ip (or to where the abort handler at abort_ip jumps, which is the same), or to an exit point declared in __rseq_exit_point_array. Declare the exit, or fix the target.";
     /// A branch whose target is in a register or memory.
     IndirectBranch = "rseq-indirect-branch", Error,
         "An indirect branch inside a critical section cannot be checked to stay inside it or go to a declared exit.";

@@ -31,7 +31,7 @@ fn at(image: &Image<'_>, addr: u64) -> String {
 
 /// Checks the descriptor fields (alignment, version, flags).
 pub fn check_descriptor(d: &Descriptor, out: &mut Vec<Finding>) {
-    if d.addr % 32 != 0 {
+    if !d.addr.is_multiple_of(32) {
         out.push(Finding::new(
             Code::CsMisaligned,
             Some(d.addr),
@@ -203,6 +203,23 @@ pub fn check_instructions(
     let Some(region) = image.region_of(d.start_ip) else {
         return decoded;
     };
+    // The abort handler usually is a trampoline (`jmp handler` right after the signature);
+    // branching straight to its destination is the same as branching to abort_ip.
+    let abort_target = image
+        .region_of(d.abort_ip)
+        .and_then(|r| {
+            let off = usize::try_from(d.abort_ip - r.addr).ok()?;
+            dis.decode(r.data.get(off..)?, d.abort_ip)
+        })
+        .and_then(|i| match i.flow {
+            Flow::Jump(t) => Some(t),
+            _ => None,
+        });
+    let allowed = Allowed {
+        abort_ip: d.abort_ip,
+        abort_target,
+        exits,
+    };
     let mut addr = d.start_ip;
     while addr < post && decoded.insns.len() < MAX_SECTION_INSNS {
         let off = (addr - region.addr) as usize;
@@ -218,7 +235,7 @@ pub fn check_instructions(
             ));
             return decoded;
         };
-        check_one(image, d, post, exits, &insn, out);
+        check_one(image, d, post, &allowed, &insn, out);
         addr = insn.end();
         decoded.insns.push(insn);
     }
@@ -266,11 +283,24 @@ pub fn check_instructions(
     decoded
 }
 
+/// Where a branch inside a section may go besides the section itself.
+struct Allowed<'a> {
+    abort_ip: u64,
+    abort_target: Option<u64>,
+    exits: &'a [u64],
+}
+
+impl Allowed<'_> {
+    fn contains(&self, target: u64) -> bool {
+        target == self.abort_ip || Some(target) == self.abort_target || self.exits.contains(&target)
+    }
+}
+
 fn check_one(
     image: &Image<'_>,
     d: &Descriptor,
     post: u64,
-    exits: &[u64],
+    allowed: &Allowed<'_>,
     insn: &Insn,
     out: &mut Vec<Finding>,
 ) {
@@ -304,7 +334,7 @@ fn check_one(
         )),
         Flow::Jump(target) | Flow::CondJump(target) => {
             let inside = target >= d.start_ip && target < post;
-            if !inside && target != d.abort_ip && !exits.contains(&target) {
+            if !inside && !allowed.contains(target) {
                 let unresolved = (insn.addr..insn.end())
                     .find_map(|a| image.unresolved.get(&a))
                     .map(|name| format!(" (the unresolved symbol `{name}`)"))

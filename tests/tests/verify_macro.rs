@@ -1,0 +1,140 @@
+//! Programs built with `#[rseq_critical]` verify clean: every operation family, bound to
+//! `cpu_id` and to `mm_cid`, compiled by rustc in debug and release, as PIE and non-PIE
+//! executables (`tests/fixtures/verify/macro/families.rs`, built at test time against the
+//! `rseq-abi` and `rseq-macros` this test was built with).
+
+mod verify_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rseq_link_check::verify::render::render_text;
+use rseq_link_check::verify::FileKind;
+use verify_support::verify;
+
+/// Families × indices in the fixture.
+const SECTIONS: usize = 20;
+
+/// Files in the test binary's `deps` directory named `lib{name}-*.{ext}`, newest first.
+fn artifacts(deps: &Path, name: &str, ext: &str) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(deps)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let ok = file.starts_with(&format!("lib{name}-")) && file.ends_with(&format!(".{ext}"));
+            ok.then(|| (e.metadata().and_then(|m| m.modified()).ok(), e.path()))
+        })
+        .map(|(t, p)| (t.unwrap_or(std::time::UNIX_EPOCH), p))
+        .collect();
+    found.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Compiles the fixture with `flags`, trying the candidate libraries newest first (the
+/// deps directory can hold builds of `rseq-abi` with other feature sets).
+fn build(out: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/verify/macro/families.rs");
+    let dst = out.join(name);
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let mut errors = String::new();
+    for macros in artifacts(deps, "rseq_macros", "so") {
+        for abi in artifacts(deps, "rseq_abi", "rlib") {
+            let output = Command::new(&rustc)
+                .args(["--edition", "2021", "--crate-type", "bin"])
+                .args(flags)
+                .arg("--extern")
+                .arg(format!("rseq_macros={}", macros.display()))
+                .arg("--extern")
+                .arg(format!("rseq_abi={}", abi.display()))
+                .arg("-L")
+                .arg(format!("dependency={}", deps.display()))
+                .arg(&src)
+                .arg("-o")
+                .arg(&dst)
+                .output()
+                .unwrap();
+            if output.status.success() {
+                return dst;
+            }
+            errors.push_str(&String::from_utf8_lossy(&output.stderr));
+        }
+    }
+    panic!(
+        "the fixture did not build with any rseq-abi/rseq-macros build in {}:\n{errors}",
+        deps.display()
+    );
+}
+
+fn check(path: &Path, kind: FileKind) {
+    let report = verify(path);
+    let text = render_text(&report);
+    assert_eq!(report.kind, kind, "{text}");
+    assert_eq!(report.sections.len(), SECTIONS, "{text}");
+    assert!(report.is_clean(), "{text}");
+    assert_eq!(report.exit_code(), 0);
+    for s in &report.sections {
+        assert!(s.descriptor.in_ptr_array, "{text}");
+        assert!(
+            s.function
+                .as_deref()
+                .is_some_and(|f| f.starts_with("families::")),
+            "{text}"
+        );
+        assert!(s.instructions >= 2, "{text}");
+    }
+    // The families with an early exit declare it, and the speculative stores are listed.
+    assert!(report.sections.iter().any(|s| !s.exits.is_empty()));
+    assert!(report
+        .all_findings()
+        .any(|f| f.code.as_str() == "rseq-speculative-store"));
+    // The program runs: the sections work under the real kernel.
+    let run = Command::new(path).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+#[test]
+fn debug_pie_build_of_every_family_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    check(
+        &build(dir.path(), "debug-pie", &["-C", "opt-level=0"]),
+        FileKind::Dynamic,
+    );
+}
+
+#[test]
+fn release_pie_build_of_every_family_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    check(
+        &build(dir.path(), "release-pie", &["-C", "opt-level=3"]),
+        FileKind::Dynamic,
+    );
+}
+
+#[test]
+fn release_non_pie_build_of_every_family_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(
+        dir.path(),
+        "release-static",
+        &["-C", "opt-level=3", "-C", "relocation-model=static"],
+    );
+    check(&path, FileKind::Executable);
+}
+
+#[test]
+fn debug_non_pie_build_of_every_family_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(
+        dir.path(),
+        "debug-static",
+        &["-C", "opt-level=0", "-C", "relocation-model=static"],
+    );
+    check(&path, FileKind::Executable);
+}
