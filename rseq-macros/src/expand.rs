@@ -355,7 +355,8 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
                 #mm_cid_guard
                 #[cfg(target_arch = "x86_64")]
                 let #idx: usize = {
-                    let v: u32;
+                    // `movl` to a 32-bit register zero-extends into the 64-bit one.
+                    let v: usize;
                     // SAFETY: `%fs:area_offset()` is this thread's `struct rseq` (thread-area
                     // contract); the field is read with one 32-bit load.
                     unsafe {
@@ -367,7 +368,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
                             options(att_syntax, nostack, preserves_flags, readonly)
                         );
                     }
-                    v as usize
+                    v
                 };
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: `area()` is this thread's readable `struct rseq`.

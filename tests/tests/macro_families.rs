@@ -26,7 +26,7 @@ const SCENARIO: &str = "RSEQ_MACRO_FAMILIES_SCENARIO";
 
 /// Outcome of a buffer push.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Push {
+enum Push {
     Done,
     Full,
     Raced,
@@ -34,7 +34,7 @@ pub enum Push {
 
 /// Outcome of a buffer pop.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Pop {
+enum Pop {
     Item(usize),
     Empty,
     Raced,
@@ -42,7 +42,7 @@ pub enum Pop {
 
 /// Errors of the section that returns its aborts.
 #[derive(Debug)]
-pub enum AddError {
+enum AddError {
     Aborted,
     Unavailable(Unavailable),
 }
@@ -55,20 +55,20 @@ impl From<Unavailable> for AddError {
 
 /// A list node: `next` is not at offset 0, so the pop exercises `byte_add`.
 #[repr(C)]
-pub struct Node {
-    pub id: usize,
-    pub next: usize,
+struct Node {
+    id: usize,
+    next: usize,
 }
 
 macro_rules! families {
     ($idx:ident, $module:ident) => {
         /// Every family, bound to one index.
-        pub mod $module {
+        mod $module {
             use super::*;
 
             /// rseq_load_add_store__ptr.
             #[rseq_critical]
-            pub unsafe fn add(counters: *mut usize, n: usize) -> Result<(), Unavailable> {
+            pub(crate) unsafe fn add(counters: *mut usize, n: usize) -> Result<(), Unavailable> {
                 let cpu = $idx();
                 let slot = counters.wrapping_add(cpu * STRIDE);
                 commit_add(slot, n);
@@ -77,7 +77,10 @@ macro_rules! families {
 
             /// The same, returning aborts to the caller.
             #[rseq_critical(on_abort = return Err(AddError::Aborted))]
-            pub unsafe fn add_or_abort(counters: *mut usize, n: usize) -> Result<(), AddError> {
+            pub(crate) unsafe fn add_or_abort(
+                counters: *mut usize,
+                n: usize,
+            ) -> Result<(), AddError> {
                 let cpu = $idx();
                 let slot = counters.wrapping_add(cpu * STRIDE);
                 commit_add(slot, n);
@@ -86,7 +89,7 @@ macro_rules! families {
 
             /// rseq_load_cbne_store__ptr: increment by compare-and-store.
             #[rseq_critical]
-            pub unsafe fn cas_inc(words: *mut usize) -> Result<bool, Unavailable> {
+            pub(crate) unsafe fn cas_inc(words: *mut usize) -> Result<bool, Unavailable> {
                 let cpu = $idx();
                 let v = words.wrapping_add(cpu * STRIDE);
                 // SAFETY: `v` is this index's slot (caller contract).
@@ -102,7 +105,7 @@ macro_rules! families {
 
             /// rseq_load_cbne_store__ptr with the expected value from the caller.
             #[rseq_critical]
-            pub unsafe fn cas(
+            pub(crate) unsafe fn cas(
                 words: *mut usize,
                 expect: usize,
                 newv: usize,
@@ -119,7 +122,10 @@ macro_rules! families {
 
             /// List push (rseq_load_cbne_store__ptr).
             #[rseq_critical]
-            pub unsafe fn push(heads: *mut usize, node: *mut Node) -> Result<bool, Unavailable> {
+            pub(crate) unsafe fn push(
+                heads: *mut usize,
+                node: *mut Node,
+            ) -> Result<bool, Unavailable> {
                 let cpu = $idx();
                 let head = heads.wrapping_add(cpu * STRIDE);
                 // SAFETY: `head` is this index's list head, `node` is owned by the caller.
@@ -136,7 +142,7 @@ macro_rules! families {
 
             /// List pop (rseq_load_cbeq_store_add_load_store__ptr).
             #[rseq_critical]
-            pub unsafe fn pop(
+            pub(crate) unsafe fn pop(
                 heads: *mut usize,
                 next_off: usize,
                 #[speculative] out: *mut usize,
@@ -156,7 +162,10 @@ macro_rules! families {
             /// Pointer chase then add (rseq_load_add_load_load_add_store__ptr): the slot
             /// holds, at byte offset 8, a pointer to the counter to increment.
             #[rseq_critical]
-            pub unsafe fn chase_add(tables: *mut usize, inc: usize) -> Result<(), Unavailable> {
+            pub(crate) unsafe fn chase_add(
+                tables: *mut usize,
+                inc: usize,
+            ) -> Result<(), Unavailable> {
                 let cpu = $idx();
                 let ptr = tables.wrapping_add(cpu * STRIDE);
                 let p = load(ptr.byte_add(8));
@@ -166,7 +175,7 @@ macro_rules! families {
 
             /// Buffer push (rseq_load_cbne_store_store__ptr), relaxed commit.
             #[rseq_critical]
-            pub unsafe fn buf_push(
+            pub(crate) unsafe fn buf_push(
                 offs: *mut usize,
                 array: *mut usize,
                 item: usize,
@@ -192,7 +201,7 @@ macro_rules! families {
 
             /// Buffer push (rseq_load_cbne_store_store__ptr), release commit.
             #[rseq_critical]
-            pub unsafe fn buf_push_release(
+            pub(crate) unsafe fn buf_push_release(
                 offs: *mut usize,
                 array: *mut usize,
                 item: usize,
@@ -218,7 +227,10 @@ macro_rules! families {
 
             /// Buffer pop: two compares then commit (rseq_load_cbne_load_cbne_store__ptr).
             #[rseq_critical]
-            pub unsafe fn buf_pop(offs: *mut usize, array: *mut usize) -> Result<Pop, Unavailable> {
+            pub(crate) unsafe fn buf_pop(
+                offs: *mut usize,
+                array: *mut usize,
+            ) -> Result<Pop, Unavailable> {
                 let cpu = $idx();
                 let offp = offs.wrapping_add(cpu * STRIDE);
                 // SAFETY: `offp` is this index's offset word.
@@ -244,7 +256,7 @@ macro_rules! families {
 
             /// Copy-in push (rseq_load_cbne_memcpy_store__ptr), relaxed commit: 16-byte items.
             #[rseq_critical]
-            pub unsafe fn mc_push(
+            pub(crate) unsafe fn mc_push(
                 offs: *mut usize,
                 array: *mut [usize; 2],
                 src: *const [usize; 2],
@@ -270,7 +282,7 @@ macro_rules! families {
 
             /// Copy-in push, release commit.
             #[rseq_critical]
-            pub unsafe fn mc_push_release(
+            pub(crate) unsafe fn mc_push_release(
                 offs: *mut usize,
                 array: *mut [usize; 2],
                 src: *const [usize; 2],
@@ -296,7 +308,7 @@ macro_rules! families {
 
             /// Copy-out pop (rseq_load_cbne_memcpy_store__ptr with a bounded runtime length).
             #[rseq_critical]
-            pub unsafe fn mc_pop(
+            pub(crate) unsafe fn mc_pop(
                 offs: *mut usize,
                 array: *mut [usize; 2],
                 #[speculative] out: *mut [usize; 2],
@@ -426,7 +438,11 @@ macro_rules! run_families {
                             aborts.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
-                        Err(AddError::Unavailable(_)) => {
+                        Err(AddError::Unavailable(u)) => {
+                            assert!(
+                                matches!(u.reason(), rseq_abi::thread::Reason::Refused(_)),
+                                "{u}"
+                            );
                             let _g = FALLBACK.lock().unwrap();
                             // SAFETY: serialised by the lock.
                             unsafe { *c.ptr::<usize>() += 1 };
@@ -655,8 +671,10 @@ macro_rules! run_families {
                     loop {
                         // SAFETY: as above.
                         let r = if t % 2 == 0 {
+                            // SAFETY: offsets and arrays sized for every index.
                             unsafe { f::buf_push(o.ptr(), a.ptr(), x) }
                         } else {
+                            // SAFETY: offsets and arrays sized for every index.
                             unsafe { f::buf_push_release(o.ptr(), a.ptr(), x) }
                         };
                         match r {
@@ -745,8 +763,10 @@ macro_rules! run_families {
                     loop {
                         // SAFETY: as above; `x` outlives the call.
                         let r = if t % 2 == 0 {
+                            // SAFETY: offsets and arrays sized for every index.
                             unsafe { f::mc_push(o.ptr(), a.ptr(), &x) }
                         } else {
+                            // SAFETY: offsets and arrays sized for every index.
                             unsafe { f::mc_push_release(o.ptr(), a.ptr(), &x) }
                         };
                         match r {
