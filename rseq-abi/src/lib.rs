@@ -10,6 +10,9 @@
 //!   [`glibc`], [`auxv`]: what the C library and the kernel say about rseq.
 //! - `diagnose` (feature `diagnose`, on by default): who registered, and why, as a report
 //!   with human and JSON renderings (`cargo run -p rseq-abi --example diagnose -- --json`).
+//! - `percpu` (feature `percpu`): per-CPU building blocks written with `#[rseq_critical]`
+//!   (re-exported here as `rseq_critical`): `PerCpu<T>`, a counter, a spin lock, an
+//!   intrusive stack and rings, each with an atomic fallback where rseq is unavailable.
 //!
 //! # Discovery rules
 //!

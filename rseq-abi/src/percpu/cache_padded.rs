@@ -1,26 +1,28 @@
 //! [`CachePadded`]: aligns and pads a value to the length of a cache line, so that two
 //! per-CPU slots never share one (no false sharing between CPUs).
 //!
-//! The alignment is a property of the target architecture, stated here once with the
-//! reason and the source for each value:
-//!
-//! | architecture | bytes | why |
-//! | --- | --- | --- |
-//! | `x86_64` | 128 | 64-byte lines, but since Sandy Bridge the L2 *spatial prefetcher* (the "adjacent cache line" prefetcher) completes every line to its 128-byte-aligned pair, so two values in the same 128-byte block still ping-pong between cores (Intel 64 and IA-32 Architectures Optimization Reference Manual, section "Hardware prefetching for the second-level cache"; folly's `hardware_destructive_interference_size` is 128 on x86_64 for the same reason) |
-//! | `aarch64` | 128 | most cores have 64-byte lines, but some have 128 (Apple M1 and later, Cavium ThunderX, Marvell ThunderX2 L2/L3); Linux's `arch/arm64/include/asm/cache.h` sets `ARCH_DMA_MINALIGN` to 128 for that reason |
-//! | `powerpc64` | 128 | 128-byte lines on POWER (`arch/powerpc/include/asm/cache.h`: `L1_CACHE_SHIFT` 7 on 64-bit) |
-//! | `s390x` | 256 | 256-byte lines (`arch/s390/include/asm/cache.h`: `L1_CACHE_SHIFT` 8) |
-//! | `arm`, `mips`, `mips64` | 32 | 32-byte lines on the common cores of these families (`L1_CACHE_SHIFT` 5 in their default kernel configurations) |
-//! | everything else (`x86`, `riscv64`, `loongarch64`, ...) | 64 | 64-byte lines (RISC-V: the Zic64b profile requirement; LoongArch: `L1_CACHE_SHIFT` 6) |
-//!
-//! Over-aligning costs memory only; under-aligning costs throughput on every contended
-//! update, so where an architecture has cores with two line sizes the larger one is used.
+//! The per-architecture alignment, with its reasons and sources, is documented on the type.
 
 use core::fmt;
 use core::ops::{Deref, DerefMut};
 
 /// A value aligned and padded to [`CachePadded::ALIGN`] bytes: the destructive
-/// interference size of the target architecture (see the [module docs](self)).
+/// interference size of the target architecture.
+///
+/// The alignment is a property of the target architecture, stated here once with the
+/// reason and the source for each value:
+///
+/// | architecture | bytes | why |
+/// | --- | --- | --- |
+/// | `x86_64` | 128 | 64-byte lines, but since Sandy Bridge the L2 *spatial prefetcher* (the "adjacent cache line" prefetcher) completes every line to its 128-byte-aligned pair, so two values in the same 128-byte block still ping-pong between cores (Intel 64 and IA-32 Architectures Optimization Reference Manual, section "Hardware prefetching for the second-level cache"; folly's `hardware_destructive_interference_size` is 128 on x86_64 for the same reason) |
+/// | `aarch64` | 128 | most cores have 64-byte lines, but some have 128 (Apple M1 and later, Cavium ThunderX, Marvell ThunderX2 L2/L3); Linux's `arch/arm64/include/asm/cache.h` sets `ARCH_DMA_MINALIGN` to 128 for that reason |
+/// | `powerpc64` | 128 | 128-byte lines on POWER (`arch/powerpc/include/asm/cache.h`: `L1_CACHE_SHIFT` 7 on 64-bit) |
+/// | `s390x` | 256 | 256-byte lines (`arch/s390/include/asm/cache.h`: `L1_CACHE_SHIFT` 8) |
+/// | `arm`, `mips`, `mips64` | 32 | 32-byte lines on the common cores of these families (`L1_CACHE_SHIFT` 5 in their default kernel configurations) |
+/// | everything else (`x86`, `riscv64`, `loongarch64`, ...) | 64 | 64-byte lines (RISC-V: the Zic64b profile requirement; LoongArch: `L1_CACHE_SHIFT` 6) |
+///
+/// Over-aligning costs memory only; under-aligning costs throughput on every contended
+/// update, so where an architecture has cores with two line sizes the larger one is used.
 ///
 /// `size_of::<CachePadded<T>>()` is a multiple of `ALIGN` and every `CachePadded<T>`
 /// starts on an `ALIGN`-byte boundary, so in an array of them no two elements ever share

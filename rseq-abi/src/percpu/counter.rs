@@ -122,24 +122,42 @@ impl<I: IndexKind> PerCpuCounter<I> {
     /// unavailable on this thread. Returns the slot it added to.
     #[inline]
     pub fn add(&self, n: u64) -> Slot {
+        let mut i = 0usize;
+        // One attempt inline (the fast path); everything else out of line, so that the
+        // caller keeps no registers and no loop for the rare cases.
+        match self.try_add(&mut i, n) {
+            Ok(()) => Slot::PerCpu(i),
+            Err(attempt) => self.add_slow(attempt, n),
+        }
+    }
+
+    /// One attempt at the section.
+    #[inline(always)]
+    fn try_add(&self, i: &mut usize, n: u64) -> Result<(), Attempt> {
+        // SAFETY: `self.words` has a word for every index the kernel reports, and those
+        // words are written only by this section (bound to their index).
+        unsafe {
+            if I::MM_CID {
+                add_mm_cid(i, &self.words, n)
+            } else {
+                add_cpu_id(i, &self.words, n)
+            }
+        }
+    }
+
+    /// After a first attempt did not commit: retry while the section aborts, or fall back.
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, mut attempt: Attempt, n: u64) -> Slot {
         loop {
+            if attempt != Attempt::Aborted {
+                return self.add_shared(n);
+            }
+            count_abort();
             let mut i = 0usize;
-            // SAFETY: `self.words` has a word for every index the kernel reports, and those
-            // words are written only by this section (bound to their index).
-            let result = unsafe {
-                if I::MM_CID {
-                    add_mm_cid(&mut i, &self.words, n)
-                } else {
-                    add_cpu_id(&mut i, &self.words, n)
-                }
-            };
-            return match result {
-                Ok(()) => Slot::PerCpu(i),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(_) => self.add_shared(n),
+            attempt = match self.try_add(&mut i, n) {
+                Ok(()) => return Slot::PerCpu(i),
+                Err(attempt) => attempt,
             };
         }
     }

@@ -26,6 +26,11 @@ use core::fmt;
 
 /// One `T` per possible CPU, each in its own [`CachePadded`] slot.
 ///
+/// The slot count is the number of *possible* CPUs (`/sys/devices/system/cpu/possible`:
+/// the highest possible CPU number + 1, see [`possible_cpus`](crate::thread::possible_cpus)),
+/// not the number of online or allowed CPUs: every CPU number and concurrency id the kernel
+/// can report has a slot, whatever comes online later or whatever the affinity mask.
+///
 /// Shared access to another CPU's slot is allowed (`&T`, [`PerCpu::get`],
 /// [`PerCpu::iter`]); what a slot may be used for concurrently is up to `T` (the per-CPU
 /// building blocks of this module keep words that only critical sections of the slot's
