@@ -172,7 +172,9 @@ Since glibc 2.35 the C library registers one rseq area per thread itself, inside
 thread control block, and publishes where it is through __rseq_offset, __rseq_size and
 __rseq_flags (exported by the dynamic loader, version GLIBC_2.35). The kernel accepts only one
 registration per thread: a module that still defines its own TLS __rseq_abi and calls the
-rseq system call on it gets EBUSY, and then either fails or silently runs without rseq
+rseq system call on it gets EINVAL (another area is registered), and then either fails or
+silently runs without rseq; a module that only reads its own __rseq_abi sees an area the
+kernel never updates
 (tcmalloc's long-standing issue is the best-known case). The fix is to read the area glibc
 registered (thread pointer + __rseq_offset) or to disable glibc's registration with
 GLIBC_TUNABLES=glibc.pthread.rseq=0."

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use rseq_link_check::asm::ColorChoice;
 use rseq_link_check::diag::{Code, CATALOG};
 use rseq_link_check::loader::{DlopenMode, Options, Process};
 use rseq_link_check::report::{emit, Format, Render};
@@ -49,6 +50,30 @@ enum Command {
         #[arg(long, default_value = rseq::RSEQ_ABI)]
         symbol: String,
     },
+    /// Checks every rseq critical section of an ELF executable, shared object or .o file:
+    /// exit 0 clean, 1 findings (errors or warnings), 2 unreadable input.
+    Verify {
+        /// The ELF file.
+        elf: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An annotated listing of each critical section (start, commit, abort, exits) with
+    /// the verdict, for code review.
+    Asm {
+        /// The ELF file.
+        elf: PathBuf,
+        /// Only sections in functions whose demangled name contains PATTERN.
+        #[arg(long, value_name = "PATTERN")]
+        function: Option<String>,
+        /// Colour: auto (when standard output is a terminal), always or never.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+        color: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The long explanation of a diagnostic code (all codes without an argument).
     Explain {
         /// A code such as `split-instance`.
@@ -88,6 +113,10 @@ struct LoadArgs {
     /// Leave out the kernel's vDSO.
     #[arg(long)]
     no_vdso: bool,
+    /// GLIBC_TUNABLES of the program's environment (glibc.pthread.rseq=0 turns off glibc's
+    /// own rseq registration).
+    #[arg(long)]
+    glibc_tunables: Option<String>,
     /// Model `ldd -r` (trace mode: the dynamic loader does not relocate itself).
     #[arg(long)]
     ldd: bool,
@@ -124,6 +153,7 @@ impl LoadArgs {
             dlopen,
             vdso: !self.no_vdso,
             trace: self.ldd,
+            glibc_tunables: self.glibc_tunables.clone(),
         })
     }
 
@@ -251,6 +281,24 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Graph { load, symbol }) => {
             let p = load.load()?;
             output(&rseq::graph(&p, &symbol), load.format(Format::Dot))
+        }
+        Some(Command::Verify { elf, json }) => {
+            let report = rseq_link_check::verify::verify_file(&elf)?;
+            output(&report, if json { Format::Json } else { Format::Human })
+        }
+        Some(Command::Asm {
+            elf,
+            function,
+            color,
+            json,
+        }) => {
+            let mut listing = rseq_link_check::asm::listing_for_file(&elf, function.as_deref())?;
+            listing.color = match color.as_str() {
+                "always" => ColorChoice::Always,
+                "never" => ColorChoice::Never,
+                _ => ColorChoice::Auto,
+            };
+            output(&listing, if json { Format::Json } else { Format::Human })
         }
         Some(Command::Explain { code }) => explain(code.as_deref()),
     }

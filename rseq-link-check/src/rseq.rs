@@ -306,6 +306,9 @@ pub fn resolve(p: &Process, symbol: &str) -> ResolveReport {
 }
 
 fn glibc_registrar(p: &Process) -> Option<ModuleId> {
+    if !p.options.glibc_registers_rseq() {
+        return None;
+    }
     p.global.iter().copied().find(|&id| {
         let f = &p.modules[id].file;
         f.find_dynamic(b"__rseq_offset", |_, s| {
@@ -350,7 +353,7 @@ fn rseq_abi_diagnostics(
             out.push(Diagnostic::new(
                 Code::GlibcOwnsRegistration,
                 format!(
-                    "the C library registers rseq for every thread ({} exports __rseq_offset@GLIBC_2.35), and {} defines its own {} ({} bytes): registering it fails with EBUSY",
+                    "the C library registers rseq for every thread ({} exports __rseq_offset@GLIBC_2.35), and {} defines its own {} ({} bytes): registering it fails (EINVAL: the thread already has an area), and an unregistered area is never updated",
                     p.modules[reg].name, d.def.module, RSEQ_ABI, d.def.size
                 ),
             ));

@@ -72,12 +72,24 @@ pub struct Options {
     pub dlopen: Vec<(String, DlopenMode)>,
     /// Include the kernel's vDSO (read from this process) like the loader does.
     pub vdso: bool,
+    /// `GLIBC_TUNABLES` of the environment (`glibc.pthread.rseq=0` turns off the C
+    /// library's own rseq registration).
+    pub glibc_tunables: Option<String>,
     /// Model `ldd -r` (`LD_TRACE_LOADED_OBJECTS=1 LD_BIND_NOW=1`): in trace mode the loader
     /// relocates every object except itself.
     pub trace: bool,
 }
 
 impl Options {
+    /// True unless `GLIBC_TUNABLES` sets `glibc.pthread.rseq=0`.
+    pub fn glibc_registers_rseq(&self) -> bool {
+        !self.glibc_tunables.as_deref().is_some_and(|t| {
+            t.split(':')
+                .filter_map(|kv| kv.split_once('='))
+                .any(|(k, v)| k == "glibc.pthread.rseq" && v == "0")
+        })
+    }
+
     /// Splits an `LD_PRELOAD` value on spaces and colons, as `rtld.c` does.
     pub fn split_preload(value: &str) -> Vec<String> {
         value
@@ -477,7 +489,11 @@ impl Process {
         };
         let interp = file.interp.clone();
         let main_name = program.to_string_lossy().into_owned();
-        let main_origin = canonical.parent().map(|p| p.to_string_lossy().into_owned());
+        let main_origin = if opts.sysroot.is_some() {
+            Some(dirname(&main_name))
+        } else {
+            canonical.parent().map(|p| p.to_string_lossy().into_owned())
+        };
         let main = ld.add(main_name, file, None, LoadReason::Executable, main_origin);
 
         // The interpreter is loaded by the kernel; it joins the search list only if needed.

@@ -1,0 +1,760 @@
+//! The loader scenario corpus. Every scenario is built with gcc at test time, run for real
+//! (`LD_DEBUG=bindings`, probes printing addresses), and the analyser must agree with what
+//! the real loader did. Diagnostics are shown to fire on a broken scenario and not on its
+//! clean twin; where the breakage is observable at run time (EBUSY, EINVAL, a refused start,
+//! a failed dlopen), the real program shows it too.
+
+mod harness;
+
+use harness::*;
+use rseq_link_check::loader::{DlopenMode, Options};
+
+const RSEQ: &str = "__rseq_abi";
+
+fn has(codes: &std::collections::BTreeSet<String>, code: &str) -> bool {
+    codes.contains(code)
+}
+
+/// The executable's exported definition interposes: a library defining and using the same
+/// symbol binds to the executable's copy.
+#[test]
+fn executable_definition_in_dynsym_interposes() {
+    let sc = Sc::new();
+    sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, true, ""), &[]);
+    sc.exe(
+        "main",
+        &main_src(&def_src("main", RSEQ, 32, true, ""), &["main", "liba.so"]),
+        &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    let real = sc.run("main", &[]);
+    let p = sc.model("main", Options::default());
+    assert_agrees(&real, &p, RSEQ);
+    assert_eq!(real.binds_to("liba.so").as_deref(), Some("main"));
+    let c = codes(&p);
+    assert!(
+        !has(&c, "split-instance") && !has(&c, "size-mismatch"),
+        "{c:?}"
+    );
+    // glibc 2.35+ registers its own area: every module defining __rseq_abi is flagged.
+    assert!(has(&c, "glibc-owns-registration"), "{c:?}");
+}
+
+/// An executable definition that is not in .dynsym (the executable was linked against a
+/// library that did not define the symbol) keeps a private copy: the process splits.
+#[test]
+fn executable_definition_missing_from_dynsym_splits() {
+    let sc = Sc::new();
+    sc.lib("liba.so", "void probe_liba_so(void) {}\n", &[]);
+    sc.exe(
+        "main",
+        &main_src(&def_src("main", RSEQ, 32, true, ""), &["main", "liba.so"]),
+        &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    // The library is upgraded after the link to one that defines and uses __rseq_abi.
+    sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, true, ""), &[]);
+    let real = sc.run("main", &[]);
+    let p = sc.model("main", Options::default());
+    assert_agrees(&real, &p, RSEQ);
+    assert_ne!(
+        real.seen["main"], real.seen["liba.so"],
+        "the real process split"
+    );
+    let r = rseq_link_check::rseq::resolve(&p, RSEQ);
+    let exe_def = r
+        .definitions
+        .iter()
+        .find(|d| d.module.ends_with("/main"))
+        .unwrap();
+    assert!(
+        !exe_def.exported,
+        "the executable's copy is only in .symtab"
+    );
+    assert!(has(&codes(&p), "split-instance"));
+}
+
+/// The global scope is breadth-first: a definition in a direct dependency wins over one in a
+/// dependency of an earlier dependency. With different sizes the smaller winner is flagged;
+/// the clean twin has equal sizes.
+#[test]
+fn breadth_first_scope_and_size_findings() {
+    for (deep, b, expect) in [
+        (64, 32, Some("winner-too-small")),
+        (32, 64, Some("size-mismatch")),
+        (32, 32, None),
+    ] {
+        let sc = Sc::new();
+        sc.lib(
+            "libdeep.so",
+            &def_src("libdeep.so", RSEQ, deep, true, ""),
+            &[],
+        );
+        sc.lib(
+            "liba.so",
+            "void probe_liba_so(void) {}\n",
+            &["-L.", "-ldeep", "-Wl,-rpath,$ORIGIN"],
+        );
+        sc.lib("libb.so", &def_src("libb.so", RSEQ, b, true, ""), &[]);
+        sc.exe(
+            "main",
+            &main_src("", &["libdeep.so", "libb.so"]),
+            &[
+                "-L.",
+                "-la",
+                "-lb",
+                "-ldeep",
+                "-Wl,-rpath,$ORIGIN",
+                "-Wl,--no-as-needed",
+            ],
+        );
+        let real = sc.run("main", &[]);
+        let p = sc.model("main", Options::default());
+        assert_agrees(&real, &p, RSEQ);
+        // Breadth-first: libb (a direct dependency) is searched before libdeep.
+        assert_eq!(real.binds_to("libdeep.so").as_deref(), Some("libb.so"));
+        let c = codes(&p);
+        for code in ["winner-too-small", "size-mismatch"] {
+            assert_eq!(
+                has(&c, code),
+                Some(code) == expect,
+                "{deep}/{b}: {code} in {c:?}"
+            );
+        }
+    }
+}
+
+/// LD_PRELOAD comes right after the executable in the global scope.
+#[test]
+fn preload_interposes() {
+    let sc = Sc::new();
+    sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, true, ""), &[]);
+    sc.lib("libp.so", &def_src("libp.so", RSEQ, 32, true, ""), &[]);
+    sc.exe(
+        "main",
+        &main_src("", &["liba.so"]),
+        &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    let pre = sc.s("libp.so");
+    let real = sc.run("main", &[("LD_PRELOAD", &pre)]);
+    let p = sc.model(
+        "main",
+        Options {
+            preload: Options::split_preload(&pre),
+            ..Options::default()
+        },
+    );
+    assert_agrees(&real, &p, RSEQ);
+    assert_eq!(real.binds_to("liba.so").as_deref(), Some("libp.so"));
+    // Without the preload the library uses its own definition.
+    let real = sc.run("main", &[]);
+    let p = sc.model("main", Options::default());
+    assert_agrees(&real, &p, RSEQ);
+}
+
+/// Private copies: protected visibility, hidden visibility, a version-script local symbol,
+/// and -Bsymbolic all keep the library on its own definition while the executable exports
+/// one: two instances. The clean twin (default visibility) binds to the executable.
+#[test]
+fn private_copies_split_the_process() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        ("protected", ", visibility(\"protected\")", &[]),
+        ("hidden", ", visibility(\"hidden\")", &[]),
+        (
+            "version-script-local",
+            "",
+            &["-Wl,--version-script=local.map"],
+        ),
+        ("bsymbolic", "", &["-Wl,-Bsymbolic"]),
+        ("clean", "", &[]),
+    ];
+    for (name, attrs, flags) in cases {
+        let sc = Sc::new();
+        sc.file("local.map", "{ global: probe_liba_so; local: *; };\n");
+        sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, true, attrs), flags);
+        sc.exe(
+            "main",
+            &main_src(&def_src("main", RSEQ, 32, true, ""), &["main", "liba.so"]),
+            &["-L.", "-la", "-Wl,-rpath,$ORIGIN", "-rdynamic"],
+        );
+        let real = sc.run("main", &[]);
+        let p = sc.model("main", Options::default());
+        assert_agrees(&real, &p, RSEQ);
+        let split = real.seen["main"] != real.seen["liba.so"];
+        assert_eq!(split, name != "clean", "{name}: real split");
+        assert_eq!(has(&codes(&p), "split-instance"), split, "{name}");
+    }
+}
+
+const V1_MAP: &str = "V1 { global: foo; probe_libv_so; local: *; };\n";
+const V12_MAP: &str = "V1 { global: foo; probe_libv_so; local: *; };\nV2 { global: foo; } V1;\n";
+const V2_ONLY_MAP: &str = "V2 { global: foo; probe_libv_so; local: *; };\n";
+
+/// A library with `foo@V1` (old) and `foo@@V2` (default) as two objects, and probes for both.
+fn libv_two_versions() -> &'static str {
+    "#include <stdio.h>\n\
+     int foo_v1 = 1; int foo_v2 = 2;\n\
+     __asm__(\".symver foo_v1, foo@V1\");\n\
+     __asm__(\".symver foo_v2, foo@@V2\");\n\
+     void probe_libv_so(void) {\n\
+       printf(\"own libv.so@V1 %p\\n\", (void *)&foo_v1);\n\
+       printf(\"own libv.so@V2 %p\\n\", (void *)&foo_v2);\n\
+     }\n"
+}
+
+fn main_uses_foo() -> String {
+    "#include <stdio.h>\nextern int foo;\nvoid probe_libv_so(void);\n\
+     int main(void) { probe_libv_so(); printf(\"value %d\\n\", foo); return 0; }\n"
+        .to_string()
+}
+
+/// Symbol versions: a reference to foo@V1 takes the old, hidden definition (exact match);
+/// an unversioned reference takes the oldest version; an unversioned definition satisfies a
+/// versioned reference.
+#[test]
+fn symbol_versions_follow_check_match() {
+    let sc = Sc::new();
+    // Built against a V1-only library: the executable needs foo@V1.
+    sc.file("v1.map", V1_MAP);
+    sc.lib(
+        "libv.so",
+        "int foo = 1;\nvoid probe_libv_so(void) {}\n",
+        &["-Wl,--version-script=v1.map"],
+    );
+    sc.exe(
+        "main_v1",
+        &main_uses_foo(),
+        &["-L.", "-lv", "-Wl,-rpath,$ORIGIN"],
+    );
+    // Built against an unversioned library: the reference carries no version.
+    sc.lib(
+        "libv.so",
+        "int foo = 1;\nvoid probe_libv_so(void) {}\n",
+        &[],
+    );
+    sc.exe(
+        "main_unversioned",
+        &main_uses_foo(),
+        &["-L.", "-lv", "-Wl,-rpath,$ORIGIN"],
+    );
+    // At run time: both versions present.
+    sc.file("v12.map", V12_MAP);
+    sc.lib(
+        "libv.so",
+        libv_two_versions(),
+        &["-Wl,--version-script=v12.map"],
+    );
+    for exe in ["main_v1", "main_unversioned"] {
+        let real = sc.run(exe, &[]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        let p = sc.model(exe, Options::default());
+        assert_eq!(
+            model_bindings_of(&p, "foo"),
+            real.bindings_of("foo"),
+            "{exe}"
+        );
+        // Which of the two objects did the executable get? (Its copy relocation copied the
+        // initial value: 1 for foo@V1, 2 for foo@@V2.)
+        let got = format!("libv.so@V{}", real.facts["value"]);
+        let b = p
+            .bindings()
+            .into_iter()
+            .find(|b| b.from == 0 && b.symbol == "foo")
+            .unwrap();
+        let def = p.modules[b.to.unwrap()]
+            .file
+            .dynamic_symbol(b.to_sym.unwrap())
+            .unwrap();
+        let ver = p.modules[b.to.unwrap()]
+            .file
+            .version(def.versym.unwrap() & 0x7fff)
+            .unwrap();
+        assert_eq!(got, format!("libv.so@{}", ver.name), "{exe}");
+    }
+    // An unversioned preloaded definition satisfies main_v1's versioned reference.
+    sc.lib("libp.so", "int foo = 7;\n", &[]);
+    let pre = sc.s("libp.so");
+    let real = sc.run("main_v1", &[("LD_PRELOAD", &pre)]);
+    let p = sc.model(
+        "main_v1",
+        Options {
+            preload: vec![pre.clone()],
+            ..Options::default()
+        },
+    );
+    assert_eq!(model_bindings_of(&p, "foo"), real.bindings_of("foo"));
+    assert!(real
+        .bindings_of("foo")
+        .iter()
+        .any(|b| b.2.ends_with("libp.so")));
+    assert_eq!(real.facts["value"], "7");
+}
+
+/// A required version that the library does not define: the loader refuses to start.
+#[test]
+fn missing_version_refuses_to_start() {
+    let sc = Sc::new();
+    sc.file("v2.map", V2_ONLY_MAP);
+    sc.lib(
+        "libv.so",
+        "int foo = 1;\nvoid probe_libv_so(void) {}\n",
+        &["-Wl,--version-script=v2.map"],
+    );
+    sc.exe(
+        "main",
+        &main_uses_foo(),
+        &["-L.", "-lv", "-Wl,-rpath,$ORIGIN"],
+    );
+    let p = sc.model("main", Options::default());
+    assert!(!has(&codes(&p), "missing-version"));
+    assert_eq!(sc.run("main", &[]).status, Some(0));
+    // Downgrade: only V1 is defined now.
+    sc.file("v1.map", V1_MAP);
+    sc.lib(
+        "libv.so",
+        "int foo = 1;\nvoid probe_libv_so(void) {}\n",
+        &["-Wl,--version-script=v1.map"],
+    );
+    let real = sc.run("main", &[]);
+    assert_ne!(real.status, Some(0));
+    assert!(
+        real.stderr.contains("version `V2' not found"),
+        "{}",
+        real.stderr
+    );
+    let p = sc.model("main", Options::default());
+    assert!(p.refuses_to_start());
+    assert_eq!(p.missing_versions[0].version, "V2");
+    assert!(has(&codes(&p), "missing-version"));
+}
+
+/// Weak definitions end the lookup like global ones, unless LD_DYNAMIC_WEAK is set.
+#[test]
+fn weak_definitions_and_ld_dynamic_weak() {
+    let sc = Sc::new();
+    sc.lib(
+        "liba.so",
+        &def_src("liba.so", "foo", 32, false, "")
+            .replace("struct {", "__attribute__((weak)) struct {"),
+        &[],
+    );
+    sc.lib("libb.so", &def_src("libb.so", "foo", 32, false, ""), &[]);
+    sc.exe(
+        "main",
+        &main_src("", &["liba.so", "libb.so"]),
+        &["-L.", "-la", "-lb", "-Wl,-rpath,$ORIGIN"],
+    );
+    for weak in [false, true] {
+        let env: &[(&str, &str)] = if weak {
+            &[("LD_DYNAMIC_WEAK", "1")]
+        } else {
+            &[]
+        };
+        let real = sc.run("main", env);
+        let p = sc.model(
+            "main",
+            Options {
+                dynamic_weak: weak,
+                ..Options::default()
+            },
+        );
+        assert_agrees(&real, &p, "foo");
+        let want = if weak { "libb.so" } else { "liba.so" };
+        assert_eq!(
+            real.binds_to("libb.so").as_deref(),
+            Some(want),
+            "LD_DYNAMIC_WEAK={weak}"
+        );
+    }
+}
+
+/// Simulated dlopen: RTLD_LOCAL and RTLD_GLOBAL search the global scope first (the
+/// executable's definition wins); RTLD_DEEPBIND searches the library's own scope first.
+#[test]
+fn dlopen_local_global_deepbind() {
+    let sc = Sc::new();
+    sc.lib("libdd.so", &def_src("libdd.so", RSEQ, 32, true, ""), &[]);
+    sc.lib(
+        "libd.so",
+        &ref_src("libd.so", RSEQ, true),
+        &["-L.", "-ldd", "-Wl,-rpath,$ORIGIN"],
+    );
+    let main = format!(
+        "#include <dlfcn.h>\n#include <stdlib.h>\n#include <string.h>\n{}\
+         int main(int argc, char **argv) {{\n\
+           const char *m = getenv(\"MODE\");\n\
+           int mode = RTLD_NOW | (strcmp(m, \"global\") == 0 ? RTLD_GLOBAL : RTLD_LOCAL);\n\
+           if (strcmp(m, \"deepbind\") == 0) mode |= RTLD_DEEPBIND;\n\
+           probe_main();\n\
+           void *h = dlopen(\"{}\", mode); if (!h) {{ puts(dlerror()); return 1; }}\n\
+           ((void (*)(void))dlsym(h, \"probe_libd_so\"))();\n\
+           ((void (*)(void))dlsym(h, \"probe_libdd_so\"))();\n\
+           return 0;\n\
+         }}\n",
+        def_src("main", RSEQ, 32, true, ""),
+        sc.s("libd.so")
+    );
+    sc.exe("main", &main, &["-rdynamic", "-ldl"]);
+    for (mode, m) in [
+        ("local", DlopenMode::Local),
+        ("global", DlopenMode::Global),
+        ("deepbind", DlopenMode::Deepbind),
+    ] {
+        let real = sc.run("main", &[("MODE", mode)]);
+        assert_eq!(real.status, Some(0), "{}", real.stdout);
+        let p = sc.model(
+            "main",
+            Options {
+                dlopen: vec![(sc.s("libd.so"), m)],
+                ..Options::default()
+            },
+        );
+        assert_agrees(&real, &p, RSEQ);
+        let want = if m == DlopenMode::Deepbind {
+            "libdd.so"
+        } else {
+            "main"
+        };
+        assert_eq!(real.binds_to("libd.so").as_deref(), Some(want), "{mode}");
+    }
+}
+
+/// DT_RPATH is inherited down the loading chain; DT_RUNPATH is not: with RUNPATH the
+/// second-level library is not found and the loader refuses to start.
+#[test]
+fn rpath_inherited_runpath_not() {
+    for dtags in ["--disable-new-dtags", "--enable-new-dtags"] {
+        let sc = Sc::new();
+        sc.file("sub/.keep", "");
+        sc.lib("sub/libb.so", &def_src("libb.so", RSEQ, 32, true, ""), &[]);
+        sc.lib(
+            "sub/liba.so",
+            &ref_src("liba.so", RSEQ, true),
+            &["-Lsub", "-lb"],
+        );
+        let dt = format!("-Wl,{dtags}");
+        // The executable needs only liba; liba needs libb and has no search path of its own.
+        sc.exe(
+            "main",
+            "void probe_liba_so(void);\nint main(void) { probe_liba_so(); return 0; }\n",
+            &[
+                "-Lsub",
+                "-la",
+                "-Wl,-rpath-link,sub",
+                "-Wl,-rpath,$ORIGIN/sub",
+                dt.as_str(),
+            ],
+        );
+        let real = sc.run("main", &[]);
+        let p = sc.model("main", Options::default());
+        if dtags == "--disable-new-dtags" {
+            assert_eq!(real.status, Some(0), "{}", real.stderr);
+            assert!(!p.refuses_to_start());
+            assert_agrees(&real, &p, RSEQ);
+            assert!(real
+                .bindings_of(RSEQ)
+                .iter()
+                .any(|b| b.2.ends_with("/sub/libb.so")));
+        } else {
+            assert_ne!(real.status, Some(0));
+            assert!(
+                real.stderr
+                    .contains("libb.so: cannot open shared object file"),
+                "{}",
+                real.stderr
+            );
+            assert!(p.refuses_to_start());
+            assert_eq!(p.missing[0].name, "libb.so");
+            assert!(has(&codes(&p), "missing-dependency"));
+        }
+    }
+}
+
+/// LD_LIBRARY_PATH, `$ORIGIN`, `$LIB` and `$PLATFORM`: the paths the loader reports.
+#[test]
+fn search_path_tokens_and_library_path() {
+    let sc = Sc::new();
+    sc.file("lib/x86_64-linux-gnu/.keep", "");
+    sc.lib(
+        "lib/x86_64-linux-gnu/liba.so",
+        &def_src("liba.so", RSEQ, 32, true, ""),
+        &[],
+    );
+    sc.lib("x86_64/libb.so", &ref_src("libb.so", RSEQ, true), &[]);
+    sc.lib("elsewhere/libc2.so", &ref_src("libc2.so", RSEQ, true), &[]);
+    sc.exe(
+        "main",
+        &main_src("", &["liba.so", "libb.so", "libc2.so"]),
+        &[
+            "-Llib/x86_64-linux-gnu",
+            "-Lx86_64",
+            "-Lelsewhere",
+            "-la",
+            "-lb",
+            "-lc2",
+            "-Wl,-rpath,$ORIGIN/$LIB:$ORIGIN/$PLATFORM",
+        ],
+    );
+    let lp = sc.s("elsewhere");
+    let real = sc.run("main", &[("LD_LIBRARY_PATH", &lp)]);
+    assert_eq!(real.status, Some(0), "{}", real.stderr);
+    let p = sc.model(
+        "main",
+        Options {
+            library_path: vec![lp.clone()],
+            ..Options::default()
+        },
+    );
+    assert_agrees(&real, &p, RSEQ);
+    let names: Vec<&str> = p
+        .global
+        .iter()
+        .map(|&i| p.modules[i].name.as_str())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("/lib/x86_64-linux-gnu/liba.so")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.ends_with("/x86_64/libb.so")),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&format!("{lp}/libc2.so").as_str()),
+        "{names:?}"
+    );
+    // Without LD_LIBRARY_PATH libc2.so is missing, for the loader and for the model.
+    assert!(sc.model("main", Options::default()).refuses_to_start());
+    assert_ne!(sc.run("main", &[]).status, Some(0));
+}
+
+/// A definition that is not thread-local.
+#[test]
+fn non_tls_definition() {
+    for tls in [false, true] {
+        let sc = Sc::new();
+        sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, tls, ""), &[]);
+        sc.exe(
+            "main",
+            &main_src("", &["liba.so"]),
+            &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+        );
+        let real = sc.run("main", &[]);
+        let p = sc.model("main", Options::default());
+        assert_agrees(&real, &p, RSEQ);
+        assert_eq!(has(&codes(&p), "non-tls-definition"), !tls);
+    }
+}
+
+/// Registration of a module's own area: refused (EINVAL: another area is registered) while
+/// glibc registers (the default), success with glibc.pthread.rseq=0; EINVAL for an area
+/// aligned below 32 bytes.
+#[test]
+fn own_registration_under_glibc_and_alignment() {
+    let register = "#include <stdio.h>\n#include <errno.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+        extern __thread char __rseq_abi[32];\n\
+        void probe_liba_so(void) {\n\
+          long r = syscall(334, __rseq_abi, 32, 0, 0x53053053);\n\
+          printf(\"register %s\\n\", r == 0 ? \"ok\" : errno == EBUSY ? \"EBUSY\" : errno == EINVAL ? \"EINVAL\" : \"other\");\n\
+          printf(\"addr_mod_32 %lu\\n\", (unsigned long)__rseq_abi % 32);\n\
+        }\n";
+    // Aligned: `aligned(32)` in C. Under-aligned: placed by assembly at offset 8 of a
+    // 64-byte aligned TLS block.
+    let aligned = "__thread char __rseq_abi[32] __attribute__((aligned(32)));\n";
+    let under = "__asm__(\".section .tbss,\\\"awT\\\",@nobits\\n.balign 64\\nblk: .zero 8\\n.globl __rseq_abi\\n.type __rseq_abi,@object\\n.size __rseq_abi,32\\n__rseq_abi: .zero 32\\n.text\\n\");\n";
+    for (name, def) in [("aligned", aligned), ("under", under)] {
+        let sc = Sc::new();
+        sc.lib("liba.so", &format!("{def}{register}"), &[]);
+        sc.exe(
+            "main",
+            &main_src("", &["liba.so"]),
+            &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+        );
+        for tunables in [None, Some("glibc.pthread.rseq=0")] {
+            let env: Vec<(&str, &str)> = tunables.iter().map(|t| ("GLIBC_TUNABLES", *t)).collect();
+            let real = sc.run("main", &env);
+            let p = sc.model(
+                "main",
+                Options {
+                    glibc_tunables: tunables.map(str::to_string),
+                    ..Options::default()
+                },
+            );
+            let c = codes(&p);
+            let result = real.facts["register"].as_str();
+            match (name, tunables) {
+                (_, None) => assert_eq!(result, "EINVAL"),
+                ("aligned", Some(_)) => assert_eq!(result, "ok"),
+                (_, Some(_)) => assert_eq!(result, "EINVAL"),
+            }
+            assert_eq!(
+                has(&c, "glibc-owns-registration"),
+                tunables.is_none(),
+                "{name} {tunables:?}"
+            );
+            assert_eq!(has(&c, "under-aligned"), name == "under", "{name}: {c:?}");
+            assert_eq!(real.facts["addr_mod_32"] != "0", name == "under");
+        }
+    }
+}
+
+/// An initial-exec TLS module loaded by dlopen: with a large block the real dlopen fails
+/// ("cannot allocate memory in static TLS block"); the global-dynamic twin loads.
+#[test]
+fn static_tls_module_in_dlopen() {
+    for model in ["initial-exec", "global-dynamic"] {
+        let sc = Sc::new();
+        let flag = format!("-ftls-model={model}");
+        sc.lib(
+            "libie.so",
+            "__thread char big[1 << 20];\nchar *probe_libie_so(void) { return big; }\n",
+            &[flag.as_str()],
+        );
+        let main = format!(
+            "#include <dlfcn.h>\n#include <stdio.h>\nint main(void) {{ void *h = dlopen(\"{}\", RTLD_NOW); printf(\"dlopen %s\\n\", h ? \"ok\" : \"failed\"); if (!h) puts(dlerror()); return 0; }}\n",
+            sc.s("libie.so")
+        );
+        sc.exe("main", &main, &["-ldl"]);
+        let real = sc.run("main", &[]);
+        let p = sc.model(
+            "main",
+            Options {
+                dlopen: vec![(sc.s("libie.so"), DlopenMode::Local)],
+                ..Options::default()
+            },
+        );
+        let fires = has(&codes(&p), "static-tls-in-dlopen");
+        assert_eq!(fires, model == "initial-exec");
+        assert_eq!(
+            real.facts["dlopen"] == "failed",
+            model == "initial-exec",
+            "{}",
+            real.stdout
+        );
+        if model == "initial-exec" {
+            assert!(real.stdout.contains("static TLS"), "{}", real.stdout);
+        }
+    }
+}
+
+/// An unversioned `__rseq_size` defined before ld.so in scope captures the C library's own
+/// versioned reference.
+#[test]
+fn unversioned_rseq_size_captures_glibc() {
+    let sc = Sc::new();
+    sc.lib("libcap.so", "unsigned int __rseq_size = 99;\n", &[]);
+    sc.exe("main", "int main(void) { return 0; }\n", &[]);
+    for preload in [false, true] {
+        let pre = sc.s("libcap.so");
+        let env: Vec<(&str, &str)> = if preload {
+            vec![("LD_PRELOAD", pre.as_str())]
+        } else {
+            vec![]
+        };
+        let real = sc.run("main", &env);
+        let p = sc.model(
+            "main",
+            Options {
+                preload: if preload { vec![pre.clone()] } else { vec![] },
+                ..Options::default()
+            },
+        );
+        assert_eq!(
+            model_bindings_of(&p, "__rseq_size"),
+            real.bindings_of("__rseq_size")
+        );
+        let captured = real
+            .bindings_of("__rseq_size")
+            .iter()
+            .any(|b| b.2.ends_with("libcap.so"));
+        assert_eq!(captured, preload);
+        assert_eq!(has(&codes(&p), "captures-glibc-rseq-symbol"), captured);
+    }
+}
+
+/// DT_NEEDED cycles are legal: both libraries load once.
+#[test]
+fn needed_cycle_loads_once() {
+    let sc = Sc::new();
+    sc.lib("libb.so", "int b_stub;\n", &[]);
+    sc.lib(
+        "liba.so",
+        &def_src("liba.so", RSEQ, 32, true, ""),
+        &["-L.", "-lb"],
+    );
+    sc.lib(
+        "libb.so",
+        &ref_src("libb.so", RSEQ, true),
+        &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    sc.exe(
+        "main",
+        &main_src("", &["liba.so", "libb.so"]),
+        &["-L.", "-la", "-lb", "-Wl,-rpath,$ORIGIN"],
+    );
+    let real = sc.run("main", &[]);
+    assert_eq!(real.status, Some(0), "{}", real.stderr);
+    let p = sc.model("main", Options::default());
+    assert_agrees(&real, &p, RSEQ);
+    let names: Vec<&str> = p
+        .global
+        .iter()
+        .map(|&i| p.modules[i].name.as_str())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with("/liba.so")).count(),
+        1,
+        "{names:?}"
+    );
+}
+
+/// A sysroot: the same files under another root give the same answer, with the paths as
+/// the loader inside that root would report them.
+#[test]
+fn sysroot_gives_the_same_answer() {
+    let sc = Sc::new();
+    sc.file("root/opt/app/.keep", "");
+    sc.lib(
+        "root/opt/app/liba.so",
+        &def_src("liba.so", RSEQ, 32, true, ""),
+        &[],
+    );
+    sc.exe(
+        "root/opt/app/main",
+        &main_src("", &["liba.so"]),
+        &["-Lroot/opt/app", "-la", "-Wl,-rpath,/opt/app"],
+    );
+    for f in [
+        "/lib64/ld-linux-x86-64.so.2",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/etc/ld.so.cache",
+    ] {
+        let dest = sc.p(&format!("root{f}"));
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(std::fs::canonicalize(f).unwrap(), dest).unwrap();
+    }
+    let p = rseq_link_check::loader::Process::load(
+        std::path::Path::new("/opt/app/main"),
+        &Options {
+            sysroot: Some(sc.p("root")),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let order: Vec<&str> = p
+        .load_order()
+        .iter()
+        .map(|&i| p.modules[i].name.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "/opt/app/main",
+            "/opt/app/liba.so",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "/lib64/ld-linux-x86-64.so.2"
+        ]
+    );
+    let r = rseq_link_check::rseq::resolve(&p, RSEQ);
+    assert_eq!(r.winner.unwrap().module, "/opt/app/liba.so");
+}
