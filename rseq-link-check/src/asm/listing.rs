@@ -99,6 +99,9 @@ pub struct AsmListing {
     pub total_sections: usize,
     /// File-level findings of the verifier.
     pub findings: Vec<Finding>,
+    /// Whether the text form is coloured (not part of the JSON form).
+    #[serde(skip)]
+    pub color: super::ColorChoice,
 }
 
 fn split_text(text: &str) -> (String, String) {
@@ -368,5 +371,6 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
         sections,
         total_sections,
         findings: analysis.report.findings,
+        color: super::ColorChoice::default(),
     }
 }

@@ -15,12 +15,13 @@ pub use render::{render_listing, ColorChoice};
 
 use std::path::Path;
 
-use crate::verify::{read_file, Image, VerifyError};
+use crate::error::Result;
+use crate::verify::{map_file, Image};
 
 /// Reads the ELF file at `path` and lists its critical sections whose function name
 /// contains `function` (all when `None`).
-pub fn listing_for_file(path: &Path, function: Option<&str>) -> Result<AsmListing, VerifyError> {
-    let data = read_file(path)?;
-    let image = Image::parse(path, &data)?;
+pub fn listing_for_file(path: &Path, function: Option<&str>) -> Result<AsmListing> {
+    let map = map_file(path)?;
+    let image = Image::parse(path, map.bytes())?;
     Ok(build_listing(&image, &path.display().to_string(), function))
 }

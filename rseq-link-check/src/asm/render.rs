@@ -4,9 +4,11 @@
 //! when [`ColorChoice`] resolves to on.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
 
 use super::listing::{AsmListing, Line, Marker, SectionListing};
+use crate::error::ExitStatus;
+use crate::report::Render;
 use crate::verify::render::kind_text;
 use crate::verify::Severity;
 
@@ -218,4 +220,25 @@ pub fn render_listing(listing: &AsmListing, color: ColorChoice) -> String {
         render_section(&mut out, s, &p);
     }
     out
+}
+
+impl Render for AsmListing {
+    fn human(&self, w: &mut dyn io::Write) -> io::Result<()> {
+        w.write_all(render_listing(self, self.color).as_bytes())
+    }
+
+    /// Findings (errors or warnings) in a listed section or in the file's arrays give
+    /// [`ExitStatus::Findings`], as `verify` does.
+    fn exit_status(&self) -> ExitStatus {
+        let clean = self
+            .findings
+            .iter()
+            .chain(self.sections.iter().flat_map(|s| s.section.findings.iter()))
+            .all(|f| f.severity == Severity::Note);
+        if clean {
+            ExitStatus::Clean
+        } else {
+            ExitStatus::Findings
+        }
+    }
 }

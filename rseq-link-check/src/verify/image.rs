@@ -20,8 +20,8 @@ use object::{
 };
 use serde::Serialize;
 
-use super::error::VerifyError;
 use super::reloc;
+use crate::error::Error;
 
 /// The instruction set of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,15 +132,17 @@ pub mod names {
 
 impl<'d> Image<'d> {
     /// Parses `data` (the contents of `path`) and applies the relocations the verifier needs.
-    pub fn parse(path: &Path, data: &'d [u8]) -> Result<Self, VerifyError> {
-        let malformed = |e: object::Error| VerifyError::Malformed {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        };
-        let unsupported = |what: String| VerifyError::Unsupported {
+    pub fn parse(path: &Path, data: &'d [u8]) -> Result<Self, Error> {
+        let malformed = |e: object::Error| Error::malformed(path, e.to_string());
+        let unsupported = |what: String| Error::Unsupported {
             path: path.to_owned(),
             what,
         };
+        if !data.starts_with(&elf::ELFMAG) {
+            return Err(Error::NotElf {
+                path: path.to_owned(),
+            });
+        }
         let file = object::File::parse(data).map_err(malformed)?;
         if file.format() != BinaryFormat::Elf {
             return Err(unsupported(format!("a {:?} file", file.format())));

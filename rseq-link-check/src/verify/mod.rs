@@ -8,7 +8,6 @@
 
 pub mod decode;
 pub mod descriptor;
-pub mod error;
 pub mod finding;
 pub mod image;
 pub mod reloc;
@@ -18,7 +17,9 @@ pub mod rules;
 
 use std::path::Path;
 
-pub use error::VerifyError;
+use crate::elf::map::Mapping;
+use crate::error::Result;
+
 pub use finding::{Code, Finding, Severity};
 pub use image::{Arch, FileKind, Image};
 pub use report::{SectionReport, VerifyReport};
@@ -42,18 +43,21 @@ pub struct Analysis {
     pub decoded: Vec<Decoded>,
 }
 
-/// Reads the file at `path`.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, VerifyError> {
-    std::fs::read(path).map_err(|source| VerifyError::Io {
-        path: path.to_owned(),
-        source,
-    })
+/// Maps the file at `path` (read-only).
+pub fn map_file(path: &Path) -> Result<Mapping> {
+    Mapping::open(path)
 }
 
 /// Verifies every critical section of the ELF file at `path`.
-pub fn verify_file(path: &Path) -> Result<VerifyReport, VerifyError> {
-    let data = read_file(path)?;
-    let image = Image::parse(path, &data)?;
+pub fn verify_file(path: &Path) -> Result<VerifyReport> {
+    let map = map_file(path)?;
+    verify_bytes(path, map.bytes())
+}
+
+/// Verifies every critical section of an ELF file already in memory; `path` names it in
+/// reports and errors.
+pub fn verify_bytes(path: &Path, data: &[u8]) -> Result<VerifyReport> {
+    let image = Image::parse(path, data)?;
     Ok(analyse(&image, &path.display().to_string()).report)
 }
 

@@ -1,6 +1,10 @@
 //! Human-readable text for a [`VerifyReport`] (JSON is its `serde` form).
 
 use std::fmt::Write as _;
+use std::io;
+
+use crate::error::ExitStatus;
+use crate::report::Render;
 
 use super::finding::Severity;
 use super::image::FileKind;
@@ -108,4 +112,18 @@ pub fn render_text(report: &VerifyReport) -> String {
         plural(report.count(Severity::Note), "note")
     );
     out
+}
+
+impl Render for VerifyReport {
+    fn human(&self, w: &mut dyn io::Write) -> io::Result<()> {
+        w.write_all(render_text(self).as_bytes())
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        if self.is_clean() {
+            ExitStatus::Clean
+        } else {
+            ExitStatus::Findings
+        }
+    }
 }
