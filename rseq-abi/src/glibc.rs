@@ -6,9 +6,15 @@
 //! musl and older glibc, so they are looked up with `dlsym(RTLD_DEFAULT, ...)` rather than
 //! linked. `__rseq_size` is 0 when glibc did not register (`glibc.pthread.rseq=0`).
 //!
+//! In a statically linked program (`-C target-feature=+crt-static`) `dlsym` cannot see
+//! them; there weak references, which the static linker resolves to the C library's
+//! definitions or to 0, find them (x86_64 and aarch64). Weak references are used only in
+//! static links: in a dynamic link they would record a hard `GLIBC_2.35` version need.
+//!
 //! # Safety
 //!
-//! Uses `unsafe` to call `dlsym(3)` and to read the loader's exported variables.
+//! Uses `unsafe` to call `dlsym(3)`, to load weak symbol addresses from the GOT, and to
+//! read the C library's exported variables.
 #![allow(unsafe_code)]
 
 use core::ffi::{c_char, CStr};
@@ -36,7 +42,86 @@ impl GlibcRseq {
 fn lookup(name: &CStr) -> *mut libc::c_void {
     // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT searches the global scope and
     // returns NULL when the symbol is absent.
-    unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }
+    let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    if found.is_null() {
+        static_link::address(name)
+    } else {
+        found
+    }
+}
+
+/// Weak references to glibc's variables, for statically linked programs.
+#[cfg(all(
+    target_feature = "crt-static",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod static_link {
+    use core::ffi::{c_void, CStr};
+
+    core::arch::global_asm!(
+        ".weak __rseq_offset",
+        ".weak __rseq_size",
+        ".weak __rseq_flags"
+    );
+
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! weak_address {
+        ($sym:literal) => {{
+            let a: *mut c_void;
+            // SAFETY: loads the GOT entry of a weak symbol, which the static linker fills
+            // with its address or 0; the load has no side effect.
+            unsafe {
+                core::arch::asm!(
+                    concat!("mov {}, qword ptr [rip + ", $sym, "@GOTPCREL]"),
+                    out(reg) a,
+                    options(nostack, preserves_flags, readonly, pure)
+                )
+            };
+            a
+        }};
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    macro_rules! weak_address {
+        ($sym:literal) => {{
+            let a: *mut c_void;
+            // SAFETY: loads the GOT entry of a weak symbol, which the static linker fills
+            // with its address or 0; the load has no side effect.
+            unsafe {
+                core::arch::asm!(
+                    concat!("adrp {0}, :got:", $sym),
+                    concat!("ldr {0}, [{0}, #:got_lo12:", $sym, "]"),
+                    out(reg) a,
+                    options(nostack, preserves_flags, readonly, pure)
+                )
+            };
+            a
+        }};
+    }
+
+    /// The address of one of glibc's rseq variables, or null.
+    pub(super) fn address(name: &CStr) -> *mut c_void {
+        match name.to_bytes() {
+            b"__rseq_offset" => weak_address!("__rseq_offset"),
+            b"__rseq_size" => weak_address!("__rseq_size"),
+            b"__rseq_flags" => weak_address!("__rseq_flags"),
+            _ => core::ptr::null_mut(),
+        }
+    }
+}
+
+/// Dynamic links see glibc's variables through `dlsym` only.
+#[cfg(not(all(
+    target_feature = "crt-static",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+mod static_link {
+    use core::ffi::{c_void, CStr};
+
+    /// Always null: no weak references in dynamic links.
+    pub(super) fn address(_name: &CStr) -> *mut c_void {
+        core::ptr::null_mut()
+    }
 }
 
 /// Reads `__rseq_offset`, `__rseq_size` and `__rseq_flags`, or `None` when the C library
