@@ -21,7 +21,8 @@
 //! 1. glibc exports `__rseq_size > 0` (glibc 2.35 or later, or a backport) and its
 //!    registration did not fail: glibc owns registration, the area is at
 //!    `thread pointer + __rseq_offset`. The symbols are found with
-//!    `dlsym(RTLD_DEFAULT, ...)`, so musl and old glibc link too. The usable size is
+//!    `dlsym(RTLD_DEFAULT, ...)`, so musl and old glibc link too (a statically linked
+//!    program, where `dlsym` cannot see them, uses weak references). The usable size is
 //!    `min(registered length, AT_RSEQ_FEATURE_SIZE)`; `__rseq_size` alone is not trusted
 //!    (glibc 2.35-2.39 report 32, later releases 20, for the same 32-byte registration).
 //! 2. Otherwise (musl, glibc < 2.35, `GLIBC_TUNABLES=glibc.pthread.rseq=0`, a failed glibc
