@@ -18,6 +18,16 @@
 //! | no glibc registration (musl, old glibc, `glibc.pthread.rseq=0`) | [`Registrar::Crate`] | own area | registers the own area, `Ok` |
 //! | another area registered first (`EINVAL`/`EBUSY`) | [`Registrar::Foreign`] | own area (never registered) | `Err(Foreign)` |
 //! | `rseq(2)` refused (`ENOSYS`, `EPERM`: old kernel, seccomp) | [`Registrar::Nobody`] | own area (never registered) | `Err(Refused)` |
+//! | the thread already ran its exit destructor | unchanged | unchanged | `Err(ThreadExited)` |
+//!
+//! When glibc's start-up registration fails (a seccomp filter installed before `exec`,
+//! a kernel without rseq), glibc 2.35+ sets `__rseq_size` to 0, so the process lands in
+//! the "no glibc registration" row and this crate's own attempt reports the errno. The
+//! `cpu_id` = -2 row covers a deciding thread that glibc did not manage to register while
+//! still exporting a non-zero size.
+//!
+//! The first call decides with `dlsym` and a `OnceLock`: make it (any of the functions
+//! here) outside signal handlers before code running in signal handlers relies on it.
 //!
 //! # Safety
 //!
