@@ -17,7 +17,9 @@
 //! ```
 
 use crate::attr::{Attr, OnAbort};
-use crate::backend::{self, aarch64::Aarch64, x86_64::X86_64, Arch, BOp, Mem, Val};
+use crate::backend::{
+    self, aarch64::Aarch64, riscv64::Riscv64, x86_64::X86_64, Arch, BOp, Mem, Val,
+};
 use crate::ir::{Addr, CommitKind, Critical, IndexKind, Len, Op, Operand};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -277,7 +279,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
         #after_abort
     };
 
-    let sections = [&X86_64 as &dyn Arch, &Aarch64].map(|arch| {
+    let sections = [&X86_64 as &dyn Arch, &Aarch64, &Riscv64].map(|arch| {
         let (checks, asm) = asm_block(c, arch, &abort);
         let target = arch.target_arch();
         quote! {
@@ -347,7 +349,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
 
             #[cfg(target_arch = "x86_64")]
             let __rseq_area: isize = ::rseq_abi::thread::area_offset();
-            #[cfg(target_arch = "aarch64")]
+            #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
             let __rseq_area: *mut ::rseq_abi::abi::Rseq = ::rseq_abi::thread::area();
 
             #[allow(unreachable_code, clippy::never_loop)]
@@ -370,7 +372,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
                     }
                     v
                 };
-                #[cfg(target_arch = "aarch64")]
+                #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
                 // SAFETY: `area()` is this thread's readable `struct rseq`.
                 let #idx: usize = unsafe {
                     ::core::ptr::read_volatile(::core::ptr::addr_of!((*__rseq_area).#a64_start))
@@ -379,8 +381,8 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
                 #(#prelude)*
 
                 #(#sections)*
-                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-                ::core::compile_error!("#[rseq_critical] supports x86_64 and aarch64");
+                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "riscv64")))]
+                ::core::compile_error!("#[rseq_critical] supports x86_64, aarch64 and riscv64");
                 break '__rseq #tail;
             }
         }

@@ -5,7 +5,7 @@
 //! attempt), then states the critical section in a restricted statement language that ends
 //! in exactly one commit; an optional tail expression is the value returned once committed.
 //! The macro checks the section (every rule is a compile error on the offending tokens) and
-//! emits one inline-assembly block per architecture (x86_64, aarch64) with its
+//! emits one inline-assembly block per architecture (x86_64, aarch64, riscv64) with its
 //! `struct rseq_cs` descriptor, the abort handler preceded by the signature, and the
 //! `__rseq_cs_ptr_array` / `__rseq_exit_point_array` entries. `DSL.md`, next to this
 //! crate's manifest, is the full specification.

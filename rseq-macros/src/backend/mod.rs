@@ -35,6 +35,7 @@
 //! literal registers the backend asks for.
 
 pub(crate) mod aarch64;
+pub(crate) mod riscv64;
 pub(crate) mod x86_64;
 
 #[cfg(test)]
@@ -109,6 +110,10 @@ pub(crate) trait Arch {
     fn att_syntax(&self) -> bool;
     /// Whether `v` can be an immediate operand of compares, stores, adds and address offsets.
     fn imm_ok(&self, v: i64) -> bool;
+    /// Directives opening the template (assembler options for the whole section).
+    fn begin(&self, _a: &mut Asm) {}
+    /// Directives closing the template.
+    fn end(&self, _a: &mut Asm) {}
     /// Stores the descriptor's address (label `3b`) into `rseq.rseq_cs`.
     fn arm(&self, a: &mut Asm);
     /// The first instruction(s) of the section: compare the area's `{field}` with `{idx}`
@@ -123,6 +128,7 @@ pub(crate) trait Arch {
 /// Builds the whole template of one section.
 pub(crate) fn section(arch: &dyn Arch, ops: &[BOp], exits: &[String]) -> Asm {
     let mut a = Asm::default();
+    arch.begin(&mut a);
     a.line(".pushsection __rseq_cs, \"aw\"");
     a.line(".balign 32");
     a.line("3:");
@@ -147,6 +153,7 @@ pub(crate) fn section(arch: &dyn Arch, ops: &[BOp], exits: &[String]) -> Asm {
     }
     a.line("5:");
     arch.abort_handler(&mut a);
+    arch.end(&mut a);
     a
 }
 

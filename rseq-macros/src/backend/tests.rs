@@ -4,10 +4,12 @@
 //! the post-commit offset ending right after the commit store), the pointer-array entry, the
 //! exit-point pairs, and the signature right before each abort_ip.
 //!
-//! aarch64 needs `aarch64-linux-gnu-as` (Debian `binutils-aarch64-linux-gnu`, installed by
-//! `scripts/setup`); x86_64 uses the host `as`.
+//! Each non-host architecture is assembled twice: by GNU `as` (Debian
+//! `binutils-aarch64-linux-gnu`, `binutils-riscv64-linux-gnu`) and by LLVM's `llvm-mc`
+//! (Debian `llvm`), the assembler behind `asm!`; all installed by `scripts/setup`. x86_64
+//! uses the host `as`.
 
-use super::{aarch64::Aarch64, section, x86_64::X86_64, Arch};
+use super::{aarch64::Aarch64, riscv64::Riscv64, section, x86_64::X86_64, Arch};
 use crate::expand::lower;
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 use std::collections::HashMap;
@@ -133,9 +135,14 @@ pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
     crate::validate::check(&c).expect("family is valid");
     let lowered = lower(&c, arch);
     let asm = section(arch, &lowered.ops, &lowered.exit_labels);
-    let aarch64 = arch.target_arch() == "aarch64";
+    let target = arch.target_arch();
+    let aarch64 = target == "aarch64";
     let regs: std::cell::RefCell<HashMap<String, usize>> = Default::default();
-    let sig = if aarch64 { 0xd428_bc00u32 } else { 0x5305_3053 };
+    let sig = match target {
+        "aarch64" => 0xd428_bc00u32,
+        "riscv64" => 0xf140_1073,
+        _ => 0x5305_3053,
+    };
     let x86_regs = [
         "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
         "r15",
@@ -155,7 +162,10 @@ pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
             let next = regs.len();
             *regs.entry(op.to_string()).or_insert(next)
         };
-        if aarch64 {
+        if target == "riscv64" {
+            // x5.. (x0-x4 are zero, ra, sp, gp, tp).
+            format!("x{}", n + 5)
+        } else if aarch64 {
             match modifier {
                 Some("w") => format!("w{n}"),
                 _ => format!("x{n}"),
@@ -186,9 +196,6 @@ pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
         }
     });
     let mut out = String::new();
-    if !aarch64 {
-        out.push_str(".intel_syntax noprefix\n.att_syntax prefix\n");
-    }
     out.push_str(&format!(".text\n.globl {name}\n{name}:\n{body}"));
     let ret = "ret";
     for e in &lowered.exit_labels {
@@ -202,7 +209,7 @@ struct Built {
     data: Vec<u8>,
 }
 
-fn assemble(assembler: &str, text: &str) -> Option<Built> {
+fn assemble(assembler: &[&str], text: &str) -> Option<Built> {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("rseq-macros-as-{}-{n}", std::process::id()));
@@ -210,18 +217,20 @@ fn assemble(assembler: &str, text: &str) -> Option<Built> {
     let src = dir.join("in.s");
     let obj = dir.join("out.o");
     std::fs::write(&src, text).ok()?;
-    let out = match Command::new(assembler)
+    let out = match Command::new(assembler[0])
+        .args(&assembler[1..])
         .arg("-o")
         .arg(&obj)
         .arg(&src)
         .output()
     {
         Ok(out) => out,
-        Err(e) => panic!("{assembler} not found ({e}): run scripts/setup"),
+        Err(e) => panic!("{} not found ({e}): run scripts/setup", assembler[0]),
     };
     assert!(
         out.status.success(),
-        "{assembler} rejected the rendered text:\n{}\n{text}",
+        "{} rejected the rendered text:\n{}\n{text}",
+        assembler[0],
         String::from_utf8_lossy(&out.stderr)
     );
     let data = std::fs::read(&obj).ok()?;
@@ -262,31 +271,30 @@ fn check_object(
         "__rseq_cs_ptr_array carries SHF_GNU_RETAIN"
     );
     // Relocations of the descriptors: offset -> (section name, addend).
+    // Relocations: offset -> (target section name, offset in it). Absolute relocations
+    // only (riscv adds ADD/SUB pairs for label differences when relaxing).
     let relocs = |s: &object::Section| -> HashMap<u64, (String, i64)> {
         s.relocations()
+            .filter(|(_, r)| r.kind() == object::RelocationKind::Absolute)
             .map(|(off, r)| {
-                let target = match r.target() {
-                    RelocationTarget::Section(i) => file
-                        .section_by_index(i)
-                        .unwrap()
-                        .name()
-                        .unwrap()
-                        .to_string(),
+                let (section, base) = match r.target() {
+                    RelocationTarget::Section(i) => (Some(i), 0),
                     RelocationTarget::Symbol(i) => {
                         let sym = file.symbol_by_index(i).unwrap();
-                        match sym.section_index() {
-                            Some(si) if sym.kind() == object::SymbolKind::Section => file
-                                .section_by_index(si)
-                                .unwrap()
-                                .name()
-                                .unwrap()
-                                .to_string(),
-                            _ => sym.name().unwrap().to_string(),
-                        }
+                        (sym.section_index(), sym.address() as i64)
                     }
-                    _ => "?".into(),
+                    _ => (None, 0),
                 };
-                (off, (target, r.addend()))
+                let name = section
+                    .map(|i| {
+                        file.section_by_index(i)
+                            .unwrap()
+                            .name()
+                            .unwrap()
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "?".into());
+                (off, (name, base + r.addend()))
             })
             .collect()
     };
@@ -314,7 +322,27 @@ fn check_object(
             !cs_rel.contains_key(&(base as u64 + 16)),
             "post_commit_offset is a constant"
         );
-        let pco = u64::from_le_bytes(d[16..24].try_into().unwrap()) as usize;
+        let mut pco = u64::from_le_bytes(d[16..24].try_into().unwrap()) as i64;
+        // riscv: the label difference is an R_RISCV_ADD64 / R_RISCV_SUB64 pair the linker
+        // resolves (end label minus start label).
+        for (off, r) in cs.relocations() {
+            if off != base as u64 + 16 {
+                continue;
+            }
+            let object::RelocationFlags::Elf { r_type } = r.flags() else {
+                continue;
+            };
+            let RelocationTarget::Symbol(i) = r.target() else {
+                continue;
+            };
+            let value = file.symbol_by_index(i).unwrap().address() as i64 + r.addend();
+            match r_type {
+                object::elf::R_RISCV_ADD64 => pco += value,
+                object::elf::R_RISCV_SUB64 => pco -= value,
+                other => panic!("unexpected relocation {other} on post_commit_offset"),
+            }
+        }
+        let pco = pco as usize;
         let end = start as usize + pco;
         assert!(pco > 0 && end <= text_data.len());
         assert!(
@@ -365,51 +393,106 @@ fn aarch64_commit(text: &[u8]) -> bool {
         || (w & 0xffff_fc00) == 0xc89f_fc00 // stlr xT, [xN]
 }
 
-#[test]
-fn aarch64_gnu_as_accepts_every_family() {
+/// riscv64 stores that may end a section: `sd` (or its compressed form).
+fn riscv64_commit(text: &[u8]) -> bool {
+    let w = u32::from_le_bytes(text[text.len() - 4..].try_into().unwrap());
+    let h = u16::from_le_bytes(text[text.len() - 2..].try_into().unwrap());
+    (w & 0x707f) == 0x3023 || (h & 0xe003) == 0xe000
+}
+
+/// x86_64: the commit is a 64-bit `mov` or `add` to memory ending right at post_commit_ip
+/// (REX.W then 89/01, or the immediate forms c7/81/83).
+fn x86_64_commit(text: &[u8]) -> bool {
+    (2..=8).any(|len| {
+        text.len() >= len
+            && text[text.len() - len] & 0xf8 == 0x48
+            && matches!(text[text.len() - len + 1], 0x89 | 0x01 | 0xc7 | 0x81 | 0x83)
+    })
+}
+
+/// Renders every family for `arch`, assembles the lot with `assembler`, checks the object.
+fn check_arch(
+    arch: &dyn Arch,
+    assembler: &[&str],
+    sig: u32,
+    prefix: &[u8],
+    commit: &dyn Fn(&[u8]) -> bool,
+) {
     let mut all = String::new();
     let mut exits = 0;
     for (name, src, n_exits) in FAMILIES {
-        all.push_str(&rendered(&Aarch64, src, name));
+        all.push_str(&rendered(arch, src, name));
         exits += n_exits;
     }
-    let built = assemble("aarch64-linux-gnu-as", &all).expect("assembled");
+    let built = assemble(assembler, &all).expect("assembled");
     check_object(
         &built,
         FAMILIES.len(),
         exits,
-        0xd428_bc00u32.to_le_bytes(),
+        sig.to_le_bytes(),
+        prefix,
+        commit,
+    );
+}
+
+#[test]
+fn aarch64_gnu_as_accepts_every_family() {
+    check_arch(
+        &Aarch64,
+        &["aarch64-linux-gnu-as"],
+        0xd428_bc00,
+        &[],
+        &aarch64_commit,
+    );
+}
+
+/// The same text through LLVM's assembler, which `asm!` uses.
+#[test]
+fn aarch64_llvm_mc_accepts_every_family() {
+    check_arch(
+        &Aarch64,
+        &["llvm-mc", "-triple=aarch64-linux-gnu", "-filetype=obj"],
+        0xd428_bc00,
         &[],
         &aarch64_commit,
     );
 }
 
 #[test]
+fn riscv64_gnu_as_accepts_every_family() {
+    check_arch(
+        &Riscv64,
+        &["riscv64-linux-gnu-as"],
+        0xf140_1073,
+        &[],
+        &riscv64_commit,
+    );
+}
+
+#[test]
+fn riscv64_llvm_mc_accepts_every_family() {
+    check_arch(
+        &Riscv64,
+        &[
+            "llvm-mc",
+            "-triple=riscv64-linux-gnu",
+            "-mattr=+c",
+            "-filetype=obj",
+        ],
+        0xf140_1073,
+        &[],
+        &riscv64_commit,
+    );
+}
+
+#[test]
 fn x86_64_as_accepts_every_family() {
-    let mut all = String::new();
-    let mut exits = 0;
-    for (name, src, n_exits) in FAMILIES {
-        all.push_str(&rendered(&X86_64, src, name));
-        exits += n_exits;
-    }
-    let built = assemble("as", &all).expect("assembled");
-    // The commit is a `mov` or `add` to memory ending right at post_commit_ip; checked by
-    // the length of those encodings: a 64-bit `mov r, m` / `add r, m` (REX.W 89/01) or
-    // immediate forms (REX.W c7/81/83).
-    let commit = |text: &[u8]| {
-        (2..=8).any(|len| {
-            text.len() >= len
-                && matches!(text[text.len() - len] & 0xf8, 0x48)
-                && matches!(text[text.len() - len + 1], 0x89 | 0x01 | 0xc7 | 0x81 | 0x83)
-        })
-    };
-    check_object(
-        &built,
-        FAMILIES.len(),
-        exits,
-        0x5305_3053u32.to_le_bytes(),
+    check_arch(
+        &X86_64,
+        &["as"],
+        0x5305_3053,
         &[0x0f, 0xb9, 0x3d],
-        &commit,
+        &x86_64_commit,
     );
 }
 
@@ -418,7 +501,7 @@ fn x86_64_as_accepts_every_family() {
 fn checker_rejects_a_wrong_signature() {
     let text = rendered(&Aarch64, FAMILIES[1].1, "add")
         .replace(&0xd428_bc00u32.to_string(), &0xd428_bc01u32.to_string());
-    let built = assemble("aarch64-linux-gnu-as", &text).expect("assembled");
+    let built = assemble(&["aarch64-linux-gnu-as"], &text).expect("assembled");
     let r = std::panic::catch_unwind(|| {
         check_object(
             &built,

@@ -1,0 +1,151 @@
+//! riscv64 primitives. The area is addressed through the `area()` pointer in `{area}`;
+//! literals that fit a 12-bit signed immediate are used as address offsets only, values are
+//! in registers. The template runs with `.option norelax` so that the descriptor's
+//! `post_commit_offset` (a label difference) is fixed at assembly time.
+
+use super::{Arch, Asm, BOp, Mem, Val};
+
+/// The riscv64 backend.
+pub(crate) struct Riscv64;
+
+/// `(reg, displacement)` addressing for `m`, adding into a scratch register when the offset
+/// is a register.
+fn addr(a: &mut Asm, m: &Mem) -> String {
+    match &m.offset {
+        None => format!("0({{{}}})", m.base),
+        Some(Val::Imm(d)) => format!("{d}({{{}}})", m.base),
+        Some(Val::Reg(i)) => {
+            let t = a.scratch();
+            a.line(format!("add {{{t}}}, {{{}}}, {{{i}}}", m.base));
+            format!("0({{{t}}})")
+        }
+    }
+}
+
+/// A value in a register (`x0` for the literal 0).
+fn reg(a: &mut Asm, v: &Val) -> String {
+    match v {
+        Val::Reg(r) => format!("{{{r}}}"),
+        Val::Imm(0) => "x0".to_string(),
+        Val::Imm(i) => {
+            let t = a.scratch();
+            a.line(format!("li {{{t}}}, {i}"));
+            format!("{{{t}}}")
+        }
+    }
+}
+
+impl Arch for Riscv64 {
+    fn target_arch(&self) -> &'static str {
+        "riscv64"
+    }
+
+    fn att_syntax(&self) -> bool {
+        false
+    }
+
+    fn imm_ok(&self, v: i64) -> bool {
+        (-2048..2048).contains(&v)
+    }
+
+    fn begin(&self, a: &mut Asm) {
+        a.line(".option push");
+        a.line(".option norelax");
+    }
+
+    fn end(&self, a: &mut Asm) {
+        a.line(".option pop");
+    }
+
+    fn arm(&self, a: &mut Asm) {
+        let t = a.scratch();
+        a.line(format!("lla {{{t}}}, 3b"));
+        a.line(format!("sd {{{t}}}, {{rseq_cs}}({{area}})"));
+    }
+
+    fn check_index(&self, a: &mut Asm) {
+        let t = a.scratch();
+        a.line(format!("lwu {{{t}}}, {{field}}({{area}})"));
+        a.line(format!("bne {{{t}}}, {{idx}}, {{abort}}"));
+    }
+
+    fn op(&self, a: &mut Asm, op: &BOp) {
+        match op {
+            BOp::Load { dst, mem } => {
+                let at = addr(a, mem);
+                a.line(format!("ld {{{dst}}}, {at}"));
+            }
+            BOp::Exit {
+                lhs,
+                rhs,
+                eq,
+                label,
+            } => {
+                let l = reg(a, lhs);
+                let r = reg(a, rhs);
+                let b = if *eq { "beq" } else { "bne" };
+                a.line(format!("{b} {l}, {r}, {{{label}}}"));
+            }
+            BOp::Store { mem, val }
+            | BOp::Commit {
+                mem,
+                val,
+                release: false,
+            } => {
+                let v = reg(a, val);
+                let at = addr(a, mem);
+                a.line(format!("sd {v}, {at}"));
+            }
+            BOp::Commit {
+                mem,
+                val,
+                release: true,
+            } => {
+                let v = reg(a, val);
+                let at = addr(a, mem);
+                a.line("fence rw, w");
+                a.line(format!("sd {v}, {at}"));
+            }
+            BOp::CommitAdd { mem, val } => {
+                let v = reg(a, val);
+                let at = addr(a, mem);
+                let t = a.scratch();
+                a.line(format!("ld {{{t}}}, {at}"));
+                a.line(format!("add {{{t}}}, {{{t}}}, {v}"));
+                a.line(format!("sd {{{t}}}, {at}"));
+            }
+            BOp::Memcpy { dst, src, len } => {
+                let (ts, td, tl, tb) = (a.scratch(), a.scratch(), a.scratch(), a.scratch());
+                a.line(format!("mv {{{ts}}}, {{{src}}}"));
+                match &dst.offset {
+                    None => a.line(format!("mv {{{td}}}, {{{}}}", dst.base)),
+                    Some(Val::Imm(d)) => a.line(format!("addi {{{td}}}, {{{}}}, {d}", dst.base)),
+                    Some(Val::Reg(i)) => a.line(format!("add {{{td}}}, {{{}}}, {{{i}}}", dst.base)),
+                }
+                match len {
+                    Val::Reg(r) => a.line(format!("mv {{{tl}}}, {{{r}}}")),
+                    Val::Imm(n) => a.line(format!("li {{{tl}}}, {n}")),
+                }
+                a.line(format!("beqz {{{tl}}}, 33f"));
+                a.line("22:");
+                a.line(format!("lbu {{{tb}}}, 0({{{ts}}})"));
+                a.line(format!("sb {{{tb}}}, 0({{{td}}})"));
+                a.line(format!("addi {{{ts}}}, {{{ts}}}, 1"));
+                a.line(format!("addi {{{td}}}, {{{td}}}, 1"));
+                a.line(format!("addi {{{tl}}}, {{{tl}}}, -1"));
+                a.line(format!("bnez {{{tl}}}, 22b"));
+                a.line("33:");
+            }
+        }
+    }
+
+    fn abort_handler(&self, a: &mut Asm) {
+        let t = a.scratch();
+        a.line(".pushsection __rseq_failure, \"ax\"");
+        // The signature word (`csrw mhartid, x0`, which traps in user mode) before abort_ip.
+        a.line(".long {sig}");
+        a.line("6:");
+        a.line(format!("jump {{abort}}, {{{t}}}"));
+        a.line(".popsection");
+    }
+}
