@@ -33,17 +33,15 @@ macro_rules! add_section {
     ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
         $(#[$doc])*
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $name(index: &mut usize, words: &PerCpu<AtomicU64>, n: u64) -> Result<(), Attempt> {
+        unsafe fn $name(words: &PerCpu<AtomicU64>, n: u64) -> Result<usize, Attempt> {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: `i` was read from the thread's rseq area, and the kernel never
             // reports a CPU number or concurrency id at or above `words.len()` (the number
             // of possible CPUs, see `PerCpu`).
             let word = unsafe { words.get_unchecked(i) }.as_ptr();
             commit_add(word, n);
-            Ok(())
+            Ok(i)
         }
     };
 }
@@ -122,25 +120,24 @@ impl<I: IndexKind> PerCpuCounter<I> {
     /// unavailable on this thread. Returns the slot it added to.
     #[inline]
     pub fn add(&self, n: u64) -> Slot {
-        let mut i = 0usize;
         // One attempt inline (the fast path); everything else out of line, so that the
         // caller keeps no registers and no loop for the rare cases.
-        match self.try_add(&mut i, n) {
-            Ok(()) => Slot::PerCpu(i),
+        match self.try_add(n) {
+            Ok(i) => Slot::PerCpu(i),
             Err(attempt) => self.add_slow(attempt, n),
         }
     }
 
     /// One attempt at the section.
     #[inline(always)]
-    fn try_add(&self, i: &mut usize, n: u64) -> Result<(), Attempt> {
+    fn try_add(&self, n: u64) -> Result<usize, Attempt> {
         // SAFETY: `self.words` has a word for every index the kernel reports, and those
         // words are written only by this section (bound to their index).
         unsafe {
             if I::MM_CID {
-                add_mm_cid(i, &self.words, n)
+                add_mm_cid(&self.words, n)
             } else {
-                add_cpu_id(i, &self.words, n)
+                add_cpu_id(&self.words, n)
             }
         }
     }
@@ -154,9 +151,8 @@ impl<I: IndexKind> PerCpuCounter<I> {
                 return self.add_shared(n);
             }
             count_abort();
-            let mut i = 0usize;
-            attempt = match self.try_add(&mut i, n) {
-                Ok(()) => return Slot::PerCpu(i),
+            attempt = match self.try_add(n) {
+                Ok(i) => return Slot::PerCpu(i),
                 Err(attempt) => attempt,
             };
         }

@@ -54,11 +54,9 @@ macro_rules! ring_sections {
     ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
         /// `if tail unchanged { cell[tail] = item (speculative); commit-release tail + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $push(index: &mut usize, rings: &PerCpu<RingSlot>, item: usize) -> Result<(), Attempt> {
+        unsafe fn $push(rings: &PerCpu<RingSlot>, item: usize) -> Result<usize, Attempt> {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
             let ring = unsafe { rings.get_unchecked(i) };
             let t = ring.tail.load(Ordering::Relaxed);
@@ -76,18 +74,16 @@ macro_rules! ring_sections {
             }
             store(cell, item);
             commit_release(tail, next);
-            Ok(())
+            Ok(i)
         }
 
         /// `if head unchanged { *out = cell[head] (speculative); commit head + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $pop(index: &mut usize, rings: &PerCpu<RingSlot>, #[speculative] out: *mut usize)
-            -> Result<(), Attempt>
+        unsafe fn $pop(rings: &PerCpu<RingSlot>, #[speculative] out: *mut usize)
+            -> Result<usize, Attempt>
         {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: as in push.
             let ring = unsafe { rings.get_unchecked(i) };
             let h = ring.head.load(Ordering::Relaxed);
@@ -104,7 +100,7 @@ macro_rules! ring_sections {
             let item = load(cell);
             store(out, item);
             commit(head, next);
-            Ok(())
+            Ok(i)
         }
     };
 }
@@ -181,18 +177,17 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// ring is full.
     pub fn push(&self, item: usize) -> Result<Slot, usize> {
         loop {
-            let mut i = 0usize;
             // SAFETY: `rings` covers every index the kernel reports, and its counters and
             // cells are written only by these sections.
             let attempt = unsafe {
                 if I::MM_CID {
-                    push_mm_cid(&mut i, &self.rings, item)
+                    push_mm_cid(&self.rings, item)
                 } else {
-                    push_cpu_id(&mut i, &self.rings, item)
+                    push_cpu_id(&self.rings, item)
                 }
             };
             return match attempt {
-                Ok(()) => Ok(Slot::PerCpu(i)),
+                Ok(i) => Ok(Slot::PerCpu(i)),
                 Err(Attempt::Aborted) => {
                     count_abort();
                     continue;
@@ -222,17 +217,16 @@ impl<I: IndexKind> PerCpuRing<I> {
     pub fn pop(&self) -> Option<(usize, Slot)> {
         let mut out = 0usize;
         loop {
-            let mut i = 0usize;
             // SAFETY: as in push; `out` is a local word.
             let attempt = unsafe {
                 if I::MM_CID {
-                    pop_mm_cid(&mut i, &self.rings, &mut out)
+                    pop_mm_cid(&self.rings, &mut out)
                 } else {
-                    pop_cpu_id(&mut i, &self.rings, &mut out)
+                    pop_cpu_id(&self.rings, &mut out)
                 }
             };
             return match attempt {
-                Ok(()) => Some((out, Slot::PerCpu(i))),
+                Ok(i) => Some((out, Slot::PerCpu(i))),
                 Err(Attempt::Aborted) => {
                     count_abort();
                     continue;

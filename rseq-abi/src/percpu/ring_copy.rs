@@ -59,13 +59,11 @@ macro_rules! copy_ring_sections {
     ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
         /// `if tail unchanged { memcpy(cell[tail], src, len) (speculative); commit-release tail + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $push(index: &mut usize, rings: &PerCpu<CopySlot>, src: *const u8, len: usize)
-            -> Result<(), Attempt>
+        unsafe fn $push(rings: &PerCpu<CopySlot>, src: *const u8, len: usize)
+            -> Result<usize, Attempt>
         {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
             let ring = unsafe { rings.get_unchecked(i) };
             let t = ring.tail.load(Ordering::Relaxed);
@@ -83,18 +81,16 @@ macro_rules! copy_ring_sections {
             }
             memcpy::<256>(cell, src, len);
             commit_release(tail, next);
-            Ok(())
+            Ok(i)
         }
 
         /// `if head unchanged { memcpy(out, cell[head], len) (speculative); commit head + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $pop(index: &mut usize, rings: &PerCpu<CopySlot>, #[speculative] out: *mut u8, len: usize)
-            -> Result<(), Attempt>
+        unsafe fn $pop(rings: &PerCpu<CopySlot>, #[speculative] out: *mut u8, len: usize)
+            -> Result<usize, Attempt>
         {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: as in push.
             let ring = unsafe { rings.get_unchecked(i) };
             let h = ring.head.load(Ordering::Relaxed);
@@ -110,7 +106,7 @@ macro_rules! copy_ring_sections {
             }
             memcpy::<256>(out, cell, len);
             commit(head, next);
-            Ok(())
+            Ok(i)
         }
     };
 }
@@ -215,19 +211,18 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     pub fn push(&self, item: T) -> Result<Slot, T> {
         let src = (&item as *const T).cast::<u8>();
         loop {
-            let mut i = 0usize;
             // SAFETY: `rings` covers every index the kernel reports; its counters and cells
             // are written only by these sections; every cell is `size_of::<T>()` bytes and
             // `src` points to a whole `T`.
             let attempt = unsafe {
                 if I::MM_CID {
-                    push_mm_cid(&mut i, &self.rings, src, size_of::<T>())
+                    push_mm_cid(&self.rings, src, size_of::<T>())
                 } else {
-                    push_cpu_id(&mut i, &self.rings, src, size_of::<T>())
+                    push_cpu_id(&self.rings, src, size_of::<T>())
                 }
             };
             return match attempt {
-                Ok(()) => Ok(Slot::PerCpu(i)),
+                Ok(i) => Ok(Slot::PerCpu(i)),
                 Err(Attempt::Aborted) => {
                     count_abort();
                     continue;
@@ -256,19 +251,18 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     pub fn pop(&self) -> Option<(T, Slot)> {
         let mut out = MaybeUninit::<T>::uninit();
         loop {
-            let mut i = 0usize;
             // SAFETY: as in push; `out` is a local buffer of `size_of::<T>()` bytes.
             let attempt = unsafe {
                 let dst = out.as_mut_ptr().cast::<u8>();
                 if I::MM_CID {
-                    pop_mm_cid(&mut i, &self.rings, dst, size_of::<T>())
+                    pop_mm_cid(&self.rings, dst, size_of::<T>())
                 } else {
-                    pop_cpu_id(&mut i, &self.rings, dst, size_of::<T>())
+                    pop_cpu_id(&self.rings, dst, size_of::<T>())
                 }
             };
             return match attempt {
                 // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
-                Ok(()) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
+                Ok(i) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
                 Err(Attempt::Aborted) => {
                     count_abort();
                     continue;

@@ -41,11 +41,9 @@ macro_rules! try_lock_section {
     ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
         $(#[$doc])*
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $name(index: &mut usize, slot0: *mut u8, stride: usize) -> Result<(), Attempt> {
+        unsafe fn $name(slot0: *mut u8, stride: usize) -> Result<usize, Attempt> {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // The lock word is at offset 0 of each `CachePadded<LockSlot<T>>`.
             let word = slot0.wrapping_add(i * stride).cast::<usize>();
             let held = load(word);
@@ -53,7 +51,7 @@ macro_rules! try_lock_section {
                 return Err(Attempt::Busy);
             }
             commit(word, 1usize);
-            Ok(())
+            Ok(i)
         }
     };
 }
@@ -147,19 +145,18 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
         let stride = core::mem::size_of::<CachePadded<LockSlot<T>>>();
         let mut spins = 0u32;
         loop {
-            let mut i = 0usize;
             // SAFETY: `slot0 + i * stride` is the lock word of slot `i` for every index the
             // kernel reports (see `PerCpu`), and per-CPU lock words are written only by
             // these sections and by the holder's unlock.
             let attempt = unsafe {
                 if I::MM_CID {
-                    try_lock_mm_cid(&mut i, slot0, stride)
+                    try_lock_mm_cid(slot0, stride)
                 } else {
-                    try_lock_cpu_id(&mut i, slot0, stride)
+                    try_lock_cpu_id(slot0, stride)
                 }
             };
             match attempt {
-                Ok(()) => {
+                Ok(i) => {
                     // Pairs with the release store of the previous holder's unlock.
                     fence(Ordering::Acquire);
                     // SAFETY: `i` came from the rseq area, so it is below `slots.len()`.

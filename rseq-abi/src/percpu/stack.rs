@@ -66,13 +66,11 @@ macro_rules! stack_sections {
     ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
         /// `node.next = top; if top unchanged { commit top = node }`, on this index's slot.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $push(index: &mut usize, tops: &PerCpu<AtomicUsize>, node: usize, link: &StackLink)
-            -> Result<(), Attempt>
+        unsafe fn $push(tops: &PerCpu<AtomicUsize>, node: usize, link: &StackLink)
+            -> Result<usize, Attempt>
         {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: `i` was read from the rseq area: below `tops.len()` (see `PerCpu`).
             let top = unsafe { tops.get_unchecked(i) };
             let expect = top.load(Ordering::Relaxed);
@@ -84,18 +82,16 @@ macro_rules! stack_sections {
                 return Err(Attempt::Changed);
             }
             commit(top, node);
-            Ok(())
+            Ok(i)
         }
 
         /// `h = top; if h == 0 exit; *out = h; commit top = h.next`, on this index's slot.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $pop(index: &mut usize, tops: &PerCpu<AtomicUsize>, next_offset: usize,
-                       #[speculative] out: *mut usize) -> Result<(), Attempt>
+        unsafe fn $pop(tops: &PerCpu<AtomicUsize>, next_offset: usize,
+                       #[speculative] out: *mut usize) -> Result<usize, Attempt>
         {
             let i = $index();
             $($($ready)*)?
-            // The tail cannot see the index: record the one this attempt uses.
-            *index = i;
             // SAFETY: as in push.
             let top = unsafe { tops.get_unchecked(i) }.as_ptr();
             let head = load(top);
@@ -105,7 +101,7 @@ macro_rules! stack_sections {
             store(out, head);
             let next = load(head.byte_add(next_offset));
             commit(top, next);
-            Ok(())
+            Ok(i)
         }
     };
 }
@@ -211,18 +207,17 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
         let link = unsafe { Self::link(node).as_ref() };
         let addr = node.as_ptr() as usize;
         loop {
-            let mut i = 0usize;
             // SAFETY: `tops` covers every index the kernel reports; tops are written only by
             // these sections; `link` is the private node's.
             let attempt = unsafe {
                 if I::MM_CID {
-                    push_mm_cid(&mut i, &self.tops, addr, link)
+                    push_mm_cid(&self.tops, addr, link)
                 } else {
-                    push_cpu_id(&mut i, &self.tops, addr, link)
+                    push_cpu_id(&self.tops, addr, link)
                 }
             };
             match attempt {
-                Ok(()) => return Slot::PerCpu(i),
+                Ok(i) => return Slot::PerCpu(i),
                 Err(Attempt::Aborted) => count_abort(),
                 Err(Attempt::Fallback) => return self.push_shared(addr, link),
                 Err(Attempt::Changed | Attempt::Full | Attempt::Empty | Attempt::Busy) => continue,
@@ -246,19 +241,18 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
     pub fn pop(&self) -> Option<(NonNull<T>, Slot)> {
         let mut out = 0usize;
         loop {
-            let mut i = 0usize;
             // SAFETY: `tops` covers every index the kernel reports; every non-zero top and
             // link is the address of a pushed node, valid until popped (push's contract),
             // and its link is at `LINK_OFFSET`. `out` is a local word.
             let attempt = unsafe {
                 if I::MM_CID {
-                    pop_mm_cid(&mut i, &self.tops, T::LINK_OFFSET, &mut out)
+                    pop_mm_cid(&self.tops, T::LINK_OFFSET, &mut out)
                 } else {
-                    pop_cpu_id(&mut i, &self.tops, T::LINK_OFFSET, &mut out)
+                    pop_cpu_id(&self.tops, T::LINK_OFFSET, &mut out)
                 }
             };
             return match attempt {
-                Ok(()) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
+                Ok(i) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
                 Err(Attempt::Aborted) => {
                     count_abort();
                     continue;
