@@ -74,6 +74,23 @@ pub fn in_child_with(name: &str, child: Child, body: impl FnOnce()) -> String {
             cmd.pre_exec(move || install_filter(errno).map_err(std::io::Error::from_raw_os_error));
         }
     }
+    if child.aborts_with.is_some() {
+        // SAFETY: runs in the forked child before exec; setrlimit is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                // No core file from the expected abort.
+                if libc::setrlimit(libc::RLIMIT_CORE, &none) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
     let out = cmd.output().expect("spawn the test binary");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
