@@ -61,6 +61,10 @@ pub enum Code {
     GcDropsDefinition,
     /// GNU ld and lld would resolve the symbol differently.
     LinkersDisagree,
+    /// A rule of critical-section verification; [`crate::verify::Code`] is that part of
+    /// the catalog (`rseq-*` codes).
+    #[serde(untagged)]
+    CriticalSection(crate::verify::Code),
 }
 
 /// Every code, in catalog order.
@@ -101,12 +105,17 @@ impl Code {
             Code::VersionScriptLocal => "version-script-local",
             Code::GcDropsDefinition => "gc-drops-definition",
             Code::LinkersDisagree => "linkers-disagree",
+            Code::CriticalSection(c) => c.as_str(),
         }
     }
 
     /// Looks a code up by its kebab-case name.
     pub fn from_name(name: &str) -> Option<Code> {
-        CATALOG.iter().copied().find(|c| c.as_str() == name)
+        CATALOG
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
+            .or_else(|| crate::verify::Code::from_name(name).map(Code::CriticalSection))
     }
 
     /// The severity findings of this code carry.
@@ -117,6 +126,7 @@ impl Code {
             Code::LinkSizeMismatch | Code::GcDropsDefinition | Code::LinkersDisagree => {
                 Severity::Warning
             }
+            Code::CriticalSection(c) => c.severity(),
             _ => Severity::Error,
         }
     }
@@ -139,6 +149,7 @@ impl Code {
             Code::VersionScriptLocal => "a shared library's version script makes its __rseq_abi local",
             Code::GcDropsDefinition => "--gc-sections drops the definition from the output",
             Code::LinkersDisagree => "GNU ld and lld resolve the symbol differently",
+            Code::CriticalSection(c) => c.summary(),
         }
     }
 
@@ -160,12 +171,14 @@ impl Code {
             Code::VersionScriptLocal => "export __rseq_abi from the library (add it to the version script's global list) or stop defining it there and reference the executable's",
             Code::GcDropsDefinition => "reference the definition from live code, keep it with -u __rseq_abi / #[used], or export it (--export-dynamic / --dynamic-list)",
             Code::LinkersDisagree => "make the link order-independent: name the providing object or archive before its users, or wrap archives in --start-group/--end-group",
+            Code::CriticalSection(c) => c.hint(),
         }
     }
 
     /// The long explanation shown by `explain`.
     pub fn explain(self) -> &'static str {
         match self {
+            Code::CriticalSection(c) => c.explain(),
             Code::GlibcOwnsRegistration => {
                 "\
 Since glibc 2.35 the C library registers one rseq area per thread itself, inside its

@@ -220,7 +220,10 @@ fn explain(code: Option<&str>) -> Result<ExitStatus, Error> {
             );
         }
         None => {
-            for code in CATALOG {
+            let verify_codes = rseq_link_check::verify::Code::ALL
+                .iter()
+                .map(|&c| Code::CriticalSection(c));
+            for code in CATALOG.iter().copied().chain(verify_codes) {
                 println!(
                     "{:<28} {:<8} {}",
                     code.as_str(),

@@ -13,7 +13,7 @@ use verify_support::{build_aarch64, build_x86_64, verify, Form};
 fn defect_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static str> {
     let mut codes: Vec<&'static str> = report
         .all_findings()
-        .filter(|f| f.severity != Severity::Note)
+        .filter(|f| f.severity != Severity::Info)
         .map(|f| f.code.as_str())
         .collect();
     codes.sort_unstable();
@@ -24,7 +24,7 @@ fn defect_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static 
 fn note_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static str> {
     let mut codes: Vec<&'static str> = report
         .all_findings()
-        .filter(|f| f.severity == Severity::Note)
+        .filter(|f| f.severity == Severity::Info)
         .map(|f| f.code.as_str())
         .collect();
     codes.sort_unstable();

@@ -119,7 +119,7 @@ fn render_section(out: &mut String, s: &SectionListing, p: &Paint) {
     let defects: Vec<_> = r
         .findings
         .iter()
-        .filter(|f| f.severity != Severity::Note)
+        .filter(|f| f.severity != Severity::Info)
         .collect();
     let notes = r.findings.len() - defects.len();
     let verdict = if defects.is_empty() {
@@ -143,7 +143,7 @@ fn render_section(out: &mut String, s: &SectionListing, p: &Paint) {
         let sev = match f.severity {
             Severity::Error => p.wrap("31", "error"),
             Severity::Warning => p.wrap("33", "warning"),
-            Severity::Note => p.wrap("36", "note"),
+            Severity::Info => p.wrap("36", "info"),
         };
         let _ = writeln!(out, "    {sev}[{}]: {}", f.code, f.message);
     }
@@ -234,7 +234,7 @@ impl Render for AsmListing {
             .findings
             .iter()
             .chain(self.sections.iter().flat_map(|s| s.section.findings.iter()))
-            .all(|f| f.severity == Severity::Note);
+            .all(|f| f.severity == Severity::Info);
         if clean {
             ExitStatus::Clean
         } else {

@@ -19,12 +19,8 @@ pub fn kind_text(kind: FileKind) -> &'static str {
     }
 }
 
-fn severity_text(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Note => "note",
-    }
+fn severity_text(s: Severity) -> String {
+    s.to_string()
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -80,7 +76,7 @@ pub fn render_text(report: &VerifyReport) -> String {
         let errors = s
             .findings
             .iter()
-            .filter(|f| f.severity != Severity::Note)
+            .filter(|f| f.severity != Severity::Info)
             .count();
         let verdict = if errors == 0 {
             "ok".to_string()
@@ -109,7 +105,7 @@ pub fn render_text(report: &VerifyReport) -> String {
         "{}, {}, {}",
         plural(report.count(Severity::Error), "error"),
         plural(report.count(Severity::Warning), "warning"),
-        plural(report.count(Severity::Note), "note")
+        plural(report.count(Severity::Info), "info note")
     );
     out
 }

@@ -27,7 +27,7 @@ pub struct SectionReport {
 impl SectionReport {
     /// Whether the section has no error or warning (notes are fine).
     pub fn is_clean(&self) -> bool {
-        self.findings.iter().all(|f| f.severity == Severity::Note)
+        self.findings.iter().all(|f| f.severity == Severity::Info)
     }
 }
 
@@ -65,7 +65,7 @@ impl VerifyReport {
 
     /// Whether nothing of severity warning or above was found.
     pub fn is_clean(&self) -> bool {
-        self.all_findings().all(|f| f.severity == Severity::Note)
+        self.all_findings().all(|f| f.severity == Severity::Info)
     }
 
     /// The process exit status: 0 clean, 1 findings.
