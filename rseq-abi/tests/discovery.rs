@@ -255,3 +255,29 @@ fn naive_own_registration_fails_under_glibc() {
         },
     );
 }
+
+/// The process registers its own areas, but one thread had a foreign area registered
+/// first: that thread alone falls back, and keeps its answer without further system calls.
+#[test]
+fn foreign_area_on_one_thread() {
+    in_child("foreign_area_on_one_thread", Env::NoGlibcRseq, || {
+        assert_eq!(thread::prepare_current_thread(), Ok(()));
+        assert_eq!(thread::registrar(), Registrar::Crate);
+        std::thread::spawn(|| {
+            let foreign: &'static mut Foreign = Box::leak(Box::new(Foreign(Rseq::new())));
+            // SAFETY: the leaked area lives for the rest of the process.
+            unsafe { sys::rseq(&mut foreign.0, 32, 0, RSEQ_SIG) }.unwrap();
+            let expected = Err(Unavailable(Reason::Foreign(Errno::EINVAL)));
+            assert_eq!(thread::prepare_current_thread(), expected);
+            assert_eq!(thread::prepare_current_thread(), expected);
+            assert_own_area_unregistered();
+            assert_current_cpu_right();
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(|| assert_eq!(thread::prepare_current_thread(), Ok(())))
+            .join()
+            .unwrap();
+        assert_eq!(thread::registrar(), Registrar::Crate);
+    });
+}

@@ -31,6 +31,9 @@ const EXITED: u8 = 3;
 
 thread_local! {
     static STATE: Cell<u8> = const { Cell::new(UNREGISTERED) };
+    /// Why this thread's own attempt failed after the process verdict was `Ok` (another
+    /// area registered on this thread): remembered so that later calls stay cheap.
+    static FAILED: Cell<Option<Reason>> = const { Cell::new(None) };
     static EXIT_GUARD: ExitGuard = const { ExitGuard };
 }
 
@@ -70,6 +73,9 @@ pub(crate) fn register_current_thread() -> Result<(), Reason> {
     if let Some(Err(r)) = VERDICT.get() {
         return Err(*r);
     }
+    if let Some(r) = FAILED.with(Cell::get) {
+        return Err(r);
+    }
     // Arm the exit guard first: when it cannot be armed the thread is already exiting.
     if EXIT_GUARD.try_with(|_| ()).is_err() {
         STATE.with(|s| s.set(EXITED));
@@ -83,7 +89,9 @@ pub(crate) fn register_current_thread() -> Result<(), Reason> {
     });
     match mine {
         Some(r) => r,
-        None => verdict.and_then(|()| attempt()),
+        None => verdict
+            .and_then(|()| attempt())
+            .inspect_err(|&r| FAILED.with(|f| f.set(Some(r)))),
     }
 }
 
@@ -111,10 +119,16 @@ fn cpu_id(area: *mut Rseq) -> i32 {
     unsafe { core::ptr::addr_of!((*area).cpu_id).read_volatile() as i32 }
 }
 
+/// Why `rseq(2)` is refused in this process, probed once (see [`probe`]).
+pub(crate) fn probe_refusal() -> Option<Errno> {
+    static PROBED: OnceLock<Option<Errno>> = OnceLock::new();
+    *PROBED.get_or_init(probe)
+}
+
 /// Probes whether `rseq(2)` can be called at all, without side effects: unregistering
 /// when nothing is registered fails with `EINVAL` on a kernel with rseq, and with
 /// `ENOSYS`/`EPERM` when the call is refused. `None` means the call is available.
-pub(crate) fn probe_refusal() -> Option<Errno> {
+fn probe() -> Option<Errno> {
     // SAFETY: an unregister request with a null area registers nothing; the kernel only
     // compares the pointer with the thread's registration.
     match unsafe {
