@@ -54,6 +54,12 @@
 //! glibc does not own registration; a thread whose `__rseq_abi` was already registered by
 //! another module (`EBUSY` with a live `cpu_id`) uses it and leaves it registered.
 //!
+//! Without the feature, every module (executable or shared object) that contains a copy of
+//! this crate has its own hidden area: under glibc this does not matter (all copies use
+//! glibc's area), but in own-registration mode the first copy to register on a thread wins
+//! and the others report [`thread::Registrar::Foreign`] and fall back. The feature makes
+//! the copies share one area.
+//!
 //! What the link must do so that other modules see the symbol:
 //!
 //! - `bin`: an executable exports only the symbols that libraries linked at link time
