@@ -1,3 +1,4 @@
 //! Helpers shared by the end-to-end tests across the rseq crates.
 
 pub mod child;
+pub mod stress;

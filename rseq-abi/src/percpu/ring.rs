@@ -61,7 +61,11 @@ macro_rules! ring_sections {
             let ring = unsafe { rings.get_unchecked(i) };
             let t = ring.tail.load(Ordering::Relaxed);
             let h = ring.head.load(Ordering::Relaxed);
-            if t.wrapping_sub(h) >= ring.cells.len() {
+            // `h` was read after `t`: a head past `t` means the tail moved meanwhile.
+            if t.wrapping_sub(h) > ring.cells.len() {
+                return Err(Attempt::Changed);
+            }
+            if t.wrapping_sub(h) == ring.cells.len() {
                 return Err(Attempt::Full);
             }
             #[speculative]

@@ -68,6 +68,10 @@ macro_rules! copy_ring_sections {
             let ring = unsafe { rings.get_unchecked(i) };
             let t = ring.tail.load(Ordering::Relaxed);
             let h = ring.head.load(Ordering::Relaxed);
+            // `h` was read after `t`: a head past `t` means the tail moved meanwhile.
+            if t.wrapping_sub(h) > ring.mask.wrapping_add(1) {
+                return Err(Attempt::Changed);
+            }
             if t.wrapping_sub(h) > ring.mask {
                 return Err(Attempt::Full);
             }
