@@ -11,12 +11,15 @@
 //!   sections on the per-CPU slots while three fall back to the shared slot, at the same
 //!   time. (With glibc's registration this cannot be arranged: glibc 2.36 aborts the
 //!   process when it cannot register a new thread while the first one is registered.)
+//! - `container`: the filter is installed before `exec`, as container runtimes do: glibc's
+//!   start-up registration fails (`__rseq_size` 0) and so does the crate's own; every
+//!   operation falls back.
 //!
 //! While the workers run, a fifth thread sends each of them a signal (with a no-op handler)
 //! every few microseconds: the kernel aborts every section a signal lands in, so the
-//! abort-and-retry path runs thousands of times per scenario, not only on the rare
-//! preemption. Each rseq scenario asserts that sections were aborted and still nothing was
-//! lost.
+//! abort-and-retry path also runs on signals, not only on the rare preemption (how often
+//! is chance; each scenario prints its count of aborted sections, and in own-registration
+//! mode the first section of every new worker aborts for certain, which is asserted).
 //!
 //! Each scenario also checks which path every operation took (the [`Slot`] it reports).
 //! `counter_checker_catches_a_non_restartable_twin` shows the exact-count check failing on
@@ -24,7 +27,7 @@
 
 mod common;
 
-use common::{in_child, Env};
+use common::{in_child_with, Child, Env};
 use rseq_abi::percpu::{
     aborted_sections, CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
     PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
@@ -44,6 +47,7 @@ enum Mode {
     Own,
     Refused,
     Mixed,
+    Container,
 }
 
 impl Mode {
@@ -51,6 +55,15 @@ impl Mode {
         match self {
             Mode::Glibc => Env::GlibcDefault,
             Mode::Own | Mode::Refused | Mode::Mixed => Env::NoGlibcRseq,
+            Mode::Container => Env::GlibcDefault,
+        }
+    }
+
+    /// How the child process is started.
+    fn child(self) -> Child {
+        Child {
+            refuse_before_exec: (self == Mode::Container).then_some(libc::EPERM),
+            ..Child::new(self.env())
         }
     }
 
@@ -69,6 +82,11 @@ impl Mode {
                 assert_eq!(thread::prepare_current_thread(), Ok(()));
                 common::refuse_rseq(libc::EPERM);
             }
+            Mode::Container => {
+                let glibc = rseq_abi::glibc::rseq_symbols().expect("glibc exports __rseq_size");
+                assert_eq!(glibc.size, 0, "glibc's start-up registration failed");
+                assert!(matches!(thread::registrar(), Registrar::Nobody(_)));
+            }
         }
         pin_process_to_two_cpus();
     }
@@ -77,7 +95,7 @@ impl Mode {
     fn uses_rseq(self, k: usize) -> bool {
         match self {
             Mode::Glibc | Mode::Own => true,
-            Mode::Refused => false,
+            Mode::Refused | Mode::Container => false,
             Mode::Mixed => k == 0,
         }
     }
@@ -211,10 +229,10 @@ fn index_name<I: IndexKind>() -> &'static str {
     }
 }
 
-/// Runs `body(mode)` in a child process (see `common::in_child`) and shows the summary
-/// lines it printed; every run must print at least one.
+/// Runs `body(mode)` in a child process (see `common::in_child_with`) and shows the
+/// summary lines it printed; every run must print at least one.
 fn scenario(name: &str, mode: Mode, body: fn(Mode)) {
-    let stdout = in_child(name, mode.env(), || body(mode));
+    let stdout = in_child_with(name, mode.child(), || body(mode));
     if common::is_child(name) {
         return;
     }
@@ -343,13 +361,18 @@ fn counter_mixed() {
     scenario("counter_mixed", Mode::Mixed, counter);
 }
 
+#[test]
+fn counter_container() {
+    scenario("counter_container", Mode::Container, counter);
+}
+
 /// The same exact-count check, on a per-CPU add that is *not* a critical section (read the
 /// CPU's word, let another thread run, write it back + 1), must see lost increments.
 #[test]
 fn counter_checker_catches_a_non_restartable_twin() {
-    in_child(
+    in_child_with(
         "counter_checker_catches_a_non_restartable_twin",
-        Env::GlibcDefault,
+        Child::new(Env::GlibcDefault),
         || {
             pin_process_to_two_cpus();
             let words: Vec<AtomicU64> = (0..rseq_abi::thread::possible_cpus())
@@ -467,6 +490,11 @@ fn spinlock_refused() {
 #[test]
 fn spinlock_mixed() {
     scenario("spinlock_mixed", Mode::Mixed, spinlock);
+}
+
+#[test]
+fn spinlock_container() {
+    scenario("spinlock_container", Mode::Container, spinlock);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -593,6 +621,11 @@ fn stack_refused() {
 #[test]
 fn stack_mixed() {
     scenario("stack_mixed", Mode::Mixed, stack);
+}
+
+#[test]
+fn stack_container() {
+    scenario("stack_container", Mode::Container, stack);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -809,4 +842,9 @@ fn rings_refused() {
 #[test]
 fn rings_mixed() {
     scenario("rings_mixed", Mode::Mixed, rings);
+}
+
+#[test]
+fn rings_container() {
+    scenario("rings_container", Mode::Container, rings);
 }
