@@ -105,7 +105,11 @@ impl Rseq {
             flags: 0,
             node_id: 0,
             mm_cid: 0,
-            slice_ctrl: RseqSliceCtrl { request: 0, granted: 0, reserved: 0 },
+            slice_ctrl: RseqSliceCtrl {
+                request: 0,
+                granted: 0,
+                reserved: 0,
+            },
         }
     }
 }
