@@ -17,5 +17,6 @@ pub mod report;
 pub mod rseq;
 
 pub use error::{Error, ExitStatus, Result};
+pub use link::buildscript;
 pub mod asm;
 pub mod verify;

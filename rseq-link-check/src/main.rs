@@ -10,7 +10,7 @@ use rseq_link_check::asm::ColorChoice;
 use rseq_link_check::diag::{Code, CATALOG};
 use rseq_link_check::loader::{DlopenMode, Options, Process};
 use rseq_link_check::report::{emit, Format, Render};
-use rseq_link_check::{rseq, Error, ExitStatus};
+use rseq_link_check::{link, rseq, Error, ExitStatus};
 
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
 /// without running it.
@@ -73,6 +73,25 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// What the static link makes of a symbol, from the command line rustc passes to `cc`
+    /// (`predict -- <args>`); with the output file present, also the loader model over it.
+    Predict {
+        /// The symbol to follow.
+        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        symbol: String,
+        /// Apply this linker's rules (`bfd` or `lld`) instead of the line's `-fuse-ld=`.
+        #[arg(long)]
+        rules: Option<String>,
+        /// The C compiler whose library directories are searched.
+        #[arg(long, default_value = "cc")]
+        cc: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The link command line.
+        #[arg(last = true, required = true)]
+        args: Vec<String>,
     },
     /// The long explanation of a diagnostic code (all codes without an argument).
     Explain {
@@ -302,6 +321,16 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
                 _ => ColorChoice::Auto,
             };
             output(&listing, if json { Format::Json } else { Format::Human })
+        }
+        Some(Command::Predict {
+            symbol,
+            rules,
+            cc,
+            json,
+            args,
+        }) => {
+            let report = link::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
+            output(&report, if json { Format::Json } else { Format::Human })
         }
         Some(Command::Explain { code }) => explain(code.as_deref()),
     }

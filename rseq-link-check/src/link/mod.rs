@@ -10,20 +10,28 @@
 //! rejects) with build-time diagnostics from the shared catalog.
 
 mod args;
+pub mod buildscript;
 mod gc;
 mod input;
+mod libc;
+mod policy;
 mod prediction;
+mod report;
 mod resolve;
 mod search;
 mod version_script;
+pub mod wrapper;
 
 use std::path::PathBuf;
 
 pub use args::{split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind};
 pub use input::{Binding, SymType, Visibility};
+pub use libc::TargetLibc;
+pub use policy::{Level, Policy, UnknownCode};
 pub use prediction::{
     predict, LinkPrediction, OtherLinker, OutcomeState, PredictOptions, SymbolOutcome,
 };
+pub use report::LinkReport;
 pub use resolve::{resolve, Candidate, NeededLib, Rejection, RejectionKind, Resolution};
 pub use search::SearchConfig;
 pub use version_script::{glob_match, DynamicList, ScriptVerdict, SymbolPattern, VersionScript};
@@ -59,4 +67,46 @@ pub enum LinkError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// The `predict` command: parses `args` (a `cc` link line), predicts the link of `symbol`
+/// with the rules of `rules` (`bfd`/`lld`, default: the line's `-fuse-ld=`), searching the
+/// library directories of the compiler `cc`; when the output file exists, adds the loader
+/// model's view of it. The policy comes from the environment.
+pub fn predict_command(
+    args: &[String],
+    symbol: &str,
+    rules: Option<&str>,
+    cc: &str,
+) -> crate::Result<LinkReport> {
+    let usage = |e: &dyn std::fmt::Display| crate::Error::Usage(e.to_string());
+    let flavor = match rules {
+        None => None,
+        Some("bfd") | Some("gnu") | Some("ld") => Some(LinkerFlavor::GnuLd),
+        Some("lld") => Some(LinkerFlavor::Lld),
+        Some(other) => {
+            return Err(crate::Error::Usage(format!(
+                "unknown linker rules `{other}` (bfd or lld)"
+            )))
+        }
+    };
+    let policy = Policy::from_env().map_err(|e| usage(&e))?;
+    let line = LinkLine::parse(args).map_err(|e| usage(&e))?;
+    let opts = PredictOptions {
+        symbol: symbol.to_string(),
+        search: SearchConfig::from_compiler(cc),
+        flavor,
+    };
+    let prediction = predict(&line, &opts).map_err(|e| usage(&e))?;
+    match line.output.as_deref().filter(|o| o.is_file()) {
+        Some(out) => {
+            let dirs = line
+                .search_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            LinkReport::with_output(prediction, out, dirs, &policy)
+        }
+        None => Ok(LinkReport::from_prediction(prediction, &policy)),
+    }
 }

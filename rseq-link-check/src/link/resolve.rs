@@ -743,6 +743,17 @@ impl Resolver<'_> {
                     .is_some_and(SymState::is_undefined_strong)
             });
         if self.flavor == LinkerFlavor::GnuLd && !gnu_needed {
+            if let Some(d) = lib.defs.get(self.watched) {
+                self.res.candidates.push(Candidate {
+                    origin: lib.path.display().to_string(),
+                    input_kind: "shared-library",
+                    size: d.size,
+                    binding: d.binding,
+                    kind: d.kind,
+                    visibility: d.visibility,
+                    loaded: false,
+                });
+            }
             self.res.shared.push(lib);
             self.res.shared_needed.push(false);
             return Ok(());
