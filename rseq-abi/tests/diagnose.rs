@@ -73,3 +73,42 @@ fn diagnosis_refused() {
         );
     });
 }
+
+/// The example, built by `cargo test` next to the test binaries.
+fn example() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/diagnose")
+}
+
+#[test]
+fn example_prints_human_and_json_forms() {
+    let exe = example();
+    let human = std::process::Command::new(&exe)
+        .env_remove("GLIBC_TUNABLES")
+        .output()
+        .unwrap();
+    assert!(human.status.success());
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(text.starts_with("registrar:            glibc\n"), "{text}");
+    let json = std::process::Command::new(&exe)
+        .arg("--json")
+        .env("GLIBC_TUNABLES", common::NO_GLIBC_RSEQ)
+        .output()
+        .unwrap();
+    assert!(json.status.success());
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["registrar"]["kind"], "crate");
+    let bad = std::process::Command::new(&exe)
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--bogus"));
+}
