@@ -252,8 +252,10 @@ pub const RSEQ_SIG: u32 = sig::LOONGARCH;
 
 /// The `rseq` system call number of each architecture and ABI.
 pub mod nr {
-    /// x86_64 (and x32 with `__X32_SYSCALL_BIT`).
+    /// x86_64.
     pub const X86_64: i64 = 334;
+    /// x32: the x86_64 number with `__X32_SYSCALL_BIT` (`0x4000_0000`).
+    pub const X32: i64 = 0x4000_0000 + 334;
     /// i386.
     pub const X86: i64 = 386;
     /// aarch64 (generic syscall table).
@@ -278,8 +280,10 @@ pub mod nr {
 
 /// The `rseq` system call number of the architecture this crate is compiled for.
 pub const SYS_RSEQ: i64 = {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     let n = nr::X86_64;
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    let n = nr::X32;
     #[cfg(target_arch = "x86")]
     let n = nr::X86;
     #[cfg(target_arch = "aarch64")]

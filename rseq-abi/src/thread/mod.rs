@@ -41,18 +41,21 @@ mod area;
 mod process;
 mod registration;
 
-#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
+#[cfg_attr(
+    all(target_arch = "x86_64", target_pointer_width = "64"),
+    path = "arch/x86_64.rs"
+)]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 #[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
 mod arch;
 
 #[cfg(not(any(
-    target_arch = "x86_64",
+    all(target_arch = "x86_64", target_pointer_width = "64"),
     target_arch = "aarch64",
     target_arch = "riscv64"
 )))]
 compile_error!(
-    "rseq-abi: thread-area discovery supports x86_64, aarch64 and riscv64; build without the `std` feature for the ABI types alone"
+    "rseq-abi: thread-area discovery supports x86_64 (not x32), aarch64 and riscv64; build without the `std` feature for the ABI types alone"
 );
 
 use core::fmt;
