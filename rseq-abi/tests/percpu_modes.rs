@@ -34,7 +34,7 @@ use rseq_abi::percpu::{
 };
 use rseq_abi::thread::{self, Registrar};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -243,6 +243,13 @@ fn scenario(name: &str, mode: Mode, body: fn(Mode)) {
     }
 }
 
+/// Prints the lines of a child's `stdout` that contain `marker` (in the parent).
+fn show_lines(stdout: &str, marker: &str) {
+    for line in stdout.lines().filter(|l| l.contains(marker)) {
+        println!("{line}");
+    }
+}
+
 /// Aborted sections a scenario in which sections run aims for (see [`Budget`]).
 const TARGET_ABORTS: u64 = 100;
 
@@ -370,7 +377,7 @@ fn counter_container() {
 /// CPU's word, let another thread run, write it back + 1), must see lost increments.
 #[test]
 fn counter_checker_catches_a_non_restartable_twin() {
-    in_child_with(
+    let stdout = in_child_with(
         "counter_checker_catches_a_non_restartable_twin",
         Child::new(Env::GlibcDefault),
         || {
@@ -398,6 +405,7 @@ fn counter_checker_catches_a_non_restartable_twin() {
             );
         },
     );
+    show_lines(&stdout, "broken");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -508,6 +516,44 @@ struct Node {
     link: StackLink,
     /// Set while a thread holds the node (popped, not yet pushed back).
     taken: AtomicBool,
+    /// The link of the broken twin stack.
+    twin_next: AtomicUsize,
+}
+
+impl Node {
+    fn all(total: usize) -> Vec<Node> {
+        (0..total)
+            .map(|id| Node {
+                id,
+                link: StackLink::new(),
+                taken: AtomicBool::new(false),
+                twin_next: AtomicUsize::new(0),
+            })
+            .collect()
+    }
+
+    /// Marks the node held by the caller; returns false if it already was (popped twice).
+    fn take(&self) -> bool {
+        !self.taken.swap(true, Ordering::Relaxed)
+    }
+
+    fn put_back(&self) {
+        self.taken.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Checks that `ids` holds each of `0..total` exactly once.
+fn exactly_once(ids: impl IntoIterator<Item = usize>, total: usize) -> Result<(), String> {
+    let mut seen = vec![false; total];
+    for id in ids {
+        if std::mem::replace(&mut seen[id], true) {
+            return Err(format!("{id} is there twice"));
+        }
+    }
+    match seen.iter().filter(|s| !**s).count() {
+        0 => Ok(()),
+        lost => Err(format!("{lost} of {total} are lost")),
+    }
 }
 
 // SAFETY: `link` is a `StackLink` field of `Node`, used by one stack at a time.
@@ -517,19 +563,13 @@ unsafe impl StackNode for Node {
 
 fn stack_run<I: IndexKind>(mode: Mode, index: I) {
     let total = THREADS * NODES_PER_THREAD;
-    let nodes: Vec<Node> = (0..total)
-        .map(|id| Node {
-            id,
-            link: StackLink::new(),
-            taken: AtomicBool::new(false),
-        })
-        .collect();
+    let nodes = Node::all(total);
     let mut stack = PerCpuStack::<Node, I>::with_index(index);
     let budget = Budget::new(mode, STACK_ROUNDS);
     let results = on_four_threads(|k| {
         let mut pushes = Paths::default();
         let mut pops = Paths::default();
-        let mut empty = 0u64;
+        let (mut empty, mut twice) = (0u64, 0u64);
         for node in &nodes[k * NODES_PER_THREAD..(k + 1) * NODES_PER_THREAD] {
             // SAFETY: `nodes` outlives every use of the stack and is not moved; each node
             // is pushed once and then only after it was popped.
@@ -545,47 +585,44 @@ fn stack_run<I: IndexKind>(mode: Mode, index: I) {
             pops.record(slot, stack.slots());
             // SAFETY: every node in the stack is an element of `nodes`.
             let node = unsafe { node.as_ref() };
-            assert!(
-                !node.taken.swap(true, Ordering::Relaxed),
-                "node {} popped twice",
-                node.id
-            );
-            node.taken.store(false, Ordering::Relaxed);
+            if !node.take() {
+                twice += 1;
+            }
+            node.put_back();
             // SAFETY: as above; `node` was just popped, so it is in no stack.
             pushes.record(unsafe { stack.push(NonNull::from(node)) }, stack.slots());
         }
-        (pushes, pops, empty)
+        (pushes, pops, empty, twice)
     });
+    let twice: u64 = results.iter().map(|r| r.3).sum();
+    assert_eq!(twice, 0, "nodes popped while another thread held them");
     let pushes: Vec<Paths> = results.iter().map(|r| r.0).collect();
     check_paths(mode, "stack push", &pushes);
-    for (k, (_, pops, _)) in results.iter().enumerate() {
+    for (k, r) in results.iter().enumerate() {
         if !mode.uses_rseq(k) {
             assert_eq!(
-                pops.per_cpu, 0,
+                r.1.per_cpu, 0,
                 "worker {k} popped a per-CPU list without rseq"
             );
         }
     }
-    // Drain every list: each node exactly once.
-    let mut seen = vec![false; total];
+    // Drain every list (at most `total` pops each, so a corrupted list cannot hang this):
+    // each node exactly once.
+    let mut ids = Vec::new();
     let slots: Vec<Slot> = (0..stack.slots())
         .map(Slot::PerCpu)
         .chain([Slot::Shared])
         .collect();
     for slot in slots {
-        while let Some(node) = stack.pop_from(slot) {
+        for _ in 0..=total {
+            let Some(node) = stack.pop_from(slot) else {
+                break;
+            };
             // SAFETY: every node in the stack is an element of `nodes`.
-            let node = unsafe { node.as_ref() };
-            assert!(!seen[node.id], "node {} twice in the stack", node.id);
-            assert!(!node.taken.load(Ordering::Relaxed));
-            seen[node.id] = true;
+            ids.push(unsafe { node.as_ref() }.id);
         }
     }
-    assert!(
-        seen.iter().all(|&s| s),
-        "nodes lost: {:?}",
-        seen.iter().filter(|s| !**s).count()
-    );
+    exactly_once(ids, total).unwrap();
     assert!(stack.is_empty());
     let popped: u64 = results.iter().map(|r| r.1.per_cpu + r.1.shared).sum();
     let empty: u64 = results.iter().map(|r| r.2).sum();
@@ -595,6 +632,79 @@ fn stack_run<I: IndexKind>(mode: Mode, index: I) {
         index_name::<I>(),
         budget.aborts("stack")
     );
+}
+
+/// The same checks on a per-CPU stack that is *not* made of critical sections (read the
+/// top, let another thread run, write the top) must report nodes popped twice or lost.
+#[test]
+fn stack_checker_catches_a_non_restartable_twin() {
+    let stdout = in_child_with(
+        "stack_checker_catches_a_non_restartable_twin",
+        Child::new(Env::GlibcDefault),
+        || {
+            pin_process_to_two_cpus();
+            let total = THREADS * NODES_PER_THREAD;
+            let nodes = Node::all(total);
+            let tops: Vec<AtomicUsize> = (0..thread::possible_cpus())
+                .map(|_| AtomicUsize::new(0))
+                .collect();
+            let top = || &tops[thread::current_cpu() as usize];
+            let push = |node: &Node| {
+                let top = top();
+                node.twin_next
+                    .store(top.load(Ordering::Acquire), Ordering::Relaxed);
+                std::thread::yield_now();
+                top.store(node as *const Node as usize, Ordering::Release);
+            };
+            let pop = || {
+                let top = top();
+                let head = top.load(Ordering::Acquire);
+                // SAFETY: non-zero tops are addresses of elements of `nodes`.
+                let node = unsafe { (head as *const Node).as_ref() }?;
+                std::thread::yield_now();
+                top.store(node.twin_next.load(Ordering::Relaxed), Ordering::Release);
+                Some(node)
+            };
+            let twice: u64 = on_four_threads(|k| {
+                let mut twice = 0;
+                for node in &nodes[k * NODES_PER_THREAD..(k + 1) * NODES_PER_THREAD] {
+                    push(node);
+                }
+                for _ in 0..2_000 {
+                    if let Some(node) = pop() {
+                        if !node.take() {
+                            twice += 1;
+                        }
+                        node.put_back();
+                        push(node);
+                    }
+                }
+                twice
+            })
+            .into_iter()
+            .sum();
+            // Walk every list, at most `total` steps each (a broken list may have a cycle).
+            let mut ids = Vec::new();
+            for top in &tops {
+                let mut at = top.load(Ordering::Acquire);
+                for _ in 0..=total {
+                    // SAFETY: non-zero links are addresses of elements of `nodes`.
+                    let Some(node) = (unsafe { (at as *const Node).as_ref() }) else {
+                        break;
+                    };
+                    ids.push(node.id);
+                    at = node.twin_next.load(Ordering::Relaxed);
+                }
+            }
+            let verdict = exactly_once(ids, total);
+            assert!(
+                twice > 0 || verdict.is_err(),
+                "the broken twin passed: the checks could not catch a broken section"
+            );
+            println!("broken stack twin: {twice} nodes popped twice; final lists: {verdict:?}");
+        },
+    );
+    show_lines(&stdout, "broken");
 }
 
 fn stack(mode: Mode) {
@@ -717,22 +827,11 @@ fn ring_run<I: IndexKind>(mode: Mode, index: I) {
         )
     });
     check_ring_paths(mode, "ring", &results);
-    let mut seen = vec![false; total];
-    let slots: Vec<Slot> = (0..ring.slots())
-        .map(Slot::PerCpu)
-        .chain([Slot::Shared])
-        .collect();
-    for slot in slots {
-        while let Some(n) = ring.pop_from(slot) {
-            assert!(!seen[n], "item {n} twice in the rings");
-            seen[n] = true;
-        }
+    let mut ids = Vec::new();
+    for slot in (0..ring.slots()).map(Slot::PerCpu).chain([Slot::Shared]) {
+        ids.extend(std::iter::from_fn(|| ring.pop_from(slot)));
     }
-    assert!(
-        seen.iter().all(|&s| s),
-        "items lost: {}",
-        seen.iter().filter(|s| !**s).count()
-    );
+    exactly_once(ids, total).unwrap();
     let popped: u64 = results.iter().map(|r| r.1.per_cpu + r.1.shared).sum();
     println!(
         "ring[{}] {mode:?}: {THREADS} threads, {total} items, {popped} pop/push pairs, \
@@ -789,23 +888,11 @@ fn copy_ring_run<I: IndexKind>(mode: Mode, index: I) {
         )
     });
     check_ring_paths(mode, "copy ring", &results);
-    let mut seen = vec![false; total];
-    let slots: Vec<Slot> = (0..ring.slots())
-        .map(Slot::PerCpu)
-        .chain([Slot::Shared])
-        .collect();
-    for slot in slots {
-        while let Some(record) = ring.pop_from(slot) {
-            let n = record.id();
-            assert!(!seen[n], "record {n} twice in the rings");
-            seen[n] = true;
-        }
+    let mut ids = Vec::new();
+    for slot in (0..ring.slots()).map(Slot::PerCpu).chain([Slot::Shared]) {
+        ids.extend(std::iter::from_fn(|| ring.pop_from(slot)).map(|r| r.id()));
     }
-    assert!(
-        seen.iter().all(|&s| s),
-        "records lost: {}",
-        seen.iter().filter(|s| !**s).count()
-    );
+    exactly_once(ids, total).unwrap();
     let popped: u64 = results.iter().map(|r| r.1.per_cpu + r.1.shared).sum();
     println!(
         "copy ring[{}] {mode:?}: {THREADS} threads, {total} records of {} bytes, {popped} \
