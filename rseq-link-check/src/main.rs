@@ -213,7 +213,7 @@ impl LoadArgs {
 
 fn output<R: Render>(report: &R, format: Format) -> Result<ExitStatus, Error> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     match emit(report, format, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(report.exit_status()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(report.exit_status()),

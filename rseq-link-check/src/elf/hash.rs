@@ -58,6 +58,38 @@ pub fn elf_hash(name: &[u8]) -> u32 {
     h
 }
 
+/// A symbol name with its hashes computed once per lookup, as glibc's `_dl_lookup_symbol_x`
+/// computes `new_hash` once (and `old_hash` only when a module has no GNU hash table).
+#[derive(Debug, Clone)]
+pub struct HashedName<'a> {
+    /// The name.
+    pub name: &'a [u8],
+    gnu: u32,
+    elf: std::cell::Cell<Option<u32>>,
+}
+
+impl<'a> HashedName<'a> {
+    /// Hashes `name`.
+    pub fn new(name: &'a [u8]) -> Self {
+        HashedName {
+            name,
+            gnu: gnu_hash(name),
+            elf: std::cell::Cell::new(None),
+        }
+    }
+
+    fn elf(&self) -> u32 {
+        match self.elf.get() {
+            Some(h) => h,
+            None => {
+                let h = elf_hash(self.name);
+                self.elf.set(Some(h));
+                h
+            }
+        }
+    }
+}
+
 fn words<'a>(data: &'a [u8], range: &Range<usize>) -> &'a [U32<Endianness>] {
     data.get(range.clone())
         .and_then(|b| object::pod::slice_from_all_bytes(b).ok())
@@ -126,7 +158,7 @@ impl SymbolHash {
     pub fn walk<T>(
         &self,
         data: &[u8],
-        name: &[u8],
+        name: &HashedName<'_>,
         mut f: impl FnMut(u32) -> Option<T>,
     ) -> Option<T> {
         let e = Endianness::Little;
@@ -138,7 +170,7 @@ impl SymbolHash {
                 buckets,
                 chains,
             } => {
-                let h = gnu_hash(name);
+                let h = name.gnu;
                 let bloom_words: &[object::U64<Endianness>] = data
                     .get(bloom.clone())
                     .and_then(|b| object::pod::slice_from_all_bytes(b).ok())
@@ -173,7 +205,7 @@ impl SymbolHash {
                 None
             }
             SymbolHash::Sysv { buckets, chains } => {
-                let h = elf_hash(name);
+                let h = name.elf();
                 let buckets = words(data, buckets);
                 let chains = words(data, chains);
                 let mut i = buckets.get(h as usize % buckets.len())?.get(e);

@@ -418,12 +418,22 @@ impl ElfFile {
     pub fn find_dynamic<T>(
         &self,
         name: &[u8],
+        f: impl FnMut(u32, Symbol<'_>) -> Option<T>,
+    ) -> Option<T> {
+        self.find_dynamic_hashed(&hash::HashedName::new(name), f)
+    }
+
+    /// [`ElfFile::find_dynamic`] with the name's hashes computed by the caller.
+    pub fn find_dynamic_hashed<T>(
+        &self,
+        hashed: &hash::HashedName<'_>,
         mut f: impl FnMut(u32, Symbol<'_>) -> Option<T>,
     ) -> Option<T> {
+        let name = hashed.name;
         let table = self.dynsym.as_ref()?;
         let data = self.data();
         match &self.hash {
-            Some(hash) => hash.walk(data, name, |index| {
+            Some(hash) => hash.walk(data, hashed, |index| {
                 let mut sym = table.get(data, self.endian, index)?;
                 if sym.name != name {
                     return None;

@@ -11,10 +11,6 @@ use super::lookup::{self, Found, LookupState, Request};
 use super::{ModuleId, Process};
 use crate::elf::VersionEntry;
 
-/// The identity of a binding for de-duplication: glibc's per-module lookup cache makes a
-/// reference print once per relocation class.
-type SeenKey = (ModuleId, String, Option<String>, Option<ModuleId>, u32);
-
 /// One resolved reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Binding {
@@ -132,7 +128,6 @@ impl Process {
                 self.push_lookup(
                     &mut state,
                     &mut out,
-                    &mut seen,
                     v,
                     name.as_bytes(),
                     None,
@@ -152,6 +147,10 @@ impl Process {
                     continue;
                 }
                 let class = lookup::type_class(self.machine, r.r_type);
+                // glibc's per-module lookup cache: one lookup per symbol and class.
+                if !seen.insert((id, r.sym, class)) {
+                    continue;
+                }
                 if sym.bind() == elf::STB_LOCAL
                     || matches!(sym.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL)
                 {
@@ -163,9 +162,7 @@ impl Process {
                         to_sym: Some(r.sym),
                         how: BindKind::Local,
                     };
-                    if seen.insert((b.from, b.symbol.clone(), b.version.clone(), b.to, class)) {
-                        out.push(b);
-                    }
+                    out.push(b);
                     continue;
                 }
                 let version = sym
@@ -175,7 +172,6 @@ impl Process {
                 self.push_lookup(
                     &mut state,
                     &mut out,
-                    &mut seen,
                     id,
                     sym.name,
                     Some(sym),
@@ -201,7 +197,6 @@ impl Process {
                     self.push_lookup(
                         &mut state,
                         &mut out,
-                        &mut seen,
                         0,
                         name.as_bytes(),
                         None,
@@ -220,7 +215,6 @@ impl Process {
         &self,
         state: &mut LookupState,
         out: &mut Vec<Binding>,
-        seen: &mut HashSet<SeenKey>,
         from: ModuleId,
         name: &[u8],
         reference: Option<crate::elf::Symbol<'_>>,
@@ -255,9 +249,7 @@ impl Process {
             to_sym,
             how,
         };
-        if seen.insert((b.from, b.symbol.clone(), b.version.clone(), b.to, class)) {
-            out.push(b);
-        }
+        out.push(b);
     }
 
     /// Looks `name` up as `dlsym(RTLD_DEFAULT, name)` from the executable would.

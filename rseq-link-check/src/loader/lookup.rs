@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use object::elf;
 
 use super::{ModuleId, Process};
+use crate::elf::hash::HashedName;
 use crate::elf::{Symbol, VersionEntry};
 
 /// `ELF_RTYPE_CLASS_PLT`: PLT-like relocations (and TLS relocations on x86_64/aarch64).
@@ -138,6 +139,7 @@ fn do_lookup_x(
     p: &Process,
     state: &mut LookupState,
     req: &Request<'_>,
+    hashed: &HashedName<'_>,
     list: &[ModuleId],
     weak_result: &mut Option<Found>,
 ) -> Option<Found> {
@@ -150,7 +152,7 @@ fn do_lookup_x(
         let mut versioned: Option<u32> = None;
         let mut found =
             m.file
-                .find_dynamic(req.name, |index, sym| match check_match(p, id, &sym, req) {
+                .find_dynamic_hashed(hashed, |index, sym| match check_match(p, id, &sym, req) {
                     Check::Match => Some(index),
                     Check::NoMatch => None,
                     Check::OtherVersion { hidden } => {
@@ -200,8 +202,9 @@ pub fn lookup(
 ) -> Option<(Found, bool)> {
     let mut weak = None;
     let mut result = None;
+    let hashed = HashedName::new(req.name);
     for list in scope {
-        if let Some(f) = do_lookup_x(p, state, req, list, &mut weak) {
+        if let Some(f) = do_lookup_x(p, state, req, &hashed, list, &mut weak) {
             result = Some(f);
             break;
         }
