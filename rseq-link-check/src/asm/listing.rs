@@ -190,7 +190,7 @@ impl Annotator<'_, '_> {
         if target == self.abort {
             "abort".to_string()
         } else if Some(target) == self.abort_target {
-            "abort handler's target".to_string()
+            "abort handler body".to_string()
         } else if self.exits.contains(&target) {
             format!("exit {target:#x}")
         } else if target >= self.start && target < self.post {

@@ -105,7 +105,7 @@ pub fn render_text(report: &VerifyReport) -> String {
         "{}, {}, {}",
         plural(report.count(Severity::Error), "error"),
         plural(report.count(Severity::Warning), "warning"),
-        plural(report.count(Severity::Info), "info note")
+        plural(report.count(Severity::Info), "note")
     );
     out
 }
