@@ -21,8 +21,10 @@
 //! Every structure takes an [`IndexKind`] type parameter: [`CpuId`] (the default; the
 //! slot of the CPU the thread runs on) or [`MmCid`] (the slot of the thread's memory-map
 //! concurrency id, a compact per-process number below the number of CPUs the process
-//! uses at once; Linux 6.3+). `mm_cid` indexing keeps a process that runs on a few CPUs
-//! of a large machine in a few slots.
+//! uses at once; Linux 6.3+). With `mm_cid` indexing a process that runs a few threads on
+//! a large machine touches only the first few slots (fewer cache lines, and pops find what
+//! other threads pushed more often). Where the kernel does not fill `mm_cid`, an
+//! `MmCid` structure always takes its fallback path.
 //!
 //! # When rseq is unavailable
 //!
@@ -33,8 +35,12 @@
 //! operation then takes its fallback path, which uses atomics on a separate *shared* slot
 //! that critical sections never write: a per-CPU slot is written only by critical sections
 //! of its own index, so fallback threads and rseq threads can run at the same time in one
-//! process and every result stays exact. Operations that read (`sum`, `pop`) also look at
-//! the shared slot, so nothing written on one path is lost to the other.
+//! process and every result stays exact. `sum` adds the shared slot too; a `pop` on a
+//! thread with rseq takes from its CPU's slot and, when that is empty, from the shared one;
+//! a `pop` on a thread without rseq sees the shared slot only.
+//!
+//! [`aborted_sections`] counts the sections the kernel aborted (each then retried): a
+//! diagnostic for stress tests, costing one relaxed atomic add on the abort path only.
 //!
 //! # Unsafe
 //!
