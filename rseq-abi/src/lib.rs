@@ -65,7 +65,7 @@
 //! - `bin`: an executable exports only the symbols that libraries linked at link time
 //!   reference. For libraries loaded later with `dlopen`, export it explicitly:
 //!   `-C link-arg=-Wl,--export-dynamic-symbol=__rseq_abi` (in `build.rs`:
-//!   `cargo:rustc-link-arg-bins=...`).
+//!   `cargo:rustc-link-arg-bins=...`; works with rust-lld and with GNU ld 2.35 or later).
 //! - `cdylib`: rustc's version script makes every symbol it does not list local, and
 //!   neither `--export-dynamic-symbol` nor `--dynamic-list` overrides that. Pass a second
 //!   version script `{ global: __rseq_abi; };` with
