@@ -64,7 +64,6 @@ fn cpu_id_at(offset: isize) -> i32 {
 
 fn decide() -> Process {
     let auxv_feature_size = crate::auxv::rseq_feature_size();
-    let kernel_fills = auxv_feature_size.unwrap_or(RSEQ_ORIG_FEATURE_SIZE);
     let glibc = glibc::rseq_symbols();
     let own_offset = arch::own_area_offset();
     let (offset, owner, registered_len) = match glibc {
@@ -81,6 +80,41 @@ fn decide() -> Process {
         offset,
         owner,
         glibc,
-        feature_size: registered_len.min(kernel_fills),
+        feature_size: usable_feature_size(registered_len, auxv_feature_size),
+    }
+}
+
+/// `min(registered length, AT_RSEQ_FEATURE_SIZE)`; kernels without the auxv entry fill the
+/// original 20 bytes.
+fn usable_feature_size(registered_len: u32, auxv_feature_size: Option<u32>) -> u32 {
+    registered_len.min(auxv_feature_size.unwrap_or(RSEQ_ORIG_FEATURE_SIZE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usable_feature_size;
+    use crate::glibc::GlibcRseq;
+
+    fn glibc(size: u32) -> u32 {
+        GlibcRseq {
+            offset: 0,
+            size,
+            flags: 0,
+        }
+        .registered_len()
+    }
+
+    #[test]
+    fn glibc_size_quirks() {
+        // glibc 2.35-2.39 report 32, 2.40 and backports 20, for the same 32-byte area.
+        assert_eq!(usable_feature_size(glibc(32), Some(28)), 28);
+        assert_eq!(usable_feature_size(glibc(20), Some(28)), 28);
+        // glibc 2.41+ report the extended size they registered.
+        assert_eq!(usable_feature_size(glibc(28), Some(28)), 28);
+        assert_eq!(usable_feature_size(glibc(36), Some(36)), 36);
+        // A kernel before 6.3 fills 20 bytes whatever was registered.
+        assert_eq!(usable_feature_size(glibc(32), None), 20);
+        // The own area is 32 bytes: fields past it are never filled.
+        assert_eq!(usable_feature_size(32, Some(36)), 32);
     }
 }
