@@ -58,6 +58,8 @@ mod shared;
 mod spinlock;
 mod stack;
 mod storage;
+#[cfg(test)]
+mod testing;
 
 pub use self::attempt::aborted_sections;
 pub use self::cache_padded::CachePadded;

@@ -301,3 +301,55 @@ impl<I: IndexKind> fmt::Debug for PerCpuRing<I> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PerCpuRing;
+    use crate::percpu::testing::pin_here;
+    use crate::percpu::{MmCid, Slot};
+
+    #[test]
+    fn one_cpu_is_first_in_first_out_and_bounded() {
+        std::thread::spawn(|| {
+            pin_here();
+            let ring = PerCpuRing::new(3); // rounded up to 4
+            assert_eq!(ring.capacity(), 4);
+            let slot = ring.push(1).unwrap();
+            assert!(matches!(slot, Slot::PerCpu(_)));
+            for item in 2..=4 {
+                assert_eq!(ring.push(item), Ok(slot));
+            }
+            assert_eq!(ring.push(5), Err(5), "a fifth item does not fit");
+            assert_eq!(ring.len_of(slot), 4);
+            for item in 1..=4 {
+                assert_eq!(ring.pop(), Some((item, slot)));
+            }
+            assert_eq!(ring.pop(), None);
+            // Wrapping around the cells keeps the order.
+            for round in 0..10 {
+                assert_eq!(ring.push(round), Ok(slot));
+                assert_eq!(ring.push(round + 100), Ok(slot));
+                assert_eq!(ring.pop(), Some((round, slot)));
+                assert_eq!(ring.pop(), Some((round + 100, slot)));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn mm_cid_ring_gives_back_what_it_got() {
+        std::thread::spawn(|| {
+            pin_here();
+            let ring = PerCpuRing::<MmCid>::new_mm_cid(2);
+            for item in [7, 8] {
+                assert!(ring.push(item).is_ok());
+            }
+            let mut got: Vec<usize> = std::iter::from_fn(|| ring.pop().map(|(v, _)| v)).collect();
+            got.sort_unstable(); // the concurrency id may change between calls
+            assert_eq!(got, [7, 8]);
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -363,3 +363,50 @@ impl<T: Copy, I: IndexKind> fmt::Debug for PerCpuCopyRing<T, I> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PerCpuCopyRing;
+    use crate::percpu::Slot;
+
+    /// Pushes `items` and pops them back on one thread pinned nowhere in particular: every
+    /// item comes back whole, from the slot it went to.
+    fn round_trip<T: Copy + PartialEq + core::fmt::Debug>(items: &[T]) {
+        let mut ring = PerCpuCopyRing::<T>::new(items.len());
+        let slots: Vec<Slot> = items.iter().map(|&x| ring.push(x).unwrap()).collect();
+        let mut back = Vec::new();
+        for slot in (0..ring.slots()).map(Slot::PerCpu).chain([Slot::Shared]) {
+            back.extend(std::iter::from_fn(|| ring.pop_from(slot)));
+        }
+        assert_eq!(back.len(), items.len(), "{slots:?}");
+        for item in items {
+            assert!(back.contains(item), "{item:?} missing from {back:?}");
+        }
+    }
+
+    #[test]
+    fn items_of_every_small_size_copy_whole() {
+        round_trip(&[1u8, 2, 3]);
+        round_trip(&[[1u8, 2, 3], [4, 5, 6]]);
+        round_trip(&[[7u8; 7], [9u8; 7]]);
+        round_trip(&[0x1122_3344u32, 0x5566_7788]);
+        round_trip(&[[0xabu8; 9], [0xcd; 9]]);
+        round_trip(&[[u64::MAX - 1; 32]]);
+        round_trip(&[(), ()]);
+    }
+
+    #[test]
+    fn pop_copies_out_whole_items() {
+        std::thread::spawn(|| {
+            crate::percpu::testing::pin_here();
+            let ring = PerCpuCopyRing::<[u8; 5]>::new(2);
+            let slot = ring.push([1, 2, 3, 4, 5]).unwrap();
+            ring.push([6, 7, 8, 9, 10]).unwrap();
+            assert_eq!(ring.pop(), Some(([1, 2, 3, 4, 5], slot)));
+            assert_eq!(ring.pop(), Some(([6, 7, 8, 9, 10], slot)));
+            assert_eq!(ring.pop(), None);
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -315,3 +315,46 @@ impl<T: StackNode, I: IndexKind> fmt::Debug for PerCpuStack<T, I> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{PerCpuStack, StackLink, StackNode};
+    use crate::percpu::testing::pin_here;
+    use core::ptr::NonNull;
+
+    struct Node {
+        value: u32,
+        link: StackLink,
+    }
+
+    // SAFETY: `link` is the `StackLink` field of `Node`, used by one stack at a time.
+    unsafe impl StackNode for Node {
+        const LINK_OFFSET: usize = core::mem::offset_of!(Node, link);
+    }
+
+    #[test]
+    fn one_cpu_is_last_in_first_out() {
+        std::thread::spawn(|| {
+            pin_here();
+            let nodes: Vec<Node> = (0..5)
+                .map(|value| Node {
+                    value,
+                    link: StackLink::new(),
+                })
+                .collect();
+            let stack = PerCpuStack::<Node>::new();
+            for node in &nodes {
+                // SAFETY: `nodes` outlives the stack's use and each node is pushed once.
+                unsafe { stack.push(NonNull::from(node)) };
+            }
+            let popped: Vec<u32> = std::iter::from_fn(|| stack.pop())
+                // SAFETY: every node popped is an element of `nodes`.
+                .map(|(node, _)| unsafe { node.as_ref() }.value)
+                .collect();
+            assert_eq!(popped, [4, 3, 2, 1, 0]);
+            assert!(stack.is_empty());
+        })
+        .join()
+        .unwrap();
+    }
+}
