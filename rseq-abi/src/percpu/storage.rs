@@ -138,10 +138,13 @@ impl<T: fmt::Debug> fmt::Debug for PerCpu<T> {
 }
 
 /// The number of slots of every [`PerCpu`]: the possible-CPU count, guarded from below by
-/// what this thread can observe directly (see the module docs).
+/// what the first creating thread can observe directly (see the module docs). Decided once.
 fn slot_count() -> usize {
-    let possible = crate::thread::possible_cpus();
-    possible.max(affinity_bound()).max(configured_cpus())
+    static SLOTS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SLOTS.get_or_init(|| {
+        let possible = crate::thread::possible_cpus();
+        possible.max(affinity_bound()).max(configured_cpus())
+    })
 }
 
 /// Highest CPU in the calling thread's affinity mask + 1 (0 if it cannot be read).
