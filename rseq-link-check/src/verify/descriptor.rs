@@ -84,7 +84,7 @@ pub fn discover(image: &Image<'_>) -> Discovery {
 
     for region in image.regions_named(names::RSEQ_CS_PTR_ARRAY) {
         for (i, word) in region.data.chunks_exact(8).enumerate() {
-            let entry = region.addr + (i as u64) * 8;
+            let entry = region.addr.wrapping_add((i as u64) * 8);
             let target = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
             if target == 0 {
                 if let Some(name) = image.unresolved.get(&entry) {
@@ -121,10 +121,13 @@ pub fn discover(image: &Image<'_>) -> Discovery {
         .collect();
     for region in image.regions_named(names::RSEQ_CS) {
         let mut off = 0u64;
-        while off.saturating_add(RSEQ_CS_SIZE) <= region.size {
-            let addr = region.addr + off;
+        // Bounded by the bytes present, not by a (possibly corrupt) section size.
+        while off.saturating_add(RSEQ_CS_SIZE) <= region.data.len() as u64 {
+            let addr = region.addr.wrapping_add(off);
             off += RSEQ_CS_SIZE;
-            let end = addr + RSEQ_CS_SIZE;
+            let Some(end) = addr.checked_add(RSEQ_CS_SIZE) else {
+                break;
+            };
             let overlaps = {
                 let i = listed.partition_point(|&(_, e)| e <= addr);
                 listed.get(i).is_some_and(|&(s, _)| s < end)
@@ -146,7 +149,7 @@ pub fn discover(image: &Image<'_>) -> Discovery {
 
     for region in image.regions_named(names::RSEQ_EXIT_POINT_ARRAY) {
         for (i, pair) in region.data.chunks_exact(16).enumerate() {
-            let addr = region.addr + (i as u64) * 16;
+            let addr = region.addr.wrapping_add((i as u64) * 16);
             let start_ip = u64::from_le_bytes(pair[..8].try_into().unwrap_or([0; 8]));
             let exit_ip = u64::from_le_bytes(pair[8..].try_into().unwrap_or([0; 8]));
             if start_ip == 0 && exit_ip == 0 {
