@@ -59,6 +59,15 @@ impl<T> SharedSlot<T> {
         }
     }
 
+    /// Takes the lock if it is free.
+    pub(crate) fn try_lock(&self) -> Option<SharedGuard<'_, T>> {
+        self.inner
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            .then_some(SharedGuard { slot: self })
+    }
+
     /// The value, exclusively (no locking needed).
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.inner.value.get_mut()

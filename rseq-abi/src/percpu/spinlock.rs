@@ -87,6 +87,11 @@ try_lock_section!(
 ///         });
 ///     }
 /// });
+/// // While a guard is alive, the same slot cannot be taken again.
+/// let guard = lock.lock();
+/// assert!(guard.cpu().is_some() || guard.slot() == Slot::Shared);
+/// drop(guard);
+/// assert!(lock.try_lock().is_some());
 /// let mut all: Vec<i32> = lock.iter_mut().flat_map(|(_, v)| v.drain(..)).collect();
 /// all.sort();
 /// assert_eq!(all, (0..400).collect::<Vec<_>>());
@@ -141,36 +146,58 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
     /// Takes the lock of the calling CPU's slot (of the shared slot when rseq is
     /// unavailable on this thread), spinning and then yielding while it is held.
     pub fn lock(&self) -> PerCpuSpinLockGuard<'_, T> {
-        let slot0 = self.slots.slot_ptr(0).cast_mut().cast::<u8>();
-        let stride = core::mem::size_of::<CachePadded<LockSlot<T>>>();
         let mut spins = 0u32;
         loop {
-            // SAFETY: `slot0 + i * stride` is the lock word of slot `i` for every index the
-            // kernel reports (see `PerCpu`), and per-CPU lock words are written only by
-            // these sections and by the holder's unlock.
-            let attempt = unsafe {
-                if I::MM_CID {
-                    try_lock_mm_cid(slot0, stride)
-                } else {
-                    try_lock_cpu_id(slot0, stride)
-                }
-            };
-            match attempt {
-                Ok(i) => {
-                    // Pairs with the release store of the previous holder's unlock.
-                    fence(Ordering::Acquire);
-                    // SAFETY: `i` came from the rseq area, so it is below `slots.len()`.
-                    let slot = unsafe { self.slots.get_unchecked(i) };
-                    return PerCpuSpinLockGuard {
-                        inner: GuardInner::PerCpu { slot, index: i },
-                    };
-                }
+            match self.attempt() {
+                Ok(guard) => return guard,
                 Err(Attempt::Busy) => backoff(&mut spins),
                 Err(Attempt::Aborted) => count_abort(),
                 Err(Attempt::Fallback) => return self.lock_shared(),
                 Err(Attempt::Changed | Attempt::Full | Attempt::Empty) => continue,
             }
         }
+    }
+
+    /// Takes the lock of the calling CPU's slot (of the shared slot when rseq is
+    /// unavailable on this thread) if it is free; `None` if it is held.
+    pub fn try_lock(&self) -> Option<PerCpuSpinLockGuard<'_, T>> {
+        loop {
+            return match self.attempt() {
+                Ok(guard) => Some(guard),
+                Err(Attempt::Aborted) => {
+                    count_abort();
+                    continue;
+                }
+                Err(Attempt::Fallback) => self.shared.try_lock().map(|guard| PerCpuSpinLockGuard {
+                    inner: GuardInner::Shared(guard),
+                }),
+                Err(Attempt::Busy | Attempt::Changed | Attempt::Full | Attempt::Empty) => None,
+            };
+        }
+    }
+
+    /// One attempt at the section of this thread's index.
+    #[inline(always)]
+    fn attempt(&self) -> Result<PerCpuSpinLockGuard<'_, T>, Attempt> {
+        let slot0 = self.slots.slot_ptr(0).cast_mut().cast::<u8>();
+        let stride = core::mem::size_of::<CachePadded<LockSlot<T>>>();
+        // SAFETY: `slot0 + i * stride` is the lock word of slot `i` for every index the
+        // kernel reports (see `PerCpu`), and per-CPU lock words are written only by these
+        // sections and by the holder's unlock.
+        let i = unsafe {
+            if I::MM_CID {
+                try_lock_mm_cid(slot0, stride)
+            } else {
+                try_lock_cpu_id(slot0, stride)
+            }
+        }?;
+        // Pairs with the release store of the previous holder's unlock.
+        fence(Ordering::Acquire);
+        // SAFETY: `i` came from the rseq area, so it is below `slots.len()`.
+        let slot = unsafe { self.slots.get_unchecked(i) };
+        Ok(PerCpuSpinLockGuard {
+            inner: GuardInner::PerCpu { slot, index: i },
+        })
     }
 
     #[cold]
@@ -282,5 +309,29 @@ impl<T: fmt::Debug> fmt::Debug for PerCpuSpinLockGuard<'_, T> {
             .field("slot", &self.slot())
             .field("value", &**self)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerCpuSpinLock;
+    use crate::percpu::testing::pin_here;
+
+    #[test]
+    fn a_held_slot_cannot_be_taken_again_on_its_cpu() {
+        std::thread::spawn(|| {
+            pin_here();
+            let lock = PerCpuSpinLock::new_with(|_| 0u32);
+            let mut guard = lock.lock();
+            let cpu = guard.cpu().expect("rseq is available here");
+            *guard += 1;
+            assert!(lock.try_lock().is_none(), "slot {cpu} taken twice");
+            drop(guard);
+            let again = lock.try_lock().expect("the slot is free again");
+            assert_eq!(again.cpu(), Some(cpu));
+            assert_eq!(*again, 1);
+        })
+        .join()
+        .unwrap();
     }
 }
