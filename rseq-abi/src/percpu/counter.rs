@@ -117,7 +117,8 @@ impl<I: IndexKind> PerCpuCounter<I> {
     }
 
     /// Adds `n` (wrapping) to the calling CPU's word, or to the shared word when rseq is
-    /// unavailable on this thread. Returns the slot it added to.
+    /// unavailable on this thread. Returns the slot it added to. To subtract, add
+    /// `n.wrapping_neg()`: words and sum wrap, so the sum stays exact.
     #[inline]
     pub fn add(&self, n: u64) -> Slot {
         // One attempt inline (the fast path); everything else out of line, so that the
