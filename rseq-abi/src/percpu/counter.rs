@@ -6,13 +6,14 @@
 //! computes the address of word `i`, and runs a critical section whose only instruction
 //! after the CPU check is the commit `*word += n` (on x86_64 one `add` to memory, no
 //! `lock` prefix). The section is bound to `i`: if the thread is preempted, migrated or
-//! signalled before the add completes, the kernel moves it to the abort handler, which
-//! re-reads `i` and starts again. Since only threads running on CPU `i` write word `i`, and
+//! signalled before the add completes, the kernel moves it to the abort handler; `add`
+//! counts the abort (see `aborted_sections`), re-reads `i` and starts again. Since only threads running on CPU `i` write word `i`, and
 //! they cannot interleave inside the section, no increment is lost or doubled. This is
 //! librseq's `rseq_load_add_store__ptr`.
 //!
 //! `sum()` adds the words with relaxed loads. It is exact once the adding threads are done
-//! (joined); while they run it returns some value between the totals before and after.
+//! (joined); while they run it is not a snapshot (with only positive adds, it lies
+//! between the totals at the start and at the end of the call).
 //!
 //! When rseq is unavailable on the calling thread the section reports it on its first
 //! abort, and `add` does an atomic `fetch_add` on a separate shared word instead; `sum`
