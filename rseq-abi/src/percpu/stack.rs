@@ -19,7 +19,7 @@
 //! compare-and-swap) cannot happen: there is no compare-and-swap, and any interleaving
 //! aborts the section.
 //!
-//! When own slot is empty, `pop` also takes from the shared list; that list is the
+//! When its own slot is empty, `pop` also takes from the shared list; that list is the
 //! fallback of threads on which rseq is unavailable (push and pop under an atomic spin
 //! lock). Nodes stay in the slot they were pushed to until popped there (or drained with
 //! [`PerCpuStack::pop_from`]): a thread on another CPU does not steal them.
