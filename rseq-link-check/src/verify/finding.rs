@@ -244,3 +244,32 @@ impl Finding {
         self.diagnostic.severity.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_case_and_round_trip_through_the_crate_catalog() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &c in Code::ALL {
+            let name = c.as_str();
+            assert!(name.starts_with("rseq-"), "{name}");
+            assert!(name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-'));
+            assert!(seen.insert(name), "duplicate {name}");
+            assert_eq!(Code::from_name(name), Some(c));
+            let diag = crate::diag::Code::from_name(name).expect("in the crate catalog");
+            assert_eq!(diag, crate::diag::Code::CriticalSection(c));
+            assert_eq!(serde_json::to_string(&diag).unwrap(), format!("\"{name}\""));
+            assert!(!c.summary().is_empty() && !c.hint().is_empty() && !c.explain().is_empty());
+        }
+        // Only the review note is informational.
+        let infos: Vec<_> = Code::ALL
+            .iter()
+            .filter(|c| c.severity() == Severity::Info)
+            .collect();
+        assert_eq!(infos, [&Code::SpeculativeStore]);
+    }
+}

@@ -183,3 +183,70 @@ fn apply_aarch64(place: &mut [u8], r_type: u32, value: u64, place_addr: u64) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::decode::{Disassembler, Flow};
+
+    /// Applies one aarch64 relocation to `word` at `place` and decodes the result.
+    fn patched(word: u32, r_type: u32, value: u64, place: u64) -> crate::verify::decode::Insn {
+        let mut bytes = word.to_le_bytes();
+        apply_aarch64(&mut bytes, r_type, value, place);
+        Disassembler::new(Arch::Aarch64)
+            .decode(&bytes, place)
+            .expect("decodes")
+    }
+
+    #[test]
+    fn aarch64_branch_fields_reach_their_targets() {
+        // b .+0 (0x14000000), b.ne .+0 (0x54000001), cbz x0, .+0 (0xb4000000),
+        // tbz w0, #0, .+0 (0x36000000), bl .+0 (0x94000000).
+        let place = 0x1000;
+        for (word, r_type, target, cond) in [
+            (0x1400_0000, elf::R_AARCH64_JUMP26, 0x2_0000, false),
+            (0x5400_0001, elf::R_AARCH64_CONDBR19, 0x800, true),
+            (0xb400_0000, elf::R_AARCH64_CONDBR19, 0x1ffc, true),
+            (0x3600_0000, elf::R_AARCH64_TSTBR14, 0x1100, true),
+        ] {
+            let insn = patched(word, r_type, target, place);
+            let want = if cond {
+                Flow::CondJump(target)
+            } else {
+                Flow::Jump(target)
+            };
+            assert_eq!(insn.flow, want, "{}", insn.text);
+        }
+        let call = patched(0x9400_0000, elf::R_AARCH64_CALL26, 0x4000, place);
+        assert_eq!(call.flow, Flow::Call);
+    }
+
+    #[test]
+    fn aarch64_adrp_and_add_compute_the_address() {
+        // adrp x9, .+0 (0x90000009); add x9, x9, #0 (0x91000129).
+        let target = 0x0004_2468u64;
+        let adrp = patched(0x9000_0009, elf::R_AARCH64_ADR_PREL_PG_HI21, target, 0x1234);
+        assert_eq!(adrp.pc_address, Some(target & !0xfff));
+        let mut add = 0x9100_0129u32.to_le_bytes();
+        apply_aarch64(&mut add, elf::R_AARCH64_ADD_ABS_LO12_NC, target, 0x1238);
+        assert_eq!((u32::from_le_bytes(add) >> 10) & 0xfff, 0x468);
+    }
+
+    #[test]
+    fn x86_64_pc_relative_and_absolute_fields() {
+        let mut place = [0u8; 8];
+        apply_x86_64(
+            &mut place,
+            elf::R_X86_64_PC32,
+            0x2000,
+            0x2000u64.wrapping_sub(0x1000),
+        );
+        assert_eq!(u32::from_le_bytes(place[..4].try_into().unwrap()), 0x1000);
+        apply_x86_64(&mut place, elf::R_X86_64_64, 0x1122_3344_5566, 0);
+        assert_eq!(u64::from_le_bytes(place), 0x1122_3344_5566);
+        // A place cut short is left alone rather than written out of bounds.
+        let mut short = [0u8; 3];
+        apply_x86_64(&mut short, elf::R_X86_64_PC32, 1, 1);
+        assert_eq!(short, [0; 3]);
+    }
+}
