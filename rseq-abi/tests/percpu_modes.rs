@@ -274,7 +274,7 @@ impl Budget {
     fn new(mode: Mode, min: u64) -> Self {
         Budget {
             min,
-            max: min * 3,
+            max: min * 2,
             aborts_before: aborted_sections(),
             want_aborts: mode.uses_rseq(0),
             must_abort: mode == Mode::Own,
