@@ -11,6 +11,20 @@
 //! they cannot interleave inside the section, no increment is lost or doubled. This is
 //! librseq's `rseq_load_add_store__ptr`.
 //!
+//! The fast path of `add` in a release build on x86_64 (from the `percpu_counter` example;
+//! everything else is out of line):
+//!
+//! ```text
+//! mov  OFFSET@GOT, %rax        ; area_offset(): one load, one compare with its sentinel
+//! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
+//! shl  $7, %rsi ; add ...      ; &words[cpu] (128-byte slots)
+//! lea  desc(%rip), %r9
+//! mov  %r9, %fs:8(%rax)        ; arm the descriptor (rseq_cs)
+//! cmp  %edx, %fs:4(%rax)       ; start: cpu_id still the index?
+//! jne  abort
+//! add  %r8, (%rsi)             ; the commit
+//! ```
+//!
 //! `sum()` adds the words with relaxed loads. It is exact once the adding threads are done
 //! (joined); while they run it is not a snapshot (with only positive adds, it lies
 //! between the totals at the start and at the end of the call).
