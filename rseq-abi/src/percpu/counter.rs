@@ -15,7 +15,8 @@
 //! everything else is out of line):
 //!
 //! ```text
-//! mov  OFFSET@GOT, %rax        ; area_offset(): one load, one compare with its sentinel
+//! mov  (OFFSET), %rax          ; area_offset(): a static (reached through the GOT in
+//! neg %rcx ; jo ...            ;   a PIE), compared with its sentinel
 //! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
 //! shl  $7, %rsi ; add ...      ; &words[cpu] (128-byte slots)
 //! lea  desc(%rip), %r9
