@@ -15,8 +15,9 @@
 //! everything else is out of line):
 //!
 //! ```text
-//! mov  (OFFSET), %rax          ; area_offset(): a static (reached through the GOT in
-//! neg %rcx ; jo ...            ;   a PIE), compared with its sentinel
+//! mov  (OFFSET), %rax          ; area_offset(): a static (through the GOT in a PIE),
+//! mov  %rax, %rcx ; neg %rcx   ;   compared with its sentinel (isize::MIN overflows)
+//! jo   first_call
 //! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
 //! shl  $7, %rsi ; add ...      ; &words[cpu] (128-byte slots)
 //! lea  desc(%rip), %r9
