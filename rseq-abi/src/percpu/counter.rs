@@ -11,8 +11,9 @@
 //! they cannot interleave inside the section, no increment is lost or doubled. This is
 //! librseq's `rseq_load_add_store__ptr`.
 //!
-//! The fast path of `add` in a release build on x86_64 (from the `percpu_counter` example;
-//! everything else is out of line):
+//! The fast path of `add` in a release build on x86_64, from the `percpu_counter` example
+//! (around it, in an out-of-line caller: saving three registers for the abort path, which
+//! is inlined, and loading `n` into a register):
 //!
 //! ```text
 //! mov  (OFFSET), %rax          ; area_offset(): a static (through the GOT in a PIE),
