@@ -7,7 +7,7 @@
 mod verify_support;
 
 use rseq_link_check::verify::{Code, Severity};
-use verify_support::{build_aarch64, build_x86_64, verify, Form};
+use verify_support::{build_aarch64, build_x86_64, build_x86_64_linked, verify, Form};
 
 /// Codes of errors and warnings, sorted.
 fn defect_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static str> {
@@ -261,5 +261,54 @@ fn the_aarch64_reference_section_is_clean_with_its_descriptor_relocated_in_every
         assert_eq!(s.exits.len(), 1);
         assert_eq!(s.descriptor.post_commit_offset, 28);
         assert!(s.descriptor.abort_ip > s.descriptor.start_ip + 28);
+    }
+}
+
+/// Links that store the descriptor words differently: GNU ld with packed `RELR`
+/// relocations (the value stays in place), lld PIE (`RELA`), lld shared object with `RELR`.
+const LINKS: &[(&str, &[&str])] = &[
+    ("ld-relr-pie", &["-pie", "-Wl,-z,pack-relative-relocs"]),
+    ("lld-pie", &["-fuse-ld=lld", "-pie"]),
+    (
+        "lld-relr-so",
+        &["-fuse-ld=lld", "-shared", "-Wl,--pack-dyn-relocs=relr"],
+    ),
+];
+
+#[test]
+fn other_linkers_and_packed_relocations_give_the_same_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    for &(tag, args) in LINKS {
+        let report = verify(&build_x86_64_linked(
+            dir.path(),
+            "correct-reference",
+            false,
+            tag,
+            args,
+        ));
+        assert!(
+            report.is_clean(),
+            "{tag}: {}",
+            rseq_link_check::verify::render::render_text(&report)
+        );
+        let s = &report.sections[0];
+        // cmp (8) + jne (2) + mov (3) + cmp (3) + jne (2) + mov (3) bytes.
+        assert_eq!(s.descriptor.post_commit_offset, 21, "{tag}");
+        assert_eq!(s.function.as_deref(), Some("cmpxchg_percpu"), "{tag}");
+        assert_eq!(s.exits.len(), 1, "{tag}");
+        for (name, code) in [
+            ("abort-inside-section", "rseq-abort-inside-section"),
+            ("exit-unknown-section", "rseq-exit-unknown-section"),
+            ("cs-not-in-ptr-array", "rseq-cs-not-in-ptr-array"),
+        ] {
+            let report = verify(&build_x86_64_linked(dir.path(), name, true, tag, args));
+            assert!(
+                defect_codes(&report).contains(&code),
+                "{tag} {name}: {}",
+                rseq_link_check::verify::render::render_text(&report)
+            );
+            let report = verify(&build_x86_64_linked(dir.path(), name, false, tag, args));
+            assert!(report.is_clean(), "{tag} {name} correct twin");
+        }
     }
 }

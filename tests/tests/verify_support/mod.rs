@@ -73,6 +73,31 @@ pub fn build_x86_64(out: &Path, name: &str, broken: bool, form: Form) -> PathBuf
     dst
 }
 
+/// Assembles and links `x86_64/<name>.s` with gcc and extra link options (another linker,
+/// packed relocations); `tag` keeps the outputs apart.
+pub fn build_x86_64_linked(
+    out: &Path,
+    name: &str,
+    broken: bool,
+    tag: &str,
+    args: &[&str],
+) -> PathBuf {
+    let dir = fixture_dir("x86_64");
+    let twin = if broken { "broken" } else { "correct" };
+    let dst = out.join(format!("x86_64-{name}-{twin}-{tag}"));
+    let mut cmd = Command::new("gcc");
+    cmd.arg(format!("-Wa,-I{}", dir.display()));
+    if broken {
+        cmd.arg("-Wa,--defsym,BROKEN=1");
+    }
+    cmd.args(args)
+        .arg(dir.join(format!("{name}.s")))
+        .arg("-o")
+        .arg(&dst);
+    run(&mut cmd);
+    dst
+}
+
 /// Assembles `aarch64/<name>.s` with the cross assembler and links it with the cross
 /// linker (no C library: the fixtures define their own entry point).
 pub fn build_aarch64(out: &Path, name: &str, broken: bool, form: Form) -> PathBuf {
