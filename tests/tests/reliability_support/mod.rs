@@ -1,0 +1,3 @@
+//! Support for the reliability tests: the ptrace abort-injection harness.
+
+pub mod injection;
