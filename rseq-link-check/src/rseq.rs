@@ -460,21 +460,24 @@ fn capture_diagnostics(p: &Process) -> Vec<Diagnostic> {
 
 /// Every binding `LD_DEBUG=bindings` would print with immediate binding.
 pub fn bindings(p: &Process) -> BindingsReport {
-    let mut set = BTreeSet::new();
+    let mut all = p.bindings_for(None);
+    all.retain(|b| b.how.printed());
+    // The same reference resolved for two relocation classes prints twice; keep one.
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|b| match b.from_sym {
+        Some(sym) => seen.insert((b.from, sym, b.to)),
+        None => true,
+    });
+    let mut bindings = Vec::with_capacity(all.len());
     let mut unresolved = Vec::new();
-    for b in p.bindings_for(None) {
-        if !b.how.printed() {
-            continue;
-        }
+    for b in all {
         match b.to {
-            Some(to) => {
-                set.insert(BindingEntry {
-                    from: p.modules[b.from].name.clone(),
-                    symbol: b.symbol,
-                    version: b.version,
-                    to: p.modules[to].name.clone(),
-                });
-            }
+            Some(to) => bindings.push(BindingEntry {
+                from: p.modules[b.from].name.clone(),
+                symbol: b.symbol,
+                version: b.version,
+                to: p.modules[to].name.clone(),
+            }),
             None => unresolved.push(Unresolved {
                 from: p.modules[b.from].name.clone(),
                 symbol: b.symbol,
@@ -485,7 +488,7 @@ pub fn bindings(p: &Process) -> BindingsReport {
     BindingsReport {
         program: p.main().name.clone(),
         load_order: names(p, &p.load_order()),
-        bindings: set.into_iter().collect(),
+        bindings,
         unresolved,
         diagnostics: loader_diagnostics(p),
     }

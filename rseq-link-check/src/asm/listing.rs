@@ -9,7 +9,8 @@
 use serde::Serialize;
 
 use crate::verify::decode::{Disassembler, Flow, Insn};
-use crate::verify::{analyse, Arch, FileKind, Finding, Image, SectionReport};
+use crate::verify::image::signature;
+use crate::verify::{analyse, FileType, Finding, Image, Machine, SectionReport};
 
 /// Bytes before start_ip searched for the descriptor store.
 pub const LEAD_IN_WINDOW: u64 = 96;
@@ -90,9 +91,9 @@ pub struct AsmListing {
     /// The input file as given.
     pub path: String,
     /// Its architecture.
-    pub arch: Arch,
+    pub arch: Machine,
     /// Its ELF type.
-    pub kind: FileKind,
+    pub kind: FileType,
     /// Listed sections.
     pub sections: Vec<SectionListing>,
     /// Sections in the file (before filtering by function).
@@ -142,8 +143,8 @@ fn decode_from(
 /// Instructions from the one taking the descriptor's address up to start_ip, if found.
 fn lead_in(image: &Image<'_>, dis: &mut Disassembler, start: u64, desc: u64) -> Vec<Insn> {
     let takes_desc = |i: &Insn| match image.arch {
-        Arch::X86_64 => i.pc_address == Some(desc),
-        Arch::Aarch64 => i.pc_address == Some(desc) || i.pc_address == Some(desc & !0xfff),
+        Machine::X86_64 => i.pc_address == Some(desc),
+        Machine::Aarch64 => i.pc_address == Some(desc) || i.pc_address == Some(desc & !0xfff),
     };
     let window_start = start.saturating_sub(LEAD_IN_WINDOW);
     let mut candidates: Vec<u64> = Vec::new();
@@ -153,8 +154,8 @@ fn lead_in(image: &Image<'_>, dis: &mut Disassembler, start: u64, desc: u64) -> 
         }
     }
     match image.arch {
-        Arch::X86_64 => candidates.extend(window_start..start),
-        Arch::Aarch64 => {
+        Machine::X86_64 => candidates.extend(window_start..start),
+        Machine::Aarch64 => {
             let first = start.saturating_sub(LEAD_IN_WINDOW) & !3;
             candidates.extend((first..start).step_by(4));
         }
@@ -213,7 +214,7 @@ impl Annotator<'_, '_> {
             _ => None,
         };
         if insn.pc_address == Some(self.desc)
-            || (self.image.arch == Arch::Aarch64 && insn.pc_address == Some(self.desc & !0xfff))
+            || (self.image.arch == Machine::Aarch64 && insn.pc_address == Some(self.desc & !0xfff))
         {
             comment = Some(format!("descriptor {:#x}", self.desc));
         } else if insn.tls_store && !in_section && insn.addr < self.start {
@@ -310,14 +311,14 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
 
         let mut lines = Vec::new();
         let sig_len: u64 = match image.arch {
-            Arch::X86_64 => 7,
-            Arch::Aarch64 => 4,
+            Machine::X86_64 => 7,
+            Machine::Aarch64 => 4,
         };
         if let Some(sig_addr) = d.abort_ip.checked_sub(sig_len) {
             let sig = decode_from(image, &mut dis, sig_addr, 1, |_| false);
             if let Some(insn) = sig.first().filter(|i| i.end() == d.abort_ip) {
                 let mut line = ann.line(insn, Some(Marker::Signature));
-                line.comment = Some(format!("RSEQ_SIG {:#010x}", image.arch.signature()));
+                line.comment = Some(format!("RSEQ_SIG {:#010x}", signature(image.arch)));
                 lines.push(line);
             } else if let Some(bytes) = d.abort_ip.checked_sub(4).and_then(|a| image.bytes(a, 4)) {
                 lines.push(Line {
@@ -329,7 +330,7 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
                         u32::from_le_bytes(bytes.try_into().unwrap_or([0; 4]))
                     ),
                     marker: Some(Marker::Signature),
-                    comment: Some(format!("expected {:#010x}", image.arch.signature())),
+                    comment: Some(format!("expected {:#010x}", signature(image.arch))),
                     in_section: false,
                 });
             }

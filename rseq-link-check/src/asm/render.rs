@@ -9,6 +9,7 @@ use std::io::{self, IsTerminal};
 use super::listing::{AsmListing, Line, Marker, SectionListing};
 use crate::error::ExitStatus;
 use crate::report::Render;
+use crate::verify::image::machine_name;
 use crate::verify::render::kind_text;
 use crate::verify::Severity;
 
@@ -197,7 +198,7 @@ pub fn render_listing(listing: &AsmListing, color: ColorChoice) -> String {
             out,
             "{}: no rseq critical sections found ({}, {})",
             listing.path,
-            listing.arch.name(),
+            machine_name(listing.arch),
             kind_text(listing.kind)
         );
         return out;
@@ -209,7 +210,7 @@ pub fn render_listing(listing: &AsmListing, color: ColorChoice) -> String {
         listing.sections.len(),
         listing.total_sections,
         if listing.total_sections == 1 { "" } else { "s" },
-        listing.arch.name(),
+        machine_name(listing.arch),
         kind_text(listing.kind)
     );
     for f in &listing.findings {

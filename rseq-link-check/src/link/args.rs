@@ -117,6 +117,8 @@ pub struct LinkLine {
     pub dynamic_lists: Vec<PathBuf>,
     /// `--export-dynamic` / `-E` / `-rdynamic`.
     pub export_dynamic: bool,
+    /// `--export-dynamic-symbol=GLOB` patterns.
+    pub export_dynamic_symbols: Vec<String>,
     /// `-Bsymbolic`.
     pub bsymbolic: bool,
     /// `-Bsymbolic-functions` (functions only; TLS and data keep default binding).
@@ -157,6 +159,7 @@ impl Default for LinkLine {
             version_scripts: Vec::new(),
             dynamic_lists: Vec::new(),
             export_dynamic: false,
+            export_dynamic_symbols: Vec::new(),
             bsymbolic: false,
             bsymbolic_functions: false,
             gc_sections: false,
@@ -435,6 +438,7 @@ fn parse_ld_args(args: &[String], line: &mut LinkLine) -> Result<(), LinkError> 
             "-version-script" => line.version_scripts.push(PathBuf::from(val(&mut i)?)),
             "-dynamic-list" => line.dynamic_lists.push(PathBuf::from(val(&mut i)?)),
             "-export-dynamic" | "-E" => line.export_dynamic = true,
+            "-export-dynamic-symbol" => line.export_dynamic_symbols.push(val(&mut i)?),
             "-no-export-dynamic" => line.export_dynamic = false,
             "-gc-sections" => line.gc_sections = true,
             "-no-gc-sections" => line.gc_sections = false,

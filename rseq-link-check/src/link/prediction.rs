@@ -212,6 +212,11 @@ impl Ctx<'_> {
             OutputKind::Executable | OutputKind::Pie => {
                 if self.line.export_dynamic
                     || self.lists.iter().any(|l| l.contains(name))
+                    || self
+                        .line
+                        .export_dynamic_symbols
+                        .iter()
+                        .any(|p| super::version_script::glob_match(p, name))
                     || st.ref_dynamic
                     || st.def_dynamic
                 {

@@ -7,7 +7,9 @@
 //! severity (after the [`Policy`]) fail the link: the report says which module provides
 //! `__rseq_abi`, its size, who binds where, and the fix, and the output file is removed.
 //! A clean link is transparent: same output, same exit status, and nothing printed except
-//! one summary line when `RSEQ_LINK_CHECK_SUMMARY=1`.
+//! one summary line when `RSEQ_LINK_CHECK_SUMMARY=1`. `RSEQ_LINK_CHECK_WRAPPER=off` makes
+//! it run the linker and nothing else (changing the configured linker makes Cargo rebuild
+//! every crate; the variable does not).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -27,12 +29,24 @@ pub const LINKER_ENV: &str = "RSEQ_LINK_CHECK_LINKER";
 pub const SUMMARY_ENV: &str = "RSEQ_LINK_CHECK_SUMMARY";
 /// The environment variable asking for the full report as JSON on stderr (`json`).
 pub const FORMAT_ENV: &str = "RSEQ_LINK_CHECK_FORMAT";
+/// The environment variable that turns the checks off (`off`): the wrapper only runs the
+/// linker.
+pub const BYPASS_ENV: &str = "RSEQ_LINK_CHECK_WRAPPER";
 
 /// Runs the wrapper on `args` (without the program name); returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
     let linker = std::env::var(LINKER_ENV).unwrap_or_else(|_| "cc".to_string());
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
+    if std::env::var(BYPASS_ENV).is_ok_and(|v| v == "off") {
+        return match Command::new(&linker).args(&args).status() {
+            Ok(s) => s.code().unwrap_or(1),
+            Err(e) => {
+                let _ = writeln!(err, "rseq-link-wrapper: error: cannot run the linker `{linker}`: {e} (set {LINKER_ENV})");
+                2
+            }
+        };
+    }
     let policy = match Policy::from_env() {
         Ok(p) => p,
         Err(e) => {

@@ -2,8 +2,6 @@
 //! module's scope, as `_dl_relocate_object` does with immediate binding. The result is what
 //! `LD_DEBUG=bindings` prints (plus the references that bind locally, which it does not print).
 
-use std::collections::HashSet;
-
 use object::elf;
 use serde::Serialize;
 
@@ -16,6 +14,10 @@ use crate::elf::VersionEntry;
 pub struct Binding {
     /// The referencing module.
     pub from: ModuleId,
+    /// Index of the referencing symbol in the referencing module's `.dynsym` (`None` for the
+    /// loader's own lookups).
+    #[serde(skip)]
+    pub from_sym: Option<u32>,
     /// The symbol name.
     pub symbol: String,
     /// The version requested by the reference, if any.
@@ -104,7 +106,6 @@ impl Process {
         let wanted = |name: &[u8]| only.is_none_or(|o| o == name);
         let mut state = LookupState::default();
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
         let order = self.load_order();
         let interp: Vec<ModuleId> = order
             .iter()
@@ -139,6 +140,7 @@ impl Process {
         }
         for &id in &reloc_order {
             let m = &self.modules[id];
+            let mut seen = vec![0u8; m.file.dynsym().map_or(0, |t| t.len())];
             for r in m.file.symbol_relocs() {
                 let Some(sym) = m.file.dynamic_symbol(r.sym) else {
                     continue;
@@ -148,14 +150,19 @@ impl Process {
                 }
                 let class = lookup::type_class(self.machine, r.r_type);
                 // glibc's per-module lookup cache: one lookup per symbol and class.
-                if !seen.insert((id, r.sym, class)) {
+                let Some(slot) = seen.get_mut(r.sym as usize) else {
+                    continue;
+                };
+                if *slot & (1 << class) != 0 {
                     continue;
                 }
+                *slot |= 1 << class;
                 if sym.bind() == elf::STB_LOCAL
                     || matches!(sym.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL)
                 {
                     let b = Binding {
                         from: id,
+                        from_sym: Some(r.sym),
                         symbol: sym.name_str(),
                         version: None,
                         to: Some(id),
@@ -243,6 +250,7 @@ impl Process {
         };
         let b = Binding {
             from,
+            from_sym: reference.map(|r| r.index),
             symbol: String::from_utf8_lossy(name).into_owned(),
             version: version.map(|v| v.name.clone()),
             to,

@@ -18,49 +18,27 @@ use object::read::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 use object::{
     Architecture, BinaryFormat, Endianness, ObjectKind, SectionFlags, SectionIndex, SymbolKind,
 };
-use serde::Serialize;
 
 use super::reloc;
 use crate::error::Error;
 
-/// The instruction set of the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// x86_64 (`EM_X86_64`).
-    X86_64,
-    /// 64-bit Arm, little-endian (`EM_AARCH64`).
-    Aarch64,
-}
+pub use crate::elf::{FileType, Machine};
 
-impl Arch {
-    /// The name used in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-        }
-    }
-
-    /// The abort signature the kernel compares with the four bytes before `abort_ip`.
-    pub fn signature(self) -> u32 {
-        match self {
-            Arch::X86_64 => 0x5305_3053,
-            Arch::Aarch64 => 0xd428_bc00,
-        }
+/// The name of `machine` in reports.
+pub fn machine_name(machine: Machine) -> &'static str {
+    match machine {
+        Machine::X86_64 => "x86_64",
+        Machine::Aarch64 => "aarch64",
     }
 }
 
-/// The ELF file type (`e_type`) as far as address handling is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FileKind {
-    /// `ET_REL`: an object file; addresses are a synthetic layout of its sections.
-    Relocatable,
-    /// `ET_EXEC`: a position-dependent executable.
-    Executable,
-    /// `ET_DYN`: a position-independent executable or a shared object.
-    Dynamic,
+/// The abort signature of `machine`: the value the kernel compares with the four bytes
+/// before `abort_ip` (`RSEQ_SIG` of the kernel selftests and librseq).
+pub fn signature(machine: Machine) -> u32 {
+    match machine {
+        Machine::X86_64 => 0x5305_3053,
+        Machine::Aarch64 => 0xd428_bc00,
+    }
 }
 
 /// One allocated section at its address.
@@ -109,9 +87,9 @@ pub struct Symbol {
 #[derive(Debug)]
 pub struct Image<'d> {
     /// Instruction set.
-    pub arch: Arch,
-    /// File type.
-    pub kind: FileKind,
+    pub arch: Machine,
+    /// File type (never [`FileType::Other`]: such files are refused).
+    pub kind: FileType,
     /// Allocated sections, sorted by address.
     pub regions: Vec<Region<'d>>,
     /// Code symbols sorted by address.
@@ -151,14 +129,14 @@ impl<'d> Image<'d> {
             return Err(unsupported("a 32-bit or big-endian ELF file".to_string()));
         }
         let arch = match file.architecture() {
-            Architecture::X86_64 => Arch::X86_64,
-            Architecture::Aarch64 => Arch::Aarch64,
+            Architecture::X86_64 => Machine::X86_64,
+            Architecture::Aarch64 => Machine::Aarch64,
             other => return Err(unsupported(format!("the machine {other:?}"))),
         };
         let kind = match file.kind() {
-            ObjectKind::Relocatable => FileKind::Relocatable,
-            ObjectKind::Executable => FileKind::Executable,
-            ObjectKind::Dynamic => FileKind::Dynamic,
+            ObjectKind::Relocatable => FileType::Relocatable,
+            ObjectKind::Executable => FileType::Executable,
+            ObjectKind::Dynamic => FileType::SharedObject,
             other => return Err(unsupported(format!("the ELF file type {other:?}"))),
         };
 
@@ -174,7 +152,7 @@ impl<'d> Image<'d> {
             }
             let name = section.name().map_err(malformed)?.to_string();
             let size = section.size();
-            let addr = if kind == FileKind::Relocatable {
+            let addr = if kind == FileType::Relocatable {
                 let align = section.align().max(1);
                 let addr = next_addr
                     .checked_next_multiple_of(align)
@@ -224,10 +202,10 @@ impl<'d> Image<'d> {
         // Only files with critical-section metadata need their relocations applied.
         if has_rseq {
             match kind {
-                FileKind::Relocatable => {
+                FileType::Relocatable => {
                     reloc::apply_object_relocations(&mut image, &file).map_err(malformed)?
                 }
-                FileKind::Dynamic | FileKind::Executable => {
+                FileType::SharedObject | FileType::Executable | FileType::Other => {
                     reloc::apply_dynamic_relocations(&mut image, &file).map_err(malformed)?
                 }
             }
@@ -378,7 +356,7 @@ pub fn is_rseq_section(name: &str) -> bool {
 /// The defined code symbols of one symbol table, at their (possibly synthetic) addresses.
 fn code_symbols<'d>(
     syms: impl Iterator<Item = object::Symbol<'d, 'd>>,
-    kind: FileKind,
+    kind: FileType,
     section_base: &std::collections::HashMap<SectionIndex, u64>,
 ) -> Vec<Symbol> {
     let mut out = Vec::new();
@@ -396,7 +374,7 @@ fn code_symbols<'d>(
         if name.is_empty() {
             continue;
         }
-        let addr = if kind == FileKind::Relocatable {
+        let addr = if kind == FileType::Relocatable {
             base.saturating_add(sym.address())
         } else {
             sym.address()

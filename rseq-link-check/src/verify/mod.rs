@@ -21,7 +21,7 @@ use crate::elf::map::Mapping;
 use crate::error::Result;
 
 pub use finding::{Code, Finding, Severity};
-pub use image::{Arch, FileKind, Image};
+pub use image::{FileType, Image, Machine};
 pub use report::{SectionReport, VerifyReport};
 
 use decode::Disassembler;

@@ -17,7 +17,7 @@
 use object::elf;
 use object::read::{Object, ObjectSection, Relocation, RelocationFlags, RelocationTarget};
 
-use super::image::{is_rseq_section, Arch, Image};
+use super::image::{is_rseq_section, Image, Machine};
 
 fn r_type(reloc: &Relocation) -> Option<u32> {
     match reloc.flags() {
@@ -36,8 +36,8 @@ pub(crate) fn apply_dynamic_relocations<'d>(
         return Ok(());
     };
     let relative = match image.arch {
-        Arch::X86_64 => elf::R_X86_64_RELATIVE,
-        Arch::Aarch64 => elf::R_AARCH64_RELATIVE,
+        Machine::X86_64 => elf::R_X86_64_RELATIVE,
+        Machine::Aarch64 => elf::R_AARCH64_RELATIVE,
     };
     for (addr, reloc) in relocs {
         // REL keeps the value in place; only RELA needs the addend written in.
@@ -101,8 +101,8 @@ pub(crate) fn apply_object_relocations<'d>(
             let value = s.wrapping_add(addend as u64);
             let pcrel = value.wrapping_sub(place_addr);
             match arch {
-                Arch::X86_64 => apply_x86_64(place, r_type, value, pcrel),
-                Arch::Aarch64 => apply_aarch64(place, r_type, value, place_addr),
+                Machine::X86_64 => apply_x86_64(place, r_type, value, pcrel),
+                Machine::Aarch64 => apply_aarch64(place, r_type, value, place_addr),
             }
         }
     }
@@ -193,7 +193,7 @@ mod tests {
     fn patched(word: u32, r_type: u32, value: u64, place: u64) -> crate::verify::decode::Insn {
         let mut bytes = word.to_le_bytes();
         apply_aarch64(&mut bytes, r_type, value, place);
-        Disassembler::new(Arch::Aarch64)
+        Disassembler::new(Machine::Aarch64)
             .decode(&bytes, place)
             .expect("decodes")
     }

@@ -7,15 +7,16 @@ use crate::error::ExitStatus;
 use crate::report::Render;
 
 use super::finding::Severity;
-use super::image::FileKind;
+use super::image::{machine_name, FileType};
 use super::report::VerifyReport;
 
 /// Describes the ELF type for people.
-pub fn kind_text(kind: FileKind) -> &'static str {
+pub fn kind_text(kind: FileType) -> &'static str {
     match kind {
-        FileKind::Relocatable => "object file (addresses are a layout of its sections from 0)",
-        FileKind::Executable => "executable",
-        FileKind::Dynamic => "PIE executable or shared object",
+        FileType::Relocatable => "object file (addresses are a layout of its sections from 0)",
+        FileType::Executable => "executable",
+        FileType::SharedObject => "PIE executable or shared object",
+        FileType::Other => "ELF file",
     }
 }
 
@@ -40,7 +41,7 @@ pub fn render_text(report: &VerifyReport) -> String {
             out,
             "{}: no rseq critical sections found ({}, {})",
             report.path,
-            report.arch.name(),
+            machine_name(report.arch),
             kind_text(report.kind)
         );
         return out;
@@ -50,7 +51,7 @@ pub fn render_text(report: &VerifyReport) -> String {
         "{}: {} ({}, {})",
         report.path,
         plural(n, "critical section"),
-        report.arch.name(),
+        machine_name(report.arch),
         kind_text(report.kind)
     );
     for f in &report.findings {

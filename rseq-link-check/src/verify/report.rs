@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::descriptor::{Descriptor, ExitPoint};
 use super::finding::{Finding, Severity};
-use super::image::{Arch, FileKind};
+use super::image::{FileType, Machine};
 
 /// The verdict on one critical section.
 #[derive(Debug, Clone, Serialize)]
@@ -37,9 +37,9 @@ pub struct VerifyReport {
     /// The input file as given.
     pub path: String,
     /// Its architecture.
-    pub arch: Arch,
+    pub arch: Machine,
     /// Its ELF type.
-    pub kind: FileKind,
+    pub kind: FileType,
     /// One entry per critical section, ordered by descriptor address.
     pub sections: Vec<SectionReport>,
     /// Declared exits, as read from `__rseq_exit_point_array`.

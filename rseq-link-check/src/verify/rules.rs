@@ -5,7 +5,7 @@
 use super::decode::{Disassembler, Flow, Insn};
 use super::descriptor::Descriptor;
 use super::finding::{Code, Finding};
-use super::image::{Arch, Image};
+use super::image::{signature, Image, Machine};
 
 /// The `ud1` opcode and ModRM bytes (`0f b9 3d`) that precede the x86 signature.
 pub const X86_UD1_PREFIX: [u8; 3] = [0x0f, 0xb9, 0x3d];
@@ -155,7 +155,7 @@ pub fn check_layout(image: &Image<'_>, d: &Descriptor, out: &mut Vec<Finding>) -
         }
     }
 
-    let sig = image.arch.signature().to_le_bytes();
+    let sig = signature(image.arch).to_le_bytes();
     let before = abort.checked_sub(4).and_then(|a| image.bytes(a, 4));
     if before != Some(&sig[..]) {
         out.push(Finding::new(
@@ -168,10 +168,10 @@ pub fn check_layout(image: &Image<'_>, d: &Descriptor, out: &mut Vec<Finding>) -
                     Some(b) => format!("{:02x} {:02x} {:02x} {:02x}", b[0], b[1], b[2], b[3]),
                     None => "not in the file".to_string(),
                 },
-                image.arch.signature()
+                signature(image.arch)
             ),
         ));
-    } else if image.arch == Arch::X86_64 {
+    } else if image.arch == Machine::X86_64 {
         let prefix = abort.checked_sub(7).and_then(|a| image.bytes(a, 3));
         if prefix != Some(&X86_UD1_PREFIX[..]) {
             out.push(Finding::new(

@@ -13,7 +13,7 @@ mod x86_64;
 
 use serde::Serialize;
 
-use super::image::Arch;
+use super::image::Machine;
 
 /// Where control goes after an instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,10 +88,10 @@ pub enum Disassembler {
 
 impl Disassembler {
     /// A decoder for `arch`.
-    pub fn new(arch: Arch) -> Self {
+    pub fn new(arch: Machine) -> Self {
         match arch {
-            Arch::X86_64 => Disassembler::X86_64(Box::default()),
-            Arch::Aarch64 => Disassembler::Aarch64(aarch64::A64Decoder::default()),
+            Machine::X86_64 => Disassembler::X86_64(Box::default()),
+            Machine::Aarch64 => Disassembler::Aarch64(aarch64::A64Decoder::default()),
         }
     }
 
