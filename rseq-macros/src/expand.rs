@@ -322,12 +322,26 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
         #(#attrs)*
         #inline
         #vis #sig {
+            /// The types an operand of the section may have: one machine word.
+            #[diagnostic::on_unimplemented(
+                message = "`{Self}` is not a machine word: operands of a critical section are `usize`, `isize`, `u64`, `i64`, raw pointers, shared references or `NonNull`",
+                label = "not a machine word"
+            )]
+            trait __RseqWord: ::core::marker::Copy {}
+            impl __RseqWord for usize {}
+            impl __RseqWord for isize {}
+            impl __RseqWord for u64 {}
+            impl __RseqWord for i64 {}
+            impl<T> __RseqWord for *const T {}
+            impl<T> __RseqWord for *mut T {}
+            impl<T> __RseqWord for &T {}
+            impl<T> __RseqWord for ::core::ptr::NonNull<T> {}
             #[inline(always)]
-            fn __rseq_word<T: ::core::marker::Copy>(v: T) -> T {
+            fn __rseq_word<T: __RseqWord>(v: T) -> T {
                 const {
                     ::core::assert!(
                         ::core::mem::size_of::<T>() == ::core::mem::size_of::<usize>(),
-                        "operands of a critical section are machine words (usize, isize, pointers)"
+                        "operands of a critical section are machine words"
                     )
                 };
                 v
