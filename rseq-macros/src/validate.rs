@@ -6,7 +6,9 @@
 //! - every copy has a bounded length;
 //! - `store` and `memcpy` write only memory declared `#[speculative]`;
 //! - every operand is an input (parameter, prelude binding, index), a load, or a literal;
-//! - values loaded in the section do not escape it (exit values and the tail use inputs only).
+//! - values loaded in the section do not escape it (exit values and the tail use inputs only);
+//! - the prelude has no `break`/`continue` outside its own loops (it runs inside the retry
+//!   loop).
 
 use crate::ir::{Addr, Bad, Critical, Len, Op, Operand};
 use crate::parse::{find_call_or_loop, operand_span};
@@ -47,6 +49,9 @@ pub(crate) fn check(c: &Critical) -> syn::Result<()> {
                 speculative: input.speculative,
             },
         );
+    }
+    for stmt in &c.prelude {
+        check_prelude_jumps(stmt, &mut errors);
     }
     let mut commit_seen = false;
     for op in &c.ops {
@@ -208,6 +213,42 @@ fn check_speculative(addr: &Addr, what: &str, scope: &HashMap<String, Kind>, err
             ),
         }
     }
+}
+
+/// A `break` or `continue` in the prelude outside any loop of its own would leave (or
+/// restart) the generated retry loop instead of being rejected as outside a loop.
+fn check_prelude_jumps(stmt: &syn::Stmt, errors: &mut Errors) {
+    use syn::visit::Visit;
+    struct Finder<'e> {
+        depth: usize,
+        errors: &'e mut Errors,
+    }
+    impl<'a> Visit<'a> for Finder<'_> {
+        fn visit_expr(&mut self, e: &'a Expr) {
+            match e {
+                Expr::Loop(_)
+                | Expr::While(_)
+                | Expr::ForLoop(_)
+                | Expr::Closure(_)
+                | Expr::Async(_) => {
+                    self.depth += 1;
+                    syn::visit::visit_expr(self, e);
+                    self.depth -= 1;
+                }
+                Expr::Break(b) if self.depth == 0 && b.label.is_none() => self.errors.push(
+                    b.break_token.span,
+                    "`break` outside a loop in the prelude of a critical section",
+                ),
+                Expr::Continue(c) if self.depth == 0 && c.label.is_none() => self.errors.push(
+                    c.continue_token.span,
+                    "`continue` outside a loop in the prelude of a critical section",
+                ),
+                _ => syn::visit::visit_expr(self, e),
+            }
+        }
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+    }
+    Finder { depth: 0, errors }.visit_stmt(stmt);
 }
 
 /// Values loaded in the section exist only in registers inside it.
