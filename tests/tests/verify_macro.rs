@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rseq_link_check::verify::render::render_text;
-use rseq_link_check::verify::FileKind;
+use rseq_link_check::verify::FileType;
 use verify_support::verify;
 
 /// Families × indices in the fixture.
@@ -68,7 +68,7 @@ fn build(out: &Path, name: &str, flags: &[&str]) -> PathBuf {
     );
 }
 
-fn check(path: &Path, kind: FileKind) {
+fn check(path: &Path, kind: FileType) {
     let report = verify(path);
     let text = render_text(&report);
     assert_eq!(report.kind, kind, "{text}");
@@ -104,7 +104,7 @@ fn debug_pie_build_of_every_family_verifies_clean() {
     let dir = tempfile::tempdir().unwrap();
     check(
         &build(dir.path(), "debug-pie", &["-C", "opt-level=0"]),
-        FileKind::Dynamic,
+        FileType::SharedObject,
     );
 }
 
@@ -113,7 +113,7 @@ fn release_pie_build_of_every_family_verifies_clean() {
     let dir = tempfile::tempdir().unwrap();
     check(
         &build(dir.path(), "release-pie", &["-C", "opt-level=3"]),
-        FileKind::Dynamic,
+        FileType::SharedObject,
     );
 }
 
@@ -125,7 +125,7 @@ fn release_non_pie_build_of_every_family_verifies_clean() {
         "release-static",
         &["-C", "opt-level=3", "-C", "relocation-model=static"],
     );
-    check(&path, FileKind::Executable);
+    check(&path, FileType::Executable);
 }
 
 #[test]
@@ -136,5 +136,5 @@ fn debug_non_pie_build_of_every_family_verifies_clean() {
         "debug-static",
         &["-C", "opt-level=0", "-C", "relocation-model=static"],
     );
-    check(&path, FileKind::Executable);
+    check(&path, FileType::Executable);
 }
