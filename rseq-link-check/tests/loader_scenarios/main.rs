@@ -758,3 +758,75 @@ fn sysroot_gives_the_same_answer() {
     let r = rseq_link_check::rseq::resolve(&p, RSEQ);
     assert_eq!(r.winner.unwrap().module, "/opt/app/liba.so");
 }
+
+/// Secure mode (a set-user-ID program started by another user): `LD_LIBRARY_PATH` is
+/// ignored and `$ORIGIN` outside the system directories is dropped. The real loader runs
+/// in secure mode when root starts a program set-user-ID to `nobody`.
+#[test]
+fn secure_mode_ignores_library_path_and_origin() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::PermissionsExt;
+    // /proc/self belongs to the effective user.
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(1)
+        != 0
+    {
+        eprintln!("skipped: needs root to create a set-user-ID program of another user");
+        return;
+    }
+    let sc = Sc::new();
+    std::fs::set_permissions(sc.p(""), std::fs::Permissions::from_mode(0o755)).unwrap();
+    sc.file("lp/.keep", "");
+    sc.file("origin/.keep", "");
+    sc.lib("lp/liblp.so", &def_src("liblp.so", RSEQ, 32, true, ""), &[]);
+    sc.lib("origin/libor.so", &ref_src("libor.so", RSEQ, true), &[]);
+    sc.exe(
+        "origin/main",
+        &main_src("", &["libor.so", "liblp.so"]),
+        &["-Llp", "-Lorigin", "-llp", "-lor", "-Wl,-rpath,$ORIGIN"],
+    );
+    let lp = sc.s("lp");
+    // Not secure: both found.
+    let real = sc.run("origin/main", &[("LD_LIBRARY_PATH", &lp)]);
+    assert_eq!(real.status, Some(0), "{}", real.stderr);
+    let p = sc.model(
+        "origin/main",
+        Options {
+            library_path: vec![lp.clone()],
+            ..Options::default()
+        },
+    );
+    assert!(!p.refuses_to_start());
+    assert_agrees(&real, &p, RSEQ);
+    // Secure: set-user-ID nobody.
+    let main = sc.p("origin/main");
+    std::os::unix::fs::chown(&main, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let real = sc.run("origin/main", &[("LD_LIBRARY_PATH", &lp)]);
+    assert_ne!(
+        real.status,
+        Some(0),
+        "the secure loader must refuse: {}",
+        real.stderr
+    );
+    let p = sc.model(
+        "origin/main",
+        Options {
+            library_path: vec![lp.clone()],
+            secure: true,
+            ..Options::default()
+        },
+    );
+    assert!(p.refuses_to_start());
+    let mut missing: Vec<&str> = p.missing.iter().map(|m| m.name.as_str()).collect();
+    missing.sort();
+    assert_eq!(missing, ["liblp.so", "libor.so"]);
+    // The real loader names the first one it could not find.
+    assert!(
+        real.stderr
+            .contains("liblp.so: cannot open shared object file"),
+        "{}",
+        real.stderr
+    );
+}
