@@ -73,6 +73,7 @@ fn check_descriptors(data: &[u8]) -> Result<usize, String> {
     }
     let mut entries = pointer_entries(&file, &ptrs);
     entries.sort_unstable();
+    check_each_descriptor(&file, &cs)?;
     let expected: Vec<u64> = (0..n).map(|k| cs.address() + 32 * k).collect();
     if entries != expected {
         return Err(format!(
@@ -82,12 +83,71 @@ fn check_descriptors(data: &[u8]) -> Result<usize, String> {
     Ok(n as usize)
 }
 
+/// The 64-bit word at `addr`: the addend of its `R_X86_64_RELATIVE` relocation in the PIE,
+/// or the file's bytes.
+fn word_at(file: &object::File, addr: u64) -> Option<u64> {
+    if let Some(mut relocs) = file.dynamic_relocations() {
+        if let Some((_, r)) = relocs.find(|(off, _)| *off == addr) {
+            return Some(r.addend() as u64);
+        }
+    }
+    file.sections().find_map(|s| {
+        let (start, size) = (s.address(), s.size());
+        (addr >= start && addr + 8 <= start + size).then(|| {
+            let d = s.data().ok()?;
+            let at = (addr - start) as usize;
+            Some(u64::from_le_bytes(d.get(at..at + 8)?.try_into().ok()?))
+        })?
+    })
+}
+
+/// Each descriptor: version 0, flags 0, its own section (distinct start_ip), abort_ip
+/// outside `[start_ip, post_commit_ip)` in `__rseq_failure`, preceded by the `ud1` signature.
+fn check_each_descriptor(file: &object::File, cs: &object::Section) -> Result<(), String> {
+    let data = cs.data().map_err(|e| e.to_string())?;
+    let failure = file
+        .section_by_name("__rseq_failure")
+        .ok_or("no __rseq_failure")?;
+    let fdata = failure.data().map_err(|e| e.to_string())?;
+    let mut starts = Vec::new();
+    for (k, d) in data.chunks_exact(32).enumerate() {
+        let at = cs.address() + 32 * k as u64;
+        if d[..8] != [0; 8] {
+            return Err(format!("descriptor {k}: version/flags not 0"));
+        }
+        let start = word_at(file, at + 8).ok_or("start_ip")?;
+        let pco = word_at(file, at + 16).ok_or("post_commit_offset")?;
+        let abort = word_at(file, at + 24).ok_or("abort_ip")?;
+        if (start..start + pco).contains(&abort) || pco == 0 {
+            return Err(format!("descriptor {k}: abort_ip inside the section"));
+        }
+        let off = abort
+            .checked_sub(failure.address() + 7)
+            .ok_or(format!("descriptor {k}: abort_ip not in __rseq_failure"))?
+            as usize;
+        let sig = fdata
+            .get(off..off + 7)
+            .ok_or("abort_ip past __rseq_failure")?;
+        if sig != [0x0f, 0xb9, 0x3d, 0x53, 0x30, 0x05, 0x53] {
+            return Err(format!("descriptor {k}: no ud1 signature before abort_ip"));
+        }
+        starts.push(start);
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    if starts.len() != data.len() / 32 {
+        return Err("two descriptors share a start_ip".into());
+    }
+    Ok(())
+}
+
 #[test]
 fn release_build_keeps_every_descriptor_and_the_fast_path_is_librseqs() {
     let bin = build_example();
     let data = std::fs::read(&bin).unwrap();
     let n = check_descriptors(&data).unwrap();
-    // add (called out of line and inlined once more), cas, pop, copy_in.
+    // add (called out of line and inlined once more), cas, pop, copy_in: every inlined
+    // copy has its own descriptor (distinct start_ip, checked above).
     assert!(n >= 5, "{n} descriptors");
 
     // A broken twin: the pointer array gone, as a plain `.pushsection` is after
