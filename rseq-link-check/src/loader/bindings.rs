@@ -106,13 +106,16 @@ impl Process {
         let wanted = |name: &[u8]| only.is_none_or(|o| o == name);
         let mut state = LookupState::default();
         let mut out = Vec::new();
-        let order = self.load_order();
-        let interp: Vec<ModuleId> = order
+        // Start-up objects in reverse load order with the interpreter last, then each
+        // dlopen's new objects in reverse order.
+        let interp: Vec<ModuleId> = self
+            .global
             .iter()
             .copied()
             .filter(|&id| self.modules[id].reason == super::LoadReason::Interpreter)
             .collect();
-        let mut reloc_order: Vec<ModuleId> = order
+        let mut reloc_order: Vec<ModuleId> = self
+            .global
             .iter()
             .rev()
             .copied()
@@ -120,6 +123,13 @@ impl Process {
             .collect();
         if !self.options.trace {
             reloc_order.extend(interp.iter().copied());
+        }
+        for (_, _, local) in &self.dlopened {
+            for &id in local.iter().rev() {
+                if !reloc_order.contains(&id) {
+                    reloc_order.push(id);
+                }
+            }
         }
 
         if let Some(v) = self.vdso {

@@ -830,3 +830,41 @@ fn secure_mode_ignores_library_path_and_origin() {
         real.stderr
     );
 }
+
+/// `STB_GNU_UNIQUE`: the first definition bound process-wide wins, even for a module opened
+/// with RTLD_DEEPBIND that defines its own copy.
+#[test]
+fn gnu_unique_wins_over_deepbind() {
+    let sc = Sc::new();
+    let src = |m: &str| {
+        let id = ident(m);
+        format!(
+            "#include <stdio.h>\n\
+             __asm__(\".data\\n.globl u\\n.type u, @gnu_unique_object\\n.size u, 4\\n.balign 4\\nu: .long 5\\n.globl own_{id}\\n.hidden own_{id}\\n.set own_{id}, u\\n.text\\n\");\n\
+             extern int u;\n\
+             extern int own_{id} __attribute__((visibility(\"hidden\")));\n\
+             __attribute__((constructor)) static void own_probe(void) {{ printf(\"own {m} %p\\n\", (void *)&own_{id}); }}\n\
+             void probe_{id}(void) {{ printf(\"seen {m} %p\\n\", (void *)&u); }}\n"
+        )
+    };
+    sc.lib("liba.so", &src("liba.so"), &[]);
+    sc.lib("libb.so", &src("libb.so"), &[]);
+    let main = format!(
+        "#include <dlfcn.h>\n#include <stdio.h>\nvoid probe_liba_so(void);\n\
+         int main(void) {{ probe_liba_so(); void *h = dlopen(\"{}\", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);\n\
+         if (!h) {{ puts(dlerror()); return 1; }} ((void (*)(void))dlsym(h, \"probe_libb_so\"))(); return 0; }}\n",
+        sc.s("libb.so")
+    );
+    sc.exe("main", &main, &["-L.", "-la", "-Wl,-rpath,$ORIGIN", "-ldl"]);
+    let real = sc.run("main", &[]);
+    assert_eq!(real.status, Some(0), "{}", real.stdout);
+    let p = sc.model(
+        "main",
+        Options {
+            dlopen: vec![(sc.s("libb.so"), DlopenMode::Deepbind)],
+            ..Options::default()
+        },
+    );
+    assert_agrees(&real, &p, "u");
+    assert_eq!(real.binds_to("libb.so").as_deref(), Some("liba.so"));
+}
