@@ -7,6 +7,8 @@
 mod harness;
 
 use harness::*;
+use std::process::Command;
+
 use rseq_link_check::loader::{DlopenMode, Options};
 
 const RSEQ: &str = "__rseq_abi";
@@ -867,4 +869,72 @@ fn gnu_unique_wins_over_deepbind() {
     );
     assert_agrees(&real, &p, "u");
     assert_eq!(real.binds_to("libb.so").as_deref(), Some("liba.so"));
+}
+
+/// A Rust `cdylib` that links C code defining `__rseq_abi`: rustc's version script makes
+/// everything but the Rust exports local, so the library keeps a private copy and the
+/// process splits from the executable's exported definition.
+#[test]
+fn rust_cdylib_keeps_a_private_copy() {
+    let sc = Sc::new();
+    sc.file("cdef.c", &def_src("librust.so", RSEQ, 32, true, ""));
+    sc.gcc(&["-c", "-fPIC", "-o", "cdef.o", "cdef.c"]);
+    let ar = Command::new("ar")
+        .current_dir(sc.p(""))
+        .args(["rcs", "libcdef.a", "cdef.o"])
+        .status()
+        .unwrap();
+    assert!(ar.success());
+    sc.file(
+        "lib.rs",
+        "extern \"C\" { fn probe_librust_so(); }\n\
+         #[no_mangle]\npub extern \"C\" fn rust_probe() { unsafe { probe_librust_so() } }\n",
+    );
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .current_dir(sc.p(""))
+        .args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "cdylib",
+            "-o",
+            "librust.so",
+            "lib.rs",
+            "-L",
+            ".",
+            "-l",
+            "static=cdef",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sc.exe(
+        "main",
+        &format!(
+            "{}void rust_probe(void);\nint main(void) {{ probe_main(); rust_probe(); return 0; }}\n",
+            def_src("main", RSEQ, 32, true, "")
+        ),
+        &["-L.", "-lrust", "-Wl,-rpath,$ORIGIN", "-rdynamic"],
+    );
+    let real = sc.run("main", &[]);
+    assert_eq!(real.status, Some(0), "{}", real.stderr);
+    let p = sc.model("main", Options::default());
+    assert_agrees(&real, &p, RSEQ);
+    assert_ne!(
+        real.seen["main"], real.seen["librust.so"],
+        "the real process split"
+    );
+    let r = rseq_link_check::rseq::resolve(&p, RSEQ);
+    let rust_def = r
+        .definitions
+        .iter()
+        .find(|d| d.module.ends_with("/librust.so"))
+        .unwrap();
+    assert!(!rust_def.exported);
+    assert!(has(&codes(&p), "split-instance"));
 }
