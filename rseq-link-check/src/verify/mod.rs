@@ -5,6 +5,18 @@
 //! The pipeline is load ([`image`], [`reloc`]) → discover ([`descriptor`]) → check
 //! ([`rules`], with [`decode`] per architecture) → [`report::VerifyReport`], which
 //! [`render`] turns into text; JSON is the report's `serde` form.
+//!
+//! Choices worth knowing when reading a verdict:
+//! - Instructions are decoded linearly from start_ip; post_commit_ip must be the end of an
+//!   instruction and that instruction a store (an `add` to memory counts: it ends in one
+//!   store).
+//! - A branch may go inside the section, to abort_ip, to a declared exit of this section,
+//!   or to the destination of the direct `jmp`/`b` found at abort_ip: the abort handler is
+//!   usually such a trampoline, and going straight to its destination is aborting too.
+//! - Errors and warnings are findings (exit status 1); the speculative-store notes are
+//!   information for review and leave the status at 0.
+//! - A file without `__rseq_*` sections is answered from its section headers alone, so
+//!   large binaries without critical sections cost next to nothing.
 
 pub mod decode;
 pub mod descriptor;
