@@ -6,10 +6,13 @@
 //! (`verify` on generated binaries and the proc macro's expansion time). This library holds
 //! what they share: worker threads started once and released by a barrier ([`pool`]),
 //! CPU placement ([`affinity`]), side measurements next to criterion's estimates and the
-//! ratio tables built from them ([`results`]), and where things are ([`paths`]).
+//! ratio tables built from them ([`results`]), where things are ([`paths`]), and the
+//! external programs they run ([`tools`]).
 #![deny(unsafe_code)]
 
 pub mod affinity;
+pub mod fastpath;
 pub mod paths;
 pub mod pool;
 pub mod results;
+pub mod tools;
