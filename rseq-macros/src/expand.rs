@@ -264,17 +264,8 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
     // After an abort: a negative cpu_id means the area is not live on this thread (not yet
     // registered, or rseq refused): make it live or report that rseq is unavailable.
     let abort = quote! {
-        // SAFETY: `area()` designates this thread's readable `struct rseq` (always, even
-        // before registration), and the kernel writes `cpu_id` with single stores.
-        let __rseq_cpu_id = unsafe {
-            ::core::ptr::read_volatile(::core::ptr::addr_of!((*::rseq_abi::thread::area()).cpu_id))
-        } as i32;
-        if __rseq_cpu_id < 0 {
-            if let ::core::result::Result::Err(__rseq_unavailable) =
-                ::rseq_abi::thread::prepare_current_thread()
-            {
-                return ::core::result::Result::Err(::core::convert::From::from(__rseq_unavailable));
-            }
+        if let ::core::result::Result::Err(__rseq_unavailable) = __rseq_after_abort() {
+            return ::core::result::Result::Err(::core::convert::From::from(__rseq_unavailable));
         }
         #after_abort
     };
@@ -336,6 +327,23 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
             impl<T> __RseqWord for *mut T {}
             impl<T> __RseqWord for &T {}
             impl<T> __RseqWord for ::core::ptr::NonNull<T> {}
+            /// After an abort: a negative `cpu_id` means the area is not live on this thread
+            /// (not yet registered, or rseq refused): make it live, or say why it cannot be.
+            /// Out of line, so that the fast path keeps its registers.
+            #[cold]
+            #[inline(never)]
+            fn __rseq_after_abort() -> ::core::result::Result<(), ::rseq_abi::thread::Unavailable> {
+                // SAFETY: `area()` designates this thread's readable `struct rseq` (always,
+                // even before registration); the kernel writes `cpu_id` with single stores.
+                let cpu_id = unsafe {
+                    ::core::ptr::read_volatile(::core::ptr::addr_of!((*::rseq_abi::thread::area()).cpu_id))
+                } as i32;
+                if cpu_id < 0 {
+                    ::rseq_abi::thread::prepare_current_thread()
+                } else {
+                    ::core::result::Result::Ok(())
+                }
+            }
             #[inline(always)]
             fn __rseq_word<T: __RseqWord>(v: T) -> T {
                 const {
