@@ -84,6 +84,10 @@ fn aarch64_listing_marks_every_point_of_the_reference_section() {
             "{form:?}:\n{text}"
         );
         assert!(text.contains("adrp"), "{text}");
+        assert!(
+            text.contains("str    x9, [x10, #0x8]") && text.contains("; rseq_cs = descriptor"),
+            "{text}"
+        );
         assert!(text.contains("; descriptor 0x"), "{text}");
         assert!(text.contains("00 bc 28 d4"), "{text}");
         assert!(text.contains("verdict: ok"), "{text}");

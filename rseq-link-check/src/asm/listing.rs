@@ -282,10 +282,15 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
         };
         let mut blocks = Vec::new();
 
-        let mut lines: Vec<Line> = lead_in(image, &mut dis, d.start_ip, d.addr)
-            .iter()
-            .map(|i| ann.line(i, None))
-            .collect();
+        let lead = lead_in(image, &mut dis, d.start_ip, d.addr);
+        let mut lines: Vec<Line> = lead.iter().map(|i| ann.line(i, None)).collect();
+        // On aarch64 the thread pointer is an ordinary register: the descriptor store is
+        // the last store after the address was taken.
+        if image.arch == Machine::Aarch64 {
+            if let Some(k) = lead.iter().rposition(|i| i.is_store) {
+                lines[k].comment = Some("rseq_cs = descriptor".to_string());
+            }
+        }
         let n = decoded.insns.len();
         for (k, insn) in decoded.insns.iter().enumerate() {
             let marker = if k == 0 {
