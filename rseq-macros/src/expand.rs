@@ -299,9 +299,25 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
     let mm_cid_guard = match c.index.kind {
         IndexKind::CpuId => quote!(),
         IndexKind::MmCid => quote! {
-            // SAFETY: as above, `area()` is always this thread's readable area.
-            let __rseq_cpu_id = unsafe {
-                ::core::ptr::read_volatile(::core::ptr::addr_of!((*::rseq_abi::thread::area()).cpu_id))
+            #[cfg(target_arch = "x86_64")]
+            let __rseq_cpu_id: i32 = {
+                let v: u32;
+                // SAFETY: `%fs:area_offset()` is this thread's `struct rseq`.
+                unsafe {
+                    ::core::arch::asm!(
+                        "movl %fs:{field}({area}), {v:e}",
+                        area = in(reg) __rseq_area,
+                        field = const ::rseq_abi::abi::offsets::RSEQ_CPU_ID,
+                        v = lateout(reg) v,
+                        options(att_syntax, nostack, preserves_flags, readonly)
+                    );
+                }
+                v as i32
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            // SAFETY: `area()` is this thread's readable `struct rseq`.
+            let __rseq_cpu_id: i32 = unsafe {
+                ::core::ptr::read_volatile(::core::ptr::addr_of!((*__rseq_area).cpu_id))
             } as i32;
             if __rseq_cpu_id < 0 {
                 #abort
