@@ -43,11 +43,13 @@ type ValFn<'a> = dyn FnMut(&Operand, &mut Operands, &HashMap<String, String>) ->
 pub(crate) struct Lowered {
     pub(crate) ops: Vec<BOp>,
     pub(crate) exit_labels: Vec<String>,
-    inputs: Vec<(String, TokenStream)>,
+    /// `name = in(reg) expr` operands (inputs and literal registers).
+    pub(crate) inputs: Vec<(String, TokenStream)>,
     exits: Vec<(String, TokenStream)>,
     /// `assert!`s to run before the section (copy bounds).
     checks: Vec<TokenStream>,
-    load_regs: Vec<String>,
+    /// Registers holding loaded values (`out(reg) _`).
+    pub(crate) load_regs: Vec<String>,
 }
 
 /// Lowers the section's operations for `arch`: names become operands, literals immediates
