@@ -462,12 +462,6 @@ fn capture_diagnostics(p: &Process) -> Vec<Diagnostic> {
 pub fn bindings(p: &Process) -> BindingsReport {
     let mut all = p.bindings_for(None);
     all.retain(|b| b.how.printed());
-    // The same reference resolved for two relocation classes prints twice; keep one.
-    let mut seen = std::collections::HashSet::new();
-    all.retain(|b| match b.from_sym {
-        Some(sym) => seen.insert((b.from, sym, b.to)),
-        None => true,
-    });
     let mut bindings = Vec::with_capacity(all.len());
     let mut unresolved = Vec::new();
     for b in all {

@@ -90,6 +90,18 @@ impl<'a> HashedName<'a> {
     }
 }
 
+fn u32_at(data: &[u8], off: usize) -> Option<u32> {
+    let b = data.get(off..off.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn u64_at(data: &[u8], off: usize) -> Option<u64> {
+    let b = data.get(off..off.checked_add(8)?)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Some(u64::from_le_bytes(a))
+}
+
 fn words<'a>(data: &'a [u8], range: &Range<usize>) -> &'a [U32<Endianness>] {
     data.get(range.clone())
         .and_then(|b| object::pod::slice_from_all_bytes(b).ok())
@@ -171,24 +183,23 @@ impl SymbolHash {
                 chains,
             } => {
                 let h = name.gnu;
-                let bloom_words: &[object::U64<Endianness>] = data
-                    .get(bloom.clone())
-                    .and_then(|b| object::pod::slice_from_all_bytes(b).ok())
-                    .unwrap_or_default();
-                if bloom_words.is_empty() {
+                // Read single words in place: a lookup touches one bloom word, one bucket
+                // and a few chain values of each module in scope.
+                let nbloom = (bloom.end - bloom.start) / 8;
+                if nbloom == 0 {
                     return None;
                 }
-                let word = bloom_words[(h as usize / 64) & (bloom_words.len() - 1)].get(e);
+                let word = u64_at(data, bloom.start + ((h as usize / 64) & (nbloom - 1)) * 8)?;
                 let mask = (1u64 << (h % 64)) | (1u64 << ((h >> (bloom_shift & 31)) % 64));
                 if word & mask != mask {
                     return None;
                 }
-                let buckets = words(data, buckets);
-                let chains = words(data, chains);
-                let start = buckets.get(h as usize % buckets.len())?.get(e);
+                let nbuckets = (buckets.end - buckets.start) / 4;
+                let start = u32_at(data, buckets.start + (h as usize % nbuckets) * 4)?;
                 if start == 0 || start < *symoffset {
                     return None;
                 }
+                let chains = words(data, chains);
                 let mut i = (start - symoffset) as usize;
                 while let Some(v) = chains.get(i) {
                     let v = v.get(e);

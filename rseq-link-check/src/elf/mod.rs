@@ -434,10 +434,10 @@ impl ElfFile {
         let data = self.data();
         match &self.hash {
             Some(hash) => hash.walk(data, hashed, |index| {
-                let mut sym = table.get(data, self.endian, index)?;
-                if sym.name != name {
+                if !table.name_is(data, self.endian, index, name) {
                     return None;
                 }
+                let mut sym = table.get(data, self.endian, index)?;
                 sym.versym = self.versym_of(index);
                 f(index, sym)
             }),

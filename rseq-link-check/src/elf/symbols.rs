@@ -99,6 +99,20 @@ impl SymbolTable {
         }
     }
 
+    /// True when the symbol at `index` is named `name` (compared in place, without scanning
+    /// the whole name first).
+    pub fn name_is(&self, data: &[u8], endian: Endianness, index: u32, name: &[u8]) -> bool {
+        let Some(s) = self.raw(data).get(index as usize) else {
+            return false;
+        };
+        let strs = data.get(self.strs.clone()).unwrap_or_default();
+        let start = s.st_name(endian) as usize;
+        match start.checked_add(name.len()) {
+            Some(end) => strs.get(start..end) == Some(name) && strs.get(end) == Some(&0),
+            None => false,
+        }
+    }
+
     /// The symbol at `index`.
     pub fn get<'a>(&self, data: &'a [u8], endian: Endianness, index: u32) -> Option<Symbol<'a>> {
         let s = self.raw(data).get(index as usize)?;

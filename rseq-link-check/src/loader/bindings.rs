@@ -151,6 +151,9 @@ impl Process {
         for &id in &reloc_order {
             let m = &self.modules[id];
             let mut seen = vec![0u8; m.file.dynsym().map_or(0, |t| t.len())];
+            // The target each symbol was bound to, so that a second relocation class binding
+            // the same symbol to the same module is recorded once.
+            let mut bound = vec![0u32; seen.len()];
             for r in m.file.symbol_relocs() {
                 let Some(sym) = m.file.dynamic_symbol(r.sym) else {
                     continue;
@@ -186,6 +189,7 @@ impl Process {
                     .versym
                     .and_then(|v| m.file.version(v & 0x7fff))
                     .filter(|v| v.hash != 0);
+                let before = out.len();
                 self.push_lookup(
                     &mut state,
                     &mut out,
@@ -196,6 +200,14 @@ impl Process {
                     class,
                     BindKind::Lookup,
                 );
+                if let Some(b) = out.get(before) {
+                    let key = b.to.map_or(u32::MAX, |t| t as u32 + 1);
+                    if bound[r.sym as usize] == key {
+                        out.truncate(before);
+                    } else if bound[r.sym as usize] == 0 {
+                        bound[r.sym as usize] = key;
+                    }
+                }
             }
             if id == 0
                 && !self.options.trace

@@ -79,16 +79,26 @@ impl Render for ResolveReport {
 impl Render for BindingsReport {
     fn human(&self, w: &mut dyn Write) -> io::Result<()> {
         load_order(&self.load_order, w)?;
+        // Plain writes rather than format strings: this list has tens of thousands of lines.
         for b in &self.bindings {
-            write!(
-                w,
-                "binding file {} to {}: symbol `{}'",
-                b.from, b.to, b.symbol
-            )?;
-            match &b.version {
-                Some(v) => writeln!(w, " [{v}]")?,
-                None => writeln!(w)?,
+            let parts = [
+                "binding file ",
+                b.from.as_str(),
+                " to ",
+                b.to.as_str(),
+                ": symbol `",
+                b.symbol.as_str(),
+                "'",
+            ];
+            for part in parts {
+                w.write_all(part.as_bytes())?;
             }
+            if let Some(v) = &b.version {
+                for part in [" [", v.as_str(), "]"] {
+                    w.write_all(part.as_bytes())?;
+                }
+            }
+            w.write_all(b"\n")?;
         }
         for u in &self.unresolved {
             writeln!(w, "undefined symbol: {} ({})", u.symbol, u.from)?;
