@@ -146,6 +146,17 @@ fn preload_interposes() {
     );
     assert_agrees(&real, &p, RSEQ);
     assert_eq!(real.binds_to("liba.so").as_deref(), Some("libp.so"));
+    // The same library named in an ld.so.preload file has the same effect (the system file
+    // is not touched; the real run above stands for it).
+    sc.file("ld.so.preload", &format!("{pre}\n"));
+    let p = sc.model(
+        "main",
+        Options {
+            preload_file: Some(sc.p("ld.so.preload")),
+            ..Options::default()
+        },
+    );
+    assert_agrees(&real, &p, RSEQ);
     // Without the preload the library uses its own definition.
     let real = sc.run("main", &[]);
     let p = sc.model("main", Options::default());
