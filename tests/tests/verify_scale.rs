@@ -12,7 +12,7 @@ use rseq_link_check::asm::{listing_for_file, render_listing, ColorChoice};
 use rseq_link_check::verify::render::render_text;
 use verify_support::{fixture_dir, verify};
 
-/// The largest ELF file directly in /usr/bin or /usr/lib/x86_64-linux-gnu.
+/// The largest x86_64 ELF file directly in /usr/bin or /usr/lib/x86_64-linux-gnu.
 fn largest_system_elf() -> PathBuf {
     let mut best: Option<(u64, PathBuf)> = None;
     for dir in ["/usr/bin", "/usr/lib/x86_64-linux-gnu"] {
@@ -27,11 +27,15 @@ fn largest_system_elf() -> PathBuf {
             if !meta.is_file() || best.as_ref().is_some_and(|(size, _)| *size >= meta.len()) {
                 continue;
             }
-            let mut magic = [0u8; 4];
+            // A 64-bit little-endian x86_64 ELF file (e_ident and e_machine).
+            let mut header = [0u8; 20];
             let is_elf = std::fs::File::open(&path)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
                 .is_ok()
-                && magic == *b"\x7fELF";
+                && header[..4] == *b"\x7fELF"
+                && header[4] == 2
+                && header[5] == 1
+                && u16::from_le_bytes([header[18], header[19]]) == 62;
             if is_elf {
                 best = Some((meta.len(), path));
             }
