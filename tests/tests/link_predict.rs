@@ -531,6 +531,20 @@ fn link_prediction_agrees_with_gnu_ld_and_lld() {
             &["%main_noref.o", "%weak48.o", "-Wl,--gc-sections", &list],
         ),
     );
+    // The executable export rseq-abi documents for `bin`s: one symbol, by name.
+    check(
+        &lab,
+        "gc_export_dynamic_symbol",
+        &args(
+            &lab,
+            &[
+                "%main_noref.o",
+                "%weak48.o",
+                "-Wl,--gc-sections",
+                "-Wl,--export-dynamic-symbol=__rseq_abi",
+            ],
+        ),
+    );
     check(
         &lab,
         "gc_referenced",
