@@ -145,20 +145,11 @@ impl Process {
                     Some(&ver),
                     0,
                     BindKind::Loader,
-                    None,
                 );
             }
         }
-        let mut scopes: Vec<&[Vec<ModuleId>]> = Vec::new();
         for &id in &reloc_order {
             let m = &self.modules[id];
-            let scope_id = match scopes.iter().position(|s| *s == m.scope.as_slice()) {
-                Some(i) => i,
-                None => {
-                    scopes.push(&m.scope);
-                    scopes.len() - 1
-                }
-            };
             let mut seen = vec![0u8; m.file.dynsym().map_or(0, |t| t.len())];
             // The target each symbol was bound to, so that a second relocation class binding
             // the same symbol to the same module is recorded once.
@@ -208,7 +199,6 @@ impl Process {
                     version,
                     class,
                     BindKind::Lookup,
-                    Some(scope_id),
                 );
                 if let Some(b) = out.get(before) {
                     let key = b.to.map_or(u32::MAX, |t| t as u32 + 1);
@@ -242,7 +232,6 @@ impl Process {
                         Some(&ver),
                         0,
                         BindKind::Loader,
-                        None,
                     );
                 }
             }
@@ -261,7 +250,6 @@ impl Process {
         version: Option<&VersionEntry>,
         class: u32,
         kind: BindKind,
-        scope_id: Option<usize>,
     ) {
         let req = Request {
             name,
@@ -271,11 +259,7 @@ impl Process {
             type_class: class,
             flags: 0,
         };
-        let scope = &self.modules[from].scope;
-        let found = match scope_id {
-            Some(sid) => lookup::lookup_in_scope(self, state, &req, scope, sid),
-            None => lookup::lookup(self, state, &req, scope),
-        };
+        let found = lookup::lookup(self, state, &req, &self.modules[from].scope);
         let weak_undef = reference.is_some_and(|r| r.bind() == elf::STB_WEAK && r.is_undefined());
         let (to, to_sym, how) = match found {
             Some((Found { module, sym }, protected)) => (

@@ -74,9 +74,6 @@ pub struct Request<'a> {
 #[derive(Debug, Default)]
 pub struct LookupState {
     unique: HashMap<Vec<u8>, Found>,
-    /// Results of scope walks, by scope, name, version and class: the walk does not depend on
-    /// the referencing module, only the protected rule applied afterwards does.
-    walks: HashMap<Vec<u8>, Option<Found>>,
 }
 
 const ALLOWED_STT: u32 = (1 << elf::STT_NOTYPE)
@@ -203,60 +200,16 @@ pub fn lookup(
     req: &Request<'_>,
     scope: &[Vec<ModuleId>],
 ) -> Option<(Found, bool)> {
-    let found = walk_scope(p, state, req, scope);
-    protected_rule(req, found)
-}
-
-/// [`lookup`] for references made from a scope identified by `scope_id` (equal ids for equal
-/// scopes): repeated walks of the same scope for the same name, version and class are
-/// answered from `state`.
-pub fn lookup_in_scope(
-    p: &Process,
-    state: &mut LookupState,
-    req: &Request<'_>,
-    scope: &[Vec<ModuleId>],
-    scope_id: usize,
-) -> Option<(Found, bool)> {
-    let mut key = Vec::with_capacity(req.name.len() + 32);
-    key.extend_from_slice(&scope_id.to_le_bytes());
-    key.extend_from_slice(&req.type_class.to_le_bytes());
-    key.extend_from_slice(&req.flags.to_le_bytes());
-    key.extend_from_slice(req.name);
-    key.push(0);
-    if let Some(v) = req.version {
-        key.push(u8::from(v.hidden) + 1);
-        key.extend_from_slice(&v.hash.to_le_bytes());
-        key.extend_from_slice(v.name.as_bytes());
-    }
-    let found = match state.walks.get(&key) {
-        Some(f) => *f,
-        None => {
-            let f = walk_scope(p, state, req, scope);
-            state.walks.insert(key, f);
-            f
-        }
-    };
-    protected_rule(req, found)
-}
-
-fn walk_scope(
-    p: &Process,
-    state: &mut LookupState,
-    req: &Request<'_>,
-    scope: &[Vec<ModuleId>],
-) -> Option<Found> {
     let mut weak = None;
+    let mut result = None;
     let hashed = HashedName::new(req.name);
     for list in scope {
         if let Some(f) = do_lookup_x(p, state, req, &hashed, list, &mut weak) {
-            return Some(f);
+            result = Some(f);
+            break;
         }
     }
-    weak
-}
-
-fn protected_rule(req: &Request<'_>, found: Option<Found>) -> Option<(Found, bool)> {
-    let mut result = found?;
+    let mut result = result.or(weak)?;
     let protected = req
         .reference
         .is_some_and(|r| r.visibility() == elf::STV_PROTECTED);
