@@ -16,10 +16,12 @@
 //! 1. Finds the target's C library and dynamic loader through the C compiler
 //!    (`-print-file-name`): the glibc version, and whether it owns rseq registration
 //!    (`__rseq_offset@GLIBC_2.35` in `ld.so`).
-//! 2. Builds a stand-in for the crate's own objects in `OUT_DIR` with the C compiler: code
-//!    that uses the symbol and, with [`Check::own_definition`], the weak thread-local
-//!    32-byte definition `rseq-abi` provides. Declared archives are taken whole (the crate is
-//!    assumed to use them), declared shared libraries are kept (`--no-as-needed`).
+//! 2. Builds a stand-in for the crate's own objects in `OUT_DIR` with the C compiler (code
+//!    that uses the symbol) and, with [`Check::own_definition`], an archive holding the weak
+//!    thread-local definition `rseq-abi` provides, placed where rustc puts upstream Rust
+//!    archives: after the `rustc-link-lib` libraries, before the `rustc-link-arg`s. Declared
+//!    archives are taken whole (the crate is assumed to use them), declared shared libraries
+//!    are kept (`--no-as-needed`).
 //! 3. Predicts that link with the rules of the linker rustc uses ([`Check::linker`]; lld by
 //!    default, as rustc does on `x86_64-unknown-linux-gnu`), then performs it for real (with
 //!    unresolved symbols ignored, since the crate's code is not there yet) and runs the
@@ -194,7 +196,8 @@ impl Check {
     }
 
     /// A library the crate links, in `cargo:rustc-link-lib` syntax: `[KIND[:MODIFIERS]=]NAME`
-    /// with KIND `static`, `dylib` or `framework`.
+    /// with KIND `static`, `dylib` or `framework`. rustc names these before the upstream Rust
+    /// archives; a library passed with [`Check::link_arg`] (`-lNAME`) comes after them.
     pub fn link_lib(mut self, spec: &str) -> Check {
         let (kind, name) = match spec.split_once('=') {
             Some((k, n)) => {
@@ -310,6 +313,30 @@ impl Check {
             })
     }
 
+    /// Compiles `src` to `work/NAME.o` with the C compiler.
+    fn compile(&self, work: &Path, name: &str, src: &str) -> Result<PathBuf, BuildScriptError> {
+        let c = work.join(format!("{name}.c"));
+        std::fs::write(&c, src).map_err(|e| BuildScriptError::Io {
+            path: c.clone(),
+            source: e,
+        })?;
+        let obj = work.join(format!("{name}.o"));
+        let out = self.cc(&[
+            "-c".into(),
+            "-fPIC".into(),
+            "-o".into(),
+            obj.display().to_string(),
+            c.display().to_string(),
+        ])?;
+        if !out.status.success() {
+            return Err(BuildScriptError::Compiler {
+                compiler: self.compiler.clone(),
+                message: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(obj)
+    }
+
     /// Runs the check and returns the report (prints nothing).
     pub fn evaluate(&self) -> Result<BuildReport, BuildScriptError> {
         let policy = self.policy()?;
@@ -337,31 +364,44 @@ impl Check {
             "/* Stand-in for the crate's objects. */\nextern __thread char {sym}[];\n\
              int rseq_link_check_crate_code(void) {{ return {sym}[0]; }}\n"
         );
-        if let Some(size) = self.own_definition {
-            src = format!(
-                "/* Stand-in for the crate's objects: its own weak TLS definition. */\n\
-                 __attribute__((weak, aligned(32), retain)) __thread char {sym}[{size}] = {{ 1 }};\n\
-                 int rseq_link_check_crate_code(void) {{ return {sym}[0]; }}\n"
-            );
-        }
         if self.crate_type == CrateType::Bin {
             src.push_str("int main(void) { return rseq_link_check_crate_code(); }\n");
         }
-        let c = write("crate.c", &src)?;
-        let obj = work.join("crate.o");
-        let out = self.cc(&[
-            "-c".into(),
-            "-fPIC".into(),
-            "-o".into(),
-            obj.display().to_string(),
-            c.display().to_string(),
-        ])?;
-        if !out.status.success() {
-            return Err(BuildScriptError::Compiler {
-                compiler: self.compiler.clone(),
-                message: String::from_utf8_lossy(&out.stderr).into_owned(),
-            });
-        }
+        let obj = self.compile(&work, "crate", &src)?;
+        // The definition lives in an upstream Rust archive (rseq-abi's rlib), which rustc
+        // names after the crate's own `rustc-link-lib` libraries.
+        let own_archive = match self.own_definition {
+            Some(size) => {
+                let own = self.compile(
+                    &work,
+                    "own",
+                    &format!(
+                        "/* Stand-in for the upstream crate's weak TLS definition. */\n\
+                         __attribute__((weak, aligned(32), retain)) __thread char {sym}[{size}] = {{ 1 }};\n"
+                    ),
+                )?;
+                let archive = work.join("librseq_link_check_own.a");
+                let _ = std::fs::remove_file(&archive);
+                let ar = std::env::var("AR").unwrap_or_else(|_| "ar".to_string());
+                let out = Command::new(&ar)
+                    .arg("rcs")
+                    .arg(&archive)
+                    .arg(&own)
+                    .output()
+                    .map_err(|e| BuildScriptError::Compiler {
+                        compiler: ar.clone(),
+                        message: e.to_string(),
+                    })?;
+                if !out.status.success() {
+                    return Err(BuildScriptError::Compiler {
+                        compiler: ar,
+                        message: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    });
+                }
+                Some(archive)
+            }
+            None => None,
+        };
         let output = work.join(match self.crate_type {
             CrateType::Bin => "trial",
             CrateType::Cdylib => "libtrial.so",
@@ -395,6 +435,9 @@ impl Check {
                 ]),
                 _ => args.push(format!("-l{name}")),
             }
+        }
+        if let Some(a) = &own_archive {
+            args.push(a.display().to_string());
         }
         args.extend(self.link_args.iter().cloned());
         args.extend([
