@@ -145,3 +145,54 @@ fn unknown_policy_code_is_an_error() {
         .unwrap_err();
     assert!(e.to_string().contains("no-such-code"));
 }
+
+#[test]
+fn rustc_link_lib_comes_before_the_rust_archives() {
+    let lab = Lab::new();
+    let dir = format!("native={}", lab.dir.path().join("c64").display());
+    // Named with `rustc-link-lib`, the C library precedes rseq-abi's archive: its 64-byte
+    // definition satisfies the reference and the archive member is never loaded.
+    let r = Check::new()
+        .out_dir(lab.dir.path().join("order-bin"))
+        .own_definition(32)
+        .search_path(&dir)
+        .link_lib("dylib=clib")
+        .evaluate()
+        .unwrap();
+    let o = &r.link.prediction.outcome;
+    assert_eq!(o.size, Some(64), "{o:?}");
+    assert!(o
+        .provider
+        .as_deref()
+        .is_some_and(|p| p.ends_with("libclib.so")));
+    // The real trial link agrees: the program's winner is the C library's definition.
+    let winner = r
+        .link
+        .resolved
+        .as_ref()
+        .and_then(|x| x.winner.clone())
+        .unwrap();
+    assert!(
+        winner.module.ends_with("libclib.so") && winner.size == 64,
+        "{winner:?}"
+    );
+    // For a cdylib that exports __rseq_abi with a second version script, the linker then
+    // refuses the export of a symbol the library does not define.
+    let map = lab.dir.path().join("export.map");
+    std::fs::write(&map, "{ global: __rseq_abi; };\n").unwrap();
+    let r = Check::new()
+        .out_dir(lab.dir.path().join("order-cdylib"))
+        .crate_type(CrateType::Cdylib)
+        .own_definition(32)
+        .search_path(&dir)
+        .link_lib("dylib=clib")
+        .link_arg(&format!("-Wl,--version-script={}", map.display()))
+        .evaluate()
+        .unwrap();
+    assert!(r.link_error.is_some(), "{:#?}", r.link.prediction);
+    assert!(
+        codes(&r).contains(&(Code::LinkRejected, true)),
+        "{:?}",
+        codes(&r)
+    );
+}

@@ -417,6 +417,8 @@ impl Check {
                 "{\n  global:\n    rseq_link_check_crate_code;\n\n  local:\n    *;\n};\n",
             )?;
             args.push(format!("-Wl,--version-script={}", map.display()));
+            // As rustc does: a version script naming an undefined symbol is an error.
+            args.push("-Wl,--no-undefined-version".into());
         }
         args.push(obj.display().to_string());
         args.extend(self.files.iter().map(|f| f.display().to_string()));
@@ -466,9 +468,21 @@ impl Check {
                 None,
             )
         } else {
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            let first = stderr
+                .lines()
+                .find(|l| l.contains("error"))
+                .unwrap_or("the linker failed")
+                .trim()
+                .to_string();
+            let mut prediction = prediction;
+            prediction.diagnostics.push(crate::diag::Diagnostic::new(
+                Code::LinkRejected,
+                format!("the link this crate declares fails: {first}"),
+            ));
             (
                 LinkReport::from_prediction(prediction, &policy),
-                Some(String::from_utf8_lossy(&out.stderr).into_owned()),
+                Some(stderr),
             )
         };
         Ok(BuildReport {
