@@ -201,6 +201,8 @@ struct Loader<'o> {
     machine: Machine,
     modules: Vec<Module>,
     by_id: HashMap<(u64, u64), ModuleId>,
+    /// Every name a module is known by (`l_name`, `l_libname`, SONAME), first module wins.
+    by_name: HashMap<String, ModuleId>,
     missing: Vec<MissingFile>,
 }
 
@@ -234,12 +236,12 @@ impl<'o> Loader<'o> {
     }
 
     fn find_loaded(&self, name: &str) -> Option<ModuleId> {
-        self.modules.iter().position(|m| {
-            m.reason != LoadReason::Vdso
-                && (m.name == name
-                    || m.names.iter().any(|n| n == name)
-                    || m.file.soname() == Some(name))
-        })
+        self.by_name.get(name).copied()
+    }
+
+    fn add_name(&mut self, id: ModuleId, name: &str) {
+        self.modules[id].names.push(name.to_string());
+        self.by_name.entry(name.to_string()).or_insert(id);
     }
 
     /// Opens a candidate file as `open_verify` does: `Ok(None)` when it does not exist or is
@@ -320,12 +322,12 @@ impl<'o> Loader<'o> {
             return Ok(None);
         };
         if let Some(&id) = self.by_id.get(&file.file_id()) {
-            self.modules[id].names.push(name.to_string());
+            self.add_name(id, name);
             return Ok(Some(id));
         }
         let origin = Some(dirname(&path));
         let id = self.add(path, file, loader, reason, origin);
-        self.modules[id].names.push(name.to_string());
+        self.add_name(id, name);
         Ok(Some(id))
     }
 
@@ -415,7 +417,13 @@ impl<'o> Loader<'o> {
         origin: Option<String>,
     ) -> ModuleId {
         let id = self.modules.len();
-        self.by_id.insert(file.file_id(), id);
+        if reason != LoadReason::Vdso {
+            self.by_id.insert(file.file_id(), id);
+            self.by_name.entry(name.clone()).or_insert(id);
+            if let Some(soname) = file.soname() {
+                self.by_name.entry(soname.to_string()).or_insert(id);
+            }
+        }
         self.modules.push(Module {
             name,
             file,
@@ -432,6 +440,7 @@ impl<'o> Loader<'o> {
     /// `_dl_map_object_deps`: breadth-first over DT_NEEDED from `start`; returns the search list.
     fn map_deps(&mut self, start: Vec<ModuleId>, reason: LoadReason) -> Result<Vec<ModuleId>> {
         let mut list = start;
+        let mut in_list: std::collections::HashSet<ModuleId> = list.iter().copied().collect();
         let mut i = 0;
         while i < list.len() {
             let id = list[i];
@@ -447,7 +456,7 @@ impl<'o> Loader<'o> {
                         if !self.modules[id].needed.contains(&dep) {
                             self.modules[id].needed.push(dep);
                         }
-                        if !list.contains(&dep) {
+                        if in_list.insert(dep) {
                             list.push(dep);
                         }
                     }
@@ -485,6 +494,7 @@ impl Process {
             machine,
             modules: Vec::new(),
             by_id: HashMap::new(),
+            by_name: HashMap::new(),
             missing: Vec::new(),
         };
         let interp = file.interp.clone();
