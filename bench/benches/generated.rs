@@ -3,8 +3,10 @@
 //! * `verify`: `rseq-link-check verify` (the command, a whole process) and
 //!   `rseq_link_check::verify::verify_file` (in process) on release binaries with 10, 100
 //!   and 1000 critical sections. Each binary is a generated crate whose sections are
-//!   written with the macro in three shapes (add, compare-and-store, list pop) and kept
-//!   alive through a table of function pointers. Building them is not measured.
+//!   written with the macro in three shapes (add, compare-and-store, list pop), each on
+//!   its own word so that no two functions are identical (the compiler would merge
+//!   them), and kept alive through a table of function pointers. Building them is not
+//!   measured.
 //! * `macro expansion`: `cargo check` of a crate with 100 critical sections, against the
 //!   same crate with the same 100 functions written without the attribute (plain Rust
 //!   bodies). The difference is the cost of the macro: expansion plus checking the code it
@@ -41,20 +43,26 @@ fn write_crate(dir: &Path, name: &str, n: usize, critical: bool) -> std::io::Res
         let attr = if critical { "#[rseq_critical]\n" } else { "" };
         let body = match (i % 3, critical) {
             (0, true) => format!(
-                "    let cpu = cpu_id();\n    let v = words.wrapping_add(cpu * 8 + {k});\n    commit_add(v, n);\n    Ok(0)\n",
-                k = i % 8
+                "    let cpu = cpu_id();\n    let v = words.wrapping_add(cpu * 1024 + {k});\n    commit_add(v, n);\n    Ok(0)\n",
+                k = i % 1024
             ),
             (1, true) => format!(
-                "    let cpu = cpu_id();\n    let v = words.wrapping_add(cpu * 8 + {k});\n    let old = load(v);\n    if old != n {{ return Ok(1); }}\n    commit(v, {i}usize);\n    Ok(0)\n",
-                k = i % 8
+                "    let cpu = cpu_id();\n    let v = words.wrapping_add(cpu * 1024 + {k});\n    let old = load(v);\n    if old != n {{ return Ok(1); }}\n    commit(v, {i}usize);\n    Ok(0)\n",
+                k = i % 1024
             ),
-            (_, true) => "    let cpu = cpu_id();\n    let v = words.wrapping_add(cpu * 8);\n    let head = load(v);\n    if head == 0 { return Ok(2); }\n    store(spare, head);\n    let next = load(head.byte_add(n));\n    commit(v, next);\n    Ok(0)\n".to_string(),
-            (0, false) => format!("    let v = words.wrapping_add({k});\n    unsafe {{ *v += n }};\n    Ok(0)\n", k = i % 8),
+            (_, true) => format!(
+                "    let cpu = cpu_id();\n    let v = words.wrapping_add(cpu * 1024 + {k});\n    let head = load(v);\n    if head == 0 {{ return Ok(2); }}\n    store(spare, head);\n    let next = load(head.byte_add(n));\n    commit(v, next);\n    Ok(0)\n",
+                k = i % 1024
+            ),
+            (0, false) => format!("    let v = words.wrapping_add({k});\n    unsafe {{ *v += n }};\n    Ok(0)\n", k = i % 1024),
             (1, false) => format!(
                 "    let v = words.wrapping_add({k});\n    if unsafe {{ *v }} != n {{ return Ok(1); }}\n    unsafe {{ *v = {i} }};\n    Ok(0)\n",
-                k = i % 8
+                k = i % 1024
             ),
-            (_, false) => "    let v = words;\n    let head = unsafe { *v };\n    if head == 0 { return Ok(2); }\n    unsafe { *spare = head; *v = *((head + n) as *const usize) };\n    Ok(0)\n".to_string(),
+            (_, false) => format!(
+                "    let v = words.wrapping_add({k});\n    let head = unsafe {{ *v }};\n    if head == 0 {{ return Ok(2); }}\n    unsafe {{ *spare = head; *v = *((head + n) as *const usize) }};\n    Ok(0)\n",
+                k = i % 1024
+            ),
         };
         let spare = if i % 3 == 2 && critical {
             "#[speculative] spare"
@@ -76,9 +84,9 @@ fn write_crate(dir: &Path, name: &str, n: usize, critical: bool) -> std::io::Res
     }
     let _ = writeln!(s, "];\n");
     s.push_str(
-        "fn main() {\n    let mut words = vec![0usize; 8 * 4096];\n    let mut spare = 0usize;\n    \
+        "fn main() {\n    let mut words = vec![0usize; 1024 * 512];\n    let mut spare = 0usize;\n    \
          let which = std::env::args().count();\n    \
-         // SAFETY: `words` has 8 words per possible CPU; the first word is 0, so the pop shape exits early.\n    \
+         // SAFETY: `words` has 1024 words for each of up to 512 CPUs; the first word is 0, so the pop shape exits early.\n    \
          let r = unsafe { SECTIONS[which % SECTIONS.len()](words.as_mut_ptr(), 1, &mut spare) };\n    \
          println!(\"{:?}\", r.is_ok());\n}\n",
     );
