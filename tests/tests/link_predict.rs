@@ -353,9 +353,8 @@ fn code_present(p: &LinkPrediction, code: &str) -> bool {
 }
 
 #[test]
-fn link_prediction_agrees_with_gnu_ld_and_lld() {
+fn archives_objects_and_shared_libraries() {
     let lab = Lab::new();
-    let sodir = lab.dir.path().join("so").display().to_string();
 
     // An object's definition beats the archive's: the member is never loaded.
     let r = check(
@@ -410,6 +409,11 @@ fn link_prediction_agrees_with_gnu_ld_and_lld() {
         "shared_then_object",
         &args(&lab, &["%main_use.o", "^libs64.so", "%strong32.o"]),
     );
+}
+
+#[test]
+fn weak_strong_whole_archive_and_as_needed() {
+    let lab = Lab::new();
 
     // Strong over weak, first weak among weak ones.
     let r = check(
@@ -471,6 +475,12 @@ fn link_prediction_agrees_with_gnu_ld_and_lld() {
             ],
         ),
     );
+}
+
+#[test]
+fn library_search_and_gc_sections() {
+    let lab = Lab::new();
+    let sodir = lab.dir.path().join("so").display().to_string();
 
     // -Bstatic/-Bdynamic choose between libs64.a and libs64.so in the same directory.
     std::fs::copy(lab.p("libs64.a"), lab.dir.path().join("so/libs64.a")).unwrap();
@@ -550,6 +560,11 @@ fn link_prediction_agrees_with_gnu_ld_and_lld() {
         "gc_referenced",
         &args(&lab, &["%main_use.o", "%weak48.o", "-Wl,--gc-sections"]),
     );
+}
+
+#[test]
+fn shared_library_outputs() {
+    let lab = Lab::new();
 
     // A shared library whose version script makes __rseq_abi local keeps a private copy.
     let map = format!("-Wl,--version-script={}", lab.p("local.map"));
@@ -601,6 +616,11 @@ fn link_prediction_agrees_with_gnu_ld_and_lld() {
             "{p:#?} {a:#?}"
         );
     }
+}
+
+#[test]
+fn static_links_and_rejections() {
+    let lab = Lab::new();
 
     // -static: no .dynsym at all.
     check(
