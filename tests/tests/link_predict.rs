@@ -616,6 +616,27 @@ fn shared_library_outputs() {
             "{p:#?} {a:#?}"
         );
     }
+    // -Bsymbolic-functions binds functions only: the TLS area stays interposable.
+    let r = check(
+        &lab,
+        "bsymbolic_functions",
+        &args(
+            &lab,
+            &[
+                "-shared",
+                "%lib_use.o",
+                "%strong32.o",
+                "-Wl,-Bsymbolic-functions",
+            ],
+        ),
+    );
+    for (p, a) in &r {
+        assert_eq!(
+            a.dyn_relocs == 0 || a.symbolic,
+            p.outcome.binds_locally,
+            "{p:#?} {a:#?}"
+        );
+    }
 }
 
 #[test]
