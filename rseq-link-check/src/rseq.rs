@@ -75,13 +75,6 @@ fn tls_align(file: &ElfFile, sym: &Symbol<'_>) -> Option<u64> {
     Some(seg.min(off))
 }
 
-fn strip_version(name: &[u8]) -> &[u8] {
-    match name.iter().position(|&c| c == b'@') {
-        Some(i) => &name[..i],
-        None => name,
-    }
-}
-
 struct Def {
     module: ModuleId,
     def: Definition,
@@ -124,11 +117,10 @@ fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<Def> {
         }
         // A copy fixed at static link time: only in .symtab.
         if let Some(t) = f.symtab() {
-            if let Some(s) = t.iter(f.data(), f.endian()).find(|s| {
-                strip_version(s.name) == name.as_bytes()
-                    && !s.is_undefined()
-                    && s.kind() != elf::STT_SECTION
-            }) {
+            if let Some(s) = t
+                .named(f.data(), f.endian(), name.as_bytes())
+                .find(|s| !s.is_undefined() && s.kind() != elf::STT_SECTION)
+            {
                 out.push(Def {
                     module: id,
                     def: Definition {

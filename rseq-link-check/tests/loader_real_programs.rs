@@ -50,6 +50,8 @@ const CANDIDATES: &[&str] = &[
     "/usr/bin/zstd",
     "/usr/bin/bzip2",
     "/usr/bin/file",
+    "/usr/bin/node",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/cc1plus",
     "/usr/bin/id",
     "/usr/bin/stat",
     "/usr/bin/cp",

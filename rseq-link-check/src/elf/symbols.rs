@@ -113,6 +113,28 @@ impl SymbolTable {
         }
     }
 
+    /// Every symbol named `name` or `name@VERSION`, found by comparing names in place (a
+    /// linear pass that builds no symbol record for the others).
+    pub fn named<'a>(
+        &'a self,
+        data: &'a [u8],
+        endian: Endianness,
+        name: &'a [u8],
+    ) -> impl Iterator<Item = Symbol<'a>> + 'a {
+        let strs = data.get(self.strs.clone()).unwrap_or_default();
+        self.raw(data)
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| {
+                let start = s.st_name(endian) as usize;
+                let Some(end) = start.checked_add(name.len()) else {
+                    return false;
+                };
+                strs.get(start..end) == Some(name) && matches!(strs.get(end), Some(0 | b'@'))
+            })
+            .map(move |(i, s)| self.make(data, endian, i as u32, s))
+    }
+
     /// The symbol at `index`.
     pub fn get<'a>(&self, data: &'a [u8], endian: Endianness, index: u32) -> Option<Symbol<'a>> {
         let s = self.raw(data).get(index as usize)?;
