@@ -16,8 +16,8 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/abi")
 }
 
-/// Builds `libpeer.so` and the fixture executables once; returns the directory holding
-/// `lib/libpeer.so` and `target/debug/<bin>`.
+/// Builds `libpeer.so`, the C host executable and the fixture executables once; returns the
+/// directory holding `lib/libpeer.so`, `lib/host` and `target/debug/<bin>`.
 fn build() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -28,6 +28,18 @@ fn build() -> &'static Path {
             .args(["-shared", "-fPIC", "-O2", "-o"])
             .arg(lib.join("libpeer.so"))
             .arg(fixtures().join("peer.c"))
+            .output()
+            .expect("run gcc");
+        assert!(
+            out.status.success(),
+            "gcc: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("gcc")
+            .args(["-O2", "-rdynamic", "-o"])
+            .arg(lib.join("host"))
+            .arg(fixtures().join("host.c"))
+            .arg("-ldl")
             .output()
             .expect("run gcc");
         assert!(
