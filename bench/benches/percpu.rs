@@ -751,9 +751,9 @@ fn rings(c: &mut Criterion, rows: &mut Vec<Measured>) {
 fn main() {
     let mut c = Criterion::default()
         .output_directory(&rseq_bench::paths::criterion_dir())
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1200))
-        .sample_size(15)
+        .warm_up_time(Duration::from_millis(250))
+        .measurement_time(Duration::from_millis(1000))
+        .sample_size(12)
         .configure_from_args();
     let mut rows = Vec::new();
     counter(&mut c, &mut rows);
