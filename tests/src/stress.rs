@@ -334,14 +334,15 @@ impl Worker {
     }
 }
 
+/// One operation of a worker.
+type Op<'a> = dyn Fn(&mut Worker) -> Result<(), String> + Sync + 'a;
+/// A manager thread's loop: runs until the flag is raised, returns its fence count.
+type Manager<'a> = dyn Fn(&AtomicBool) -> Result<u64, String> + Sync + 'a;
+
 /// Runs `op` on `threads_per_cpu` × CPUs workers for `cfg.duration`, with the signaller and
 /// the migrator; `manager`, if any, runs on the calling thread meanwhile, until the stop
 /// flag is raised, and returns its fence count or a violation.
-fn drive(
-    cfg: &Config,
-    op: &(dyn Fn(&mut Worker) -> Result<(), String> + Sync),
-    manager: Option<&(dyn Fn(&AtomicBool) -> Result<u64, String> + Sync)>,
-) -> Result<Outcome, Violation> {
+fn drive(cfg: &Config, op: &Op<'_>, manager: Option<&Manager<'_>>) -> Result<Outcome, Violation> {
     let cpus = allowed_cpus();
     let n = cpus.len() * cfg.threads_per_cpu;
     let tids: Vec<AtomicI32> = (0..n).map(|_| AtomicI32::new(0)).collect();
