@@ -287,3 +287,39 @@ fn mutator_is_deterministic_and_mutates() {
     assert!(a.iter().filter(|v| **v != seed).count() >= 95);
     assert!(a.iter().any(|v| v.len() < seed.len()));
 }
+
+/// A crafted `ld.so.cache` whose glibc-hwcaps extension names one long string thousands of
+/// times (in several extension sections) is parsed in bounded memory: before the fix every
+/// name was copied, 4,000 × 64 KiB = 250 MiB here and quadratic in the file size.
+#[test]
+fn crafted_cache_with_repeated_hwcaps_names_is_bounded() {
+    const MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+    let names = 4000usize;
+    let string_at = 0x1_0000usize;
+    let string_len = 64 * 1024;
+    let mut d = vec![0u8; string_at + string_len + 1];
+    d[..MAGIC.len()].copy_from_slice(MAGIC);
+    let put = |d: &mut Vec<u8>, at: usize, v: u32| d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    // nlibs = 0, extension at 48: magic, 4 sections, each a glibc-hwcaps table at 4096.
+    put(&mut d, 20, 0);
+    put(&mut d, 32, 48);
+    put(&mut d, 48, 0xeaa4_2174);
+    put(&mut d, 52, 4);
+    for s in 0..4 {
+        let sec = 56 + s * 16;
+        put(&mut d, sec, 1);
+        put(&mut d, sec + 8, 4096);
+        put(&mut d, sec + 12, (names * 4) as u32);
+    }
+    for j in 0..names {
+        put(&mut d, 4096 + j * 4, string_at as u32);
+    }
+    for b in &mut d[string_at..string_at + string_len] {
+        *b = b'h';
+    }
+    let before = max_rss_kb();
+    let cache = LdCache::parse(&d, Machine::X86_64, &["x86-64-v3".to_string()]);
+    let grown_mb = (max_rss_kb() - before) / 1024;
+    assert!(cache.is_some_and(|c| c.is_empty()));
+    assert!(grown_mb < 64, "parsing grew the peak RSS by {grown_mb} MB");
+}

@@ -17,6 +17,8 @@ const EXTENSION_MAGIC: u32 = 0xeaa4_2174;
 const EXTENSION_TAG_GLIBC_HWCAPS: u32 = 1;
 const DL_CACHE_HWCAP_EXTENSION: u64 = 1 << 62;
 const FLAG_ELF_LIBC6: i32 = 0x0003;
+/// glibc-hwcaps subdirectory names read from the extension (ldconfig writes a handful).
+const MAX_HWCAPS_NAMES: usize = 64;
 
 /// The parsed cache: for each library name, the path the loader would use.
 #[derive(Debug, Default, Clone)]
@@ -92,7 +94,10 @@ impl LdCache {
                 let offset = u32_at(d, sec + 8)? as usize;
                 let size = u32_at(d, sec + 12)? as usize;
                 if tag == EXTENSION_TAG_GLIBC_HWCAPS {
-                    for j in 0..size / 4 {
+                    // Bounded in total: each name is copied, and a crafted table can name
+                    // one long string many times.
+                    let room = MAX_HWCAPS_NAMES.saturating_sub(hwcap_names.len());
+                    for j in 0..(size / 4).min(room) {
                         let s = u32_at(d, offset + j * 4)? as usize;
                         hwcap_names.push(cstr_at(d, s)?.to_string());
                     }
