@@ -15,7 +15,8 @@
 //!    `rseq_link_check::verify`) at its `start_ip` and leaves it at its commit, then returns.
 //!    Direct calls on that path add their callee's shortest entry-to-return path. For the
 //!    per-CPU cases this is the count callgrind cannot give here; for the others it is a
-//!    lower bound (the uncontended path, as for the per-CPU ones).
+//!    lower bound (the uncontended path, as for the per-CPU ones). A loop inside a section
+//!    (the byte copy of the memcpy ring) is counted once and flagged `+ copy loops`.
 //!
 //! The per-CPU counter's path is printed instruction by instruction, for comparison with
 //! librseq's `rseq_load_add_store__ptr` fast path.
@@ -47,7 +48,7 @@ struct Code {
     sections: Vec<Section>,
     /// Fast-path cost of callees and the sections on it, memoised (`None` while being
     /// computed or when no return is reachable).
-    callee_cost: HashMap<u64, Option<(u64, usize)>>,
+    callee_cost: HashMap<u64, Option<(u64, usize, bool)>>,
 }
 
 /// A critical section: `[start, commit)` (the commit address is `post_commit_ip`).
@@ -125,14 +126,14 @@ impl Code {
     fn cost(&mut self, insn: &Instruction, depth: u32) -> u64 {
         if insn.flow_control() == FlowControl::Call {
             let target = insn.near_branch_target();
-            return 1 + self.callee(target, depth + 1).map_or(0, |(c, _)| c);
+            return 1 + self.callee(target, depth + 1).map_or(0, |(c, _, _)| c);
         }
         1
     }
 
     /// The fast path of the function at `addr` (through its own critical sections): its
     /// cost and the sections on it.
-    fn callee(&mut self, addr: u64, depth: u32) -> Option<(u64, usize)> {
+    fn callee(&mut self, addr: u64, depth: u32) -> Option<(u64, usize, bool)> {
         if depth > 4 {
             return None;
         }
@@ -141,7 +142,7 @@ impl Code {
         }
         self.callee_cost.insert(addr, None);
         let f = self.func_at(addr)?;
-        let cost = self.fast_path(&f, depth).map(|(c, _, n)| (c, n));
+        let cost = self.fast_path(&f, depth).map(|(c, _, n, l)| (c, n, l));
         self.callee_cost.insert(addr, cost);
         cost
     }
@@ -202,7 +203,7 @@ impl Code {
                         succ.push(t);
                     } else if matches!(goal, Goal::Return) {
                         // A tail call: the callee's path to its return ends this one.
-                        let tail = self.callee(t, depth + 1).map_or(0, |(c, _)| c);
+                        let tail = self.callee(t, depth + 1).map_or(0, |(c, _, _)| c);
                         let total = d + c + tail;
                         if best.is_none_or(|(b, _)| total < b) {
                             best = Some((total, i));
@@ -248,7 +249,7 @@ impl Code {
 
     /// The fast path of `f` through its critical sections (in the cheapest order): its
     /// cost, the addresses on it in `f`, and the number of sections on it (callees' too).
-    fn fast_path(&mut self, f: &Func, depth: u32) -> Option<(u64, Vec<u64>, usize)> {
+    fn fast_path(&mut self, f: &Func, depth: u32) -> Option<(u64, Vec<u64>, usize, bool)> {
         let insns = self.decode(f);
         let sections = self.sections_in(f);
         let mut best: Option<(u64, Vec<u64>)> = None;
@@ -289,16 +290,27 @@ impl Code {
         let (cost, path) = best?;
         // Sections entered in callees on the path.
         let mut nested = 0;
+        // A backward branch inside a section is a loop (a copy): counted once above.
+        let mut loops = sections.iter().any(|s| {
+            insns.iter().any(|x| {
+                x.ip() >= s.start
+                    && x.ip() < s.post_commit
+                    && x.flow_control() == FlowControl::ConditionalBranch
+                    && x.near_branch_target() >= s.start
+                    && x.near_branch_target() <= x.ip()
+            })
+        });
         for ip in &path {
             if let Some(insn) = insns.iter().find(|x| x.ip() == *ip) {
                 if insn.flow_control() == FlowControl::Call {
-                    nested += self
-                        .callee(insn.near_branch_target(), depth + 1)
-                        .map_or(0, |(_, n)| n);
+                    if let Some((_, n, l)) = self.callee(insn.near_branch_target(), depth + 1) {
+                        nested += n;
+                        loops |= l;
+                    }
                 }
             }
         }
-        Some((cost, path, sections.len() + nested))
+        Some((cost, path, sections.len() + nested, loops))
     }
 
     fn listing(&self, f: &Func, path: &[u64], sections: &[Section]) -> String {
@@ -428,12 +440,13 @@ fn main() {
             Some(f) => {
                 let fp = code.fast_path(f, 0);
                 if *case == "percpu_counter" {
-                    if let Some((_, path, _)) = &fp {
+                    if let Some((_, path, _, _)) = &fp {
                         counter_listing = code.listing(f, path, &code.sections_in(f));
                     }
                 }
                 match fp {
-                    Some((c, _, n)) => (c.to_string(), n),
+                    Some((c, _, n, false)) => (c.to_string(), n),
+                    Some((c, _, n, true)) => (format!("{c} + copy loops"), n),
                     None => ("–".into(), 0),
                 }
             }
