@@ -259,6 +259,22 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
         quote!(#[inline])
     };
 
+    // With mm_cid the area must also be one the kernel fills mm_cid in; otherwise mm_cid
+    // reads 0 everywhere and the section must not run at all.
+    let (prepare, supported) = match c.index.kind {
+        IndexKind::CpuId => (
+            quote!(::rseq_abi::thread::prepare_current_thread),
+            quote!(::core::result::Result::Ok(())),
+        ),
+        IndexKind::MmCid => (
+            quote!(::rseq_abi::thread::prepare_current_thread_mm_cid),
+            quote!(if ::rseq_abi::thread::mm_cid_supported() {
+                ::core::result::Result::Ok(())
+            } else {
+                ::rseq_abi::thread::prepare_current_thread_mm_cid()
+            }),
+        ),
+    };
     let after_abort = match &attr.on_abort {
         OnAbort::Retry => quote!(continue '__rseq;),
         OnAbort::Return(e) => quote!(return #e;),
@@ -321,7 +337,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
             let __rseq_cpu_id: i32 = unsafe {
                 ::core::ptr::read_volatile(::core::ptr::addr_of!((*__rseq_area).cpu_id))
             } as i32;
-            if __rseq_cpu_id < 0 {
+            if __rseq_cpu_id < 0 || !::rseq_abi::thread::mm_cid_supported() {
                 #abort
             }
         },
@@ -357,9 +373,9 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
                     ::core::ptr::read_volatile(::core::ptr::addr_of!((*::rseq_abi::thread::area()).cpu_id))
                 } as i32;
                 if cpu_id < 0 {
-                    ::rseq_abi::thread::prepare_current_thread()
+                    #prepare()
                 } else {
-                    ::core::result::Result::Ok(())
+                    #supported
                 }
             }
             #[inline(always)]

@@ -88,6 +88,9 @@ pub enum Reason {
     NotRegistered,
     /// The thread already ran its exit destructor and unregistered its area.
     ThreadExited,
+    /// The running kernel does not fill `mm_cid` (`AT_RSEQ_FEATURE_SIZE` below 28, Linux
+    /// before 6.3), so sections indexed by it cannot be used.
+    MmCidUnsupported,
 }
 
 impl fmt::Display for Reason {
@@ -108,6 +111,11 @@ impl fmt::Display for Reason {
                 write!(f, "glibc's rseq registration failed on this thread")
             }
             Reason::NotRegistered => write!(f, "glibc did not register this thread's rseq area"),
+            Reason::MmCidUnsupported => write!(
+                f,
+                "the kernel does not fill mm_cid (feature size {} < 28)",
+                feature_size()
+            ),
             Reason::ThreadExited => {
                 write!(f, "this thread already unregistered its rseq area at exit")
             }
@@ -207,6 +215,26 @@ pub fn prepare_current_thread() -> Result<(), Unavailable> {
                 Err(Unavailable(Reason::NotRegistered))
             }
         }
+    }
+}
+
+/// Whether the kernel fills `mm_cid` in this process's areas (the usable feature size
+/// covers it). When it does not, `mm_cid` reads 0 in every thread, so a section indexed by
+/// it would let threads on different CPUs share one slot: callers must fall back.
+#[inline]
+pub fn mm_cid_supported() -> bool {
+    feature_size() >= (crate::abi::offsets::RSEQ_MM_CID + 4) as u32
+}
+
+/// [`prepare_current_thread`] for a section indexed by `mm_cid`: also `Err` with
+/// [`Reason::MmCidUnsupported`] when the kernel does not fill `mm_cid`.
+#[cold]
+pub fn prepare_current_thread_mm_cid() -> Result<(), Unavailable> {
+    prepare_current_thread()?;
+    if mm_cid_supported() {
+        Ok(())
+    } else {
+        Err(Unavailable(Reason::MmCidUnsupported))
     }
 }
 
