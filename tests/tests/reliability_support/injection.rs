@@ -90,6 +90,8 @@ pub struct Coverage {
     pub rounds: u64,
     /// Signals the tracee handled.
     pub signals: u64,
+    /// The tracee's report line(s).
+    pub output: String,
 }
 
 /// Why a campaign failed.
@@ -266,9 +268,10 @@ struct Tracee {
 }
 
 impl Tracee {
-    fn spawn(exe: &Path) -> Result<Tracee, String> {
+    fn spawn(exe: &Path, vars: &[(&str, &str)]) -> Result<Tracee, String> {
         let mut cmd = Command::new(exe);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.envs(vars.iter().copied());
         // SAFETY: the hook runs in the child between fork and exec and only calls ptrace,
         // which is async-signal-safe; it allocates nothing.
         unsafe {
@@ -480,9 +483,9 @@ impl Breakpoints {
     }
 }
 
-/// Runs the tracee `exe` and injects an abort at every instruction boundary of every
-/// critical section, once per [`Injection`].
-pub fn inject_everywhere(exe: &Path) -> Result<Coverage, Failure> {
+/// Runs the tracee `exe` (with the extra environment `vars`) and injects an abort at every
+/// instruction boundary of every critical section, once per [`Injection`].
+pub fn inject_everywhere(exe: &Path, vars: &[(&str, &str)]) -> Result<Coverage, Failure> {
     let setup = Failure::Setup;
     let sections = sections_of(exe).map_err(setup)?;
     let checkpoint = symbol_address(exe, CHECKPOINT).map_err(setup)?;
@@ -492,7 +495,7 @@ pub fn inject_everywhere(exe: &Path) -> Result<Coverage, Failure> {
             exe.display()
         )));
     }
-    let mut t = Tracee::spawn(exe).map_err(setup)?;
+    let mut t = Tracee::spawn(exe, vars).map_err(setup)?;
     t.bias = map_base(t.pid, exe)
         .and_then(|base| first_load_vaddr(exe).map(|v| base - (v & !0xfff)))
         .map_err(setup)?;
@@ -638,6 +641,7 @@ pub fn inject_everywhere(exe: &Path) -> Result<Coverage, Failure> {
     };
     coverage.rounds = field("rounds=").unwrap_or(0);
     coverage.signals = field("signals=").unwrap_or(u64::MAX);
+    coverage.output = out.clone();
     if coverage.signals != signals_sent {
         return Err(Failure::Invariant {
             after: last,
