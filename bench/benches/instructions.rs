@@ -302,8 +302,11 @@ impl Code {
         });
         for ip in &path {
             if let Some(insn) = insns.iter().find(|x| x.ip() == *ip) {
-                if insn.flow_control() == FlowControl::Call {
-                    if let Some((_, n, l)) = self.callee(insn.near_branch_target(), depth + 1) {
+                let t = insn.near_branch_target();
+                let tail_call = insn.flow_control() == FlowControl::UnconditionalBranch
+                    && (t < f.addr || t >= f.addr + f.size);
+                if insn.flow_control() == FlowControl::Call || tail_call {
+                    if let Some((_, n, l)) = self.callee(t, depth + 1) {
                         nested += n;
                         loops |= l;
                     }
