@@ -176,3 +176,60 @@ impl<O: Send + 'static> Pool<O> {
         (outputs, self.total_ops)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker counting what it was asked to do, on the CPU it was placed on.
+    struct Counting {
+        done: u64,
+        cpus: Vec<usize>,
+    }
+
+    impl Worker for Counting {
+        type Output = (u64, Vec<usize>);
+        fn run(&mut self, iters: u64) {
+            self.done += iters;
+            self.cpus.push(affinity::current_cpu());
+        }
+        fn finish(self) -> (u64, Vec<usize>) {
+            (self.done, self.cpus)
+        }
+    }
+
+    #[test]
+    fn every_thread_runs_every_round_and_totals_add_up() {
+        for placement in Placement::ALL {
+            let mut pool = Pool::start(placement, |_| Counting {
+                done: 0,
+                cpus: Vec::new(),
+            });
+            pool.run(5);
+            pool.run(7);
+            let (outputs, total) = pool.finish();
+            assert_eq!(outputs.len(), placement.threads());
+            assert!(
+                outputs.iter().all(|(done, _)| *done == 12),
+                "{placement:?}: {outputs:?}"
+            );
+            assert_eq!(total, 12 * placement.threads() as u64);
+        }
+    }
+
+    #[test]
+    fn two_on_two_pins_one_thread_per_cpu() {
+        let allowed = affinity::allowed_cpus().expect("sched_getaffinity");
+        if allowed.len() < 2 {
+            return; // nothing to show on one CPU
+        }
+        let mut pool = Pool::start(Placement::TwoOnTwo, |_| Counting {
+            done: 0,
+            cpus: Vec::new(),
+        });
+        pool.run(1);
+        let (outputs, _) = pool.finish();
+        assert_eq!(outputs[0].1, [allowed[0]]);
+        assert_eq!(outputs[1].1, [allowed[1]]);
+    }
+}

@@ -134,3 +134,36 @@ pub fn save(name: &str, text: &str) {
         Err(e) => eprintln!("cannot write {}: {e}", path.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(variant: &str, config: &str, ns: f64) -> Measured {
+        Measured {
+            group: "g".into(),
+            variant: variant.into(),
+            config: config.into(),
+            ns: Some(ns),
+            aborts_per_million: Some(1.5),
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn ratios_are_alternative_time_over_baseline_time() {
+        let rows = [row("percpu", "1t", 2.0), row("atomic", "1t", 5.0)];
+        let md = markdown_table("T", "percpu", &["1t"], &rows);
+        assert!(md.contains("| percpu | 2.00 | 1.00× |"), "{md}");
+        assert!(md.contains("| atomic | 5.00 | 2.50× |"), "{md}");
+        assert!(md.contains("1t: 1.5"), "{md}");
+    }
+
+    #[test]
+    fn a_missing_estimate_shows_as_a_dash() {
+        let mut r = row("atomic", "1t", 5.0);
+        r.ns = None;
+        let md = markdown_table("T", "percpu", &["1t"], &[row("percpu", "1t", 2.0), r]);
+        assert!(md.contains("| atomic | – | – |"), "{md}");
+    }
+}
