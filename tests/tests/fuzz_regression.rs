@@ -323,3 +323,40 @@ fn crafted_cache_with_repeated_hwcaps_names_is_bounded() {
     assert!(cache.is_some_and(|c| c.is_empty()));
     assert!(grown_mb < 64, "parsing grew the peak RSS by {grown_mb} MB");
 }
+
+/// Inputs the fuzz campaigns stopped on, each run through every entry point of the
+/// fuzz targets under the watchdog.
+///
+/// - `verify-timeout-868b3999.elf`: a PIE whose `__rseq_cs` section header claims far more
+///   bytes than the file holds; the descriptor scan walked the claimed size (minutes). The
+///   scan is now bounded by the bytes present.
+#[test]
+fn fuzz_findings_finish() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reliability/fuzz");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for path in files {
+        let data = std::fs::read(&path).unwrap();
+        let worker = std::thread::spawn(move || {
+            exercise_elf(&data);
+            exercise_cache(&data);
+            exercise_link(&data);
+        });
+        let start = Instant::now();
+        while !worker.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{} still running after 20 s",
+                path.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        worker
+            .join()
+            .unwrap_or_else(|_| panic!("{} panicked", path.display()));
+    }
+}
