@@ -38,7 +38,7 @@ fn run(tunable: bool) -> std::collections::HashMap<String, String> {
     // Statically linked: no program interpreter.
     let bytes = std::fs::read(exe).unwrap();
     let file = object::File::parse(&*bytes).unwrap();
-    use object::{Object, ObjectSection};
+    use object::Object;
     assert!(
         file.section_by_name(".interp").is_none(),
         "{} is not static",

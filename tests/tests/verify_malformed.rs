@@ -57,7 +57,7 @@ fn mutate(original: &[u8], seed: u64) -> (usize, usize) {
         // Overwrite 1 to 8 bytes with random values or with 0xff runs (huge sizes/offsets).
         let at = (rng.next() as usize) % data.len();
         let n = 1 + (rng.next() as usize) % 8;
-        let fill_ff = rng.next() % 3 == 0;
+        let fill_ff = rng.next().is_multiple_of(3);
         for b in data.iter_mut().skip(at).take(n) {
             *b = if fill_ff { 0xff } else { rng.next() as u8 };
         }
