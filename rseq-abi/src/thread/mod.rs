@@ -149,8 +149,16 @@ pub enum Registrar {
     Nobody(Reason),
 }
 
-/// Not yet decided: no valid offset is this far from the thread pointer.
-const UNDECIDED: isize = isize::MIN;
+/// Not yet decided. On x86_64 (TLS variant II) and aarch64 (variant I with a 16-byte TCB)
+/// the thread pointer designates the TCB itself, so no rseq area is ever at offset 0, and
+/// the check is one `test`+`jz`; on riscv64 TLS blocks start at the thread pointer, so
+/// there the sentinel is an offset no area can have. Were an area ever found at the
+/// sentinel, every call would take the slow path, which still returns the right offset.
+const UNDECIDED: isize = if cfg!(target_arch = "riscv64") {
+    isize::MIN
+} else {
+    0
+};
 static OFFSET: AtomicIsize = AtomicIsize::new(UNDECIDED);
 
 /// Offset from the thread pointer to the calling thread's rseq area: the same for every
