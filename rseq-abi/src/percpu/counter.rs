@@ -17,8 +17,8 @@
 //!
 //! ```text
 //! mov  (OFFSET), %rax          ; area_offset(): a static (through the GOT in a PIE),
-//! mov  %rax, %rcx ; neg %rcx   ;   compared with its sentinel (isize::MIN overflows)
-//! jo   first_call
+//! test %rax, %rax              ;   compared with its "undecided" sentinel 0
+//! jz   first_call
 //! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
 //! shl  $7, %rsi ; add ...      ; &words[cpu] (128-byte slots)
 //! lea  desc(%rip), %r9
