@@ -11,13 +11,11 @@
 use std::sync::OnceLock;
 
 use crate::abi::offsets;
-use crate::thread::{area, feature_size};
+use crate::thread::{area, feature_size, mm_cid_supported};
 
 /// The offset just past `node_id`: a feature size at least this large means the kernel
 /// fills it.
 const NODE_ID_END: u32 = (offsets::RSEQ_NODE_ID + 4) as u32;
-/// The offset just past `mm_cid`.
-const MM_CID_END: u32 = (offsets::RSEQ_MM_CID + 4) as u32;
 
 /// Reads the `u32` field at byte offset `field` of the calling thread's area.
 #[inline(always)]
@@ -56,7 +54,7 @@ pub fn node_id() -> Option<u32> {
 /// number of possible CPUs), when the area is live and the kernel fills it (feature size ≥ 28).
 #[inline]
 pub fn mm_cid() -> Option<u32> {
-    if cpu_id() < 0 || feature_size() < MM_CID_END {
+    if cpu_id() < 0 || !mm_cid_supported() {
         return None;
     }
     Some(read_field(offsets::RSEQ_MM_CID))

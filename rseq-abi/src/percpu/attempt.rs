@@ -50,9 +50,6 @@ pub fn aborted_sections() -> u64 {
     ABORTS.load(Ordering::Relaxed)
 }
 
-/// The end of `mm_cid` in `struct rseq`: the feature size from which the kernel fills it.
-const MM_CID_END: u32 = (crate::abi::offsets::RSEQ_MM_CID + 4) as u32;
-
 /// Run in the prelude of every `mm_cid()` section, before its first use of the index.
 ///
 /// A section bound to `cpu_id` protects itself: on an area that is not live its `cpu_id`
@@ -67,7 +64,7 @@ pub(crate) fn mm_cid_ready() -> Result<(), Attempt> {
     if thread::cpu_id() < 0 {
         thread::prepare_current_thread()?;
     }
-    if thread::feature_size() < MM_CID_END {
+    if !thread::mm_cid_supported() {
         return Err(Attempt::Fallback);
     }
     Ok(())
