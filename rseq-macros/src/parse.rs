@@ -158,7 +158,7 @@ fn index_read(stmt: &Stmt) -> Option<Index> {
     };
     let name = local_name(local)?;
     let init = local.init.as_ref()?;
-    let Expr::Call(call) = &*init.expr else {
+    let Expr::Call(call) = ungroup(&init.expr) else {
         return None;
     };
     if !call.args.is_empty() {
@@ -184,7 +184,7 @@ fn call_name(call: &ExprCall) -> Option<String> {
 }
 
 fn op_call(expr: &Expr) -> Option<(&ExprCall, String)> {
-    let Expr::Call(call) = expr else {
+    let Expr::Call(call) = ungroup(expr) else {
         return None;
     };
     let name = call_name(call)?;
@@ -401,12 +401,22 @@ fn parse_operand(expr: &Expr) -> Operand {
             Err(_) => Operand::Other(expr.clone()),
         },
         Expr::Paren(p) => parse_operand(&p.expr),
+        Expr::Group(g) => parse_operand(&g.expr),
         _ => Operand::Other(expr.clone()),
     }
 }
 
+/// The expression inside the invisible groups `macro_rules!` wraps around substituted
+/// fragments (`$len:literal`, `$p:expr`).
+fn ungroup(mut expr: &Expr) -> &Expr {
+    while let Expr::Group(g) = expr {
+        expr = &g.expr;
+    }
+    expr
+}
+
 fn parse_addr(expr: &Expr) -> Addr {
-    if let Expr::MethodCall(m) = expr {
+    if let Expr::MethodCall(m) = ungroup(expr) {
         if m.method == "byte_add" && m.args.len() == 1 && m.turbofish.is_none() {
             return Addr {
                 base: parse_operand(&m.receiver),

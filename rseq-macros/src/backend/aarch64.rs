@@ -103,6 +103,17 @@ impl Arch for Aarch64 {
                     Some(off) => a.line(format!("add {{{td}}}, {{{}}}, {}", dst.base, reg(off))),
                 }
                 a.line(format!("mov {{{tl}}}, {}", reg(len)));
+                // 8-byte words while at least 8 bytes remain (aarch64 loads and stores of
+                // normal memory need no alignment), then single bytes.
+                a.line(format!("cmp {{{tl}}}, #8"));
+                a.line("b.lo 88f");
+                a.line("77:");
+                a.line(format!("ldr {{{tb}}}, [{{{ts}}}], #8"));
+                a.line(format!("str {{{tb}}}, [{{{td}}}], #8"));
+                a.line(format!("sub {{{tl}}}, {{{tl}}}, #8"));
+                a.line(format!("cmp {{{tl}}}, #8"));
+                a.line("b.hs 77b");
+                a.line("88:");
                 a.line(format!("cbz {{{tl}}}, 33f"));
                 a.line("22:");
                 a.line(format!("ldrb {{{tb}:w}}, [{{{ts}}}], #1"));

@@ -126,6 +126,8 @@ impl Arch for Riscv64 {
                     Val::Reg(r) => a.line(format!("mv {{{tl}}}, {{{r}}}")),
                     Val::Imm(n) => a.line(format!("li {{{tl}}}, {n}")),
                 }
+                // A byte loop: misaligned word accesses may trap on riscv64 and be emulated by
+                // the kernel or the firmware, far slower than bytes.
                 a.line(format!("beqz {{{tl}}}, 33f"));
                 a.line("22:");
                 a.line(format!("lbu {{{tb}}}, 0({{{ts}}})"));

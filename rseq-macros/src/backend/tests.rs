@@ -184,6 +184,14 @@ pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
                     format!("e{}", &r[1..])
                 }
                 Some("e") => format!("{r}d"),
+                Some("x")
+                    if r.starts_with('r')
+                        && r.len() <= 3
+                        && !r[1..].chars().all(|c| c.is_ascii_digit()) =>
+                {
+                    r[1..].to_string()
+                }
+                Some("x") => format!("{r}w"),
                 Some("l") => match r {
                     "rax" => "al".into(),
                     "rbx" => "bl".into(),

@@ -21,6 +21,66 @@ fn val(v: &Val) -> String {
     }
 }
 
+/// Lengths up to this many bytes, when literal, are copied by straight-line moves.
+const UNROLL_MAX: i64 = 128;
+
+/// `memcpy(dst, src, len)`. A literal length up to [`UNROLL_MAX`] is copied by straight-line
+/// 8/4/2/1-byte moves; otherwise a loop copies 8-byte words while at least 8 bytes remain,
+/// then a byte loop copies the rest (x86 loads and stores need no alignment). Every
+/// iteration only moves pointers forward, so an abort anywhere leaves a partial copy in
+/// speculative memory only, which the retry overwrites.
+fn memcpy(a: &mut Asm, dst: &Mem, src: &str, len: &Val) {
+    if let Val::Imm(0) = len {
+        // Nothing to copy; the comment still names the operands (`asm!` rejects unused ones).
+        a.line(format!(
+            "# memcpy of 0 bytes from {{{src}}} to {}",
+            mem(dst)
+        ));
+        return;
+    }
+    let (ts, td, tb) = (a.scratch(), a.scratch(), a.scratch());
+    a.line(format!("movq {{{src}}}, {{{ts}}}"));
+    a.line(format!("leaq {}, {{{td}}}", mem(dst)));
+    if let Val::Imm(n) = *len {
+        if (0..=UNROLL_MAX).contains(&n) {
+            let mut off = 0;
+            for (width, suffix, reg) in
+                [(8, 'q', ""), (4, 'l', ":e"), (2, 'w', ":x"), (1, 'b', ":l")]
+            {
+                while n - off >= width {
+                    a.line(format!("mov{suffix} {off}({{{ts}}}), {{{tb}{reg}}}"));
+                    a.line(format!("mov{suffix} {{{tb}{reg}}}, {off}({{{td}}})"));
+                    off += width;
+                }
+            }
+            return;
+        }
+    }
+    let tl = a.scratch();
+    a.line(format!("movq {}, {{{tl}}}", val(len)));
+    a.line(format!("cmpq $8, {{{tl}}}"));
+    a.line("jb 88f");
+    a.line("77:");
+    a.line(format!("movq ({{{ts}}}), {{{tb}}}"));
+    a.line(format!("movq {{{tb}}}, ({{{td}}})"));
+    a.line(format!("addq $8, {{{ts}}}"));
+    a.line(format!("addq $8, {{{td}}}"));
+    a.line(format!("subq $8, {{{tl}}}"));
+    a.line(format!("cmpq $8, {{{tl}}}"));
+    a.line("jae 77b");
+    a.line("88:");
+    a.line(format!("testq {{{tl}}}, {{{tl}}}"));
+    a.line("jz 33f");
+    a.line("22:");
+    a.line(format!("movb ({{{ts}}}), {{{tb}:l}}"));
+    a.line(format!("movb {{{tb}:l}}, ({{{td}}})"));
+    a.line(format!("incq {{{ts}}}"));
+    a.line(format!("incq {{{td}}}"));
+    a.line(format!("decq {{{tl}}}"));
+    a.line("jnz 22b");
+    a.line("33:");
+}
+
 impl Arch for X86_64 {
     fn target_arch(&self) -> &'static str {
         "x86_64"
@@ -70,22 +130,7 @@ impl Arch for X86_64 {
             BOp::CommitAdd { mem: m, val: v } => {
                 a.line(format!("addq {}, {}", val(v), mem(m)));
             }
-            BOp::Memcpy { dst, src, len } => {
-                let (ts, td, tl, tb) = (a.scratch(), a.scratch(), a.scratch(), a.scratch());
-                a.line(format!("movq {{{src}}}, {{{ts}}}"));
-                a.line(format!("leaq {}, {{{td}}}", mem(dst)));
-                a.line(format!("movq {}, {{{tl}}}", val(len)));
-                a.line(format!("testq {{{tl}}}, {{{tl}}}"));
-                a.line("jz 33f");
-                a.line("22:");
-                a.line(format!("movb ({{{ts}}}), {{{tb}:l}}"));
-                a.line(format!("movb {{{tb}:l}}, ({{{td}}})"));
-                a.line(format!("incq {{{ts}}}"));
-                a.line(format!("incq {{{td}}}"));
-                a.line(format!("decq {{{tl}}}"));
-                a.line("jnz 22b");
-                a.line("33:");
-            }
+            BOp::Memcpy { dst, src, len } => memcpy(a, dst, src, len),
         }
     }
 
