@@ -208,7 +208,11 @@ fn asm_block(c: &Critical, arch: &dyn Arch, abort: &TokenStream) -> (TokenStream
         .map(|name| {
             let name = Ident::new(name, Span::call_site());
             quote!(#name = out(reg) _,)
-        });
+        })
+        .chain(asm.vector_scratch.iter().map(|name| {
+            let name = Ident::new(name, Span::call_site());
+            quote!(#name = out(xmm_reg) _,)
+        }));
     let exits = lowered.exits.iter().map(|(name, block)| {
         let name = Ident::new(name, Span::call_site());
         quote!(#name = label #block,)

@@ -31,8 +31,8 @@
 //! Operands the templates use: `{area}` (x86_64: `area_offset()`, used as `%fs:F({area})`;
 //! elsewhere the `area()` pointer), `{idx}` (the index read before the section), `const`
 //! operands `{rseq_cs}` and `{field}` (offsets in `struct rseq`) and `{sig}` (`RSEQ_SIG`),
-//! labels `{abort}` and `{exitN}`, and per section the inputs, scratch registers and
-//! literal registers the backend asks for.
+//! labels `{abort}` and `{exitN}`, and per section the inputs, scratch registers (general and,
+//! on x86_64, `xmm` for copies) and literal registers the backend asks for.
 
 pub(crate) mod aarch64;
 pub(crate) mod riscv64;
@@ -86,6 +86,8 @@ pub(crate) struct Asm {
     pub(crate) lines: Vec<String>,
     /// Names of scratch register operands (`out(reg) _`).
     pub(crate) scratch: Vec<String>,
+    /// Names of vector scratch register operands (x86_64: `out(xmm_reg) _`).
+    pub(crate) vector_scratch: Vec<String>,
 }
 
 impl Asm {
@@ -98,6 +100,13 @@ impl Asm {
     pub(crate) fn scratch(&mut self) -> String {
         let name = format!("tmp{}", self.scratch.len());
         self.scratch.push(name.clone());
+        name
+    }
+
+    /// A new vector scratch register operand (16 bytes).
+    pub(crate) fn vector_scratch(&mut self) -> String {
+        let name = format!("vtmp{}", self.vector_scratch.len());
+        self.vector_scratch.push(name.clone());
         name
     }
 }

@@ -159,6 +159,10 @@ pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
             _ if op.starts_with("exit") => return format!("{name}_{op}"),
             _ => {}
         }
+        // Vector scratch registers (x86_64 copies): xmm0, xmm1, ...
+        if let Some(k) = op.strip_prefix("vtmp") {
+            return format!("%xmm{k}");
+        }
         // Distinct operands get distinct registers, in order of first use.
         let n = {
             let mut regs = regs.borrow_mut();

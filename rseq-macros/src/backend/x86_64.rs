@@ -25,10 +25,13 @@ fn val(v: &Val) -> String {
 const UNROLL_MAX: i64 = 128;
 
 /// `memcpy(dst, src, len)`. A literal length up to [`UNROLL_MAX`] is copied by straight-line
-/// 8/4/2/1-byte moves; otherwise a loop copies 8-byte words while at least 8 bytes remain,
-/// then a byte loop copies the rest (x86 loads and stores need no alignment). Every
-/// iteration only moves pointers forward, so an abort anywhere leaves a partial copy in
-/// speculative memory only, which the retry overwrites.
+/// 16/8/4/2/1-byte moves; otherwise a loop copies 16-byte blocks (`movdqu` through an `xmm`
+/// scratch register) while at least 16 bytes remain, then one 8-byte word if 8 or more
+/// remain, then single bytes. x86 loads and stores need no alignment, and 16-byte stores let
+/// the compiler's own 16-byte loads of the copied value forward from the store buffer (a
+/// value written in 8-byte halves and read back in 16-byte halves stalls every load). Every
+/// step only moves forward through speculative memory, so an abort anywhere leaves a partial
+/// copy the retry overwrites.
 fn memcpy(a: &mut Asm, dst: &Mem, src: &str, len: &Val) {
     if let Val::Imm(0) = len {
         // Nothing to copy; the comment still names the operands (`asm!` rejects unused ones).
@@ -38,12 +41,26 @@ fn memcpy(a: &mut Asm, dst: &Mem, src: &str, len: &Val) {
         ));
         return;
     }
-    let (ts, td, tb) = (a.scratch(), a.scratch(), a.scratch());
+    let (ts, td) = (a.scratch(), a.scratch());
     a.line(format!("movq {{{src}}}, {{{ts}}}"));
     a.line(format!("leaq {}, {{{td}}}", mem(dst)));
     if let Val::Imm(n) = *len {
         if (0..=UNROLL_MAX).contains(&n) {
             let mut off = 0;
+            if n >= 16 {
+                let v = a.vector_scratch();
+                while n - off >= 16 {
+                    a.line(format!("movdqu {off}({{{ts}}}), {{{v}}}"));
+                    a.line(format!("movdqu {{{v}}}, {off}({{{td}}})"));
+                    off += 16;
+                }
+            }
+            // A general register for what is left under 16 bytes (unused operands are errors).
+            let tb = if n % 16 != 0 {
+                a.scratch()
+            } else {
+                String::new()
+            };
             for (width, suffix, reg) in
                 [(8, 'q', ""), (4, 'l', ":e"), (2, 'w', ":x"), (1, 'b', ":l")]
             {
@@ -56,19 +73,27 @@ fn memcpy(a: &mut Asm, dst: &Mem, src: &str, len: &Val) {
             return;
         }
     }
-    let tl = a.scratch();
+    let (tb, tl, v) = (a.scratch(), a.scratch(), a.vector_scratch());
     a.line(format!("movq {}, {{{tl}}}", val(len)));
-    a.line(format!("cmpq $8, {{{tl}}}"));
+    a.line(format!("cmpq $16, {{{tl}}}"));
     a.line("jb 88f");
     a.line("77:");
+    a.line(format!("movdqu ({{{ts}}}), {{{v}}}"));
+    a.line(format!("movdqu {{{v}}}, ({{{td}}})"));
+    a.line(format!("addq $16, {{{ts}}}"));
+    a.line(format!("addq $16, {{{td}}}"));
+    a.line(format!("subq $16, {{{tl}}}"));
+    a.line(format!("cmpq $16, {{{tl}}}"));
+    a.line("jae 77b");
+    a.line("88:");
+    a.line(format!("testq $8, {{{tl}}}"));
+    a.line("jz 99f");
     a.line(format!("movq ({{{ts}}}), {{{tb}}}"));
     a.line(format!("movq {{{tb}}}, ({{{td}}})"));
     a.line(format!("addq $8, {{{ts}}}"));
     a.line(format!("addq $8, {{{td}}}"));
     a.line(format!("subq $8, {{{tl}}}"));
-    a.line(format!("cmpq $8, {{{tl}}}"));
-    a.line("jae 77b");
-    a.line("88:");
+    a.line("99:");
     a.line(format!("testq {{{tl}}}, {{{tl}}}"));
     a.line("jz 33f");
     a.line("22:");
