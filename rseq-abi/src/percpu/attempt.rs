@@ -5,7 +5,7 @@
 //! so an abort comes back to the operation's retry loop, which counts it (one relaxed
 //! atomic add, only on the abort path) before trying again. The fast path is unchanged.
 
-use crate::thread::{self, Unavailable};
+use crate::thread::Unavailable;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a section did not commit.
@@ -48,24 +48,4 @@ pub(crate) fn count_abort() {
 /// or a first use on a thread whose area was not yet registered.
 pub fn aborted_sections() -> u64 {
     ABORTS.load(Ordering::Relaxed)
-}
-
-/// Run in the prelude of every `mm_cid()` section, before its first use of the index.
-///
-/// A section bound to `cpu_id` protects itself: on an area that is not live its `cpu_id`
-/// compare always fails. An `mm_cid` compare does not: the field reads 0 in an
-/// unregistered area and on kernels that do not fill it, and a section that compared equal
-/// there would run unprotected. So: the kernel must fill `mm_cid`, and the thread's area
-/// must be live (registering it if this crate owns registration). When the area was just
-/// made live, the index read before it may be stale; the section's compare then fails and
-/// the section is tried again with a fresh one.
-#[inline(always)]
-pub(crate) fn mm_cid_ready() -> Result<(), Attempt> {
-    if thread::cpu_id() < 0 {
-        thread::prepare_current_thread()?;
-    }
-    if !thread::mm_cid_supported() {
-        return Err(Attempt::Fallback);
-    }
-    Ok(())
 }

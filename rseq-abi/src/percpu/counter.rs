@@ -38,7 +38,7 @@
 //! threads on both paths can count at the same time.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, mm_cid_ready, Attempt};
+use super::attempt::{count_abort, Attempt};
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
 use core::fmt;
@@ -48,12 +48,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 /// Defines the `add` section for one index kind: `$index` is `cpu_id` or `mm_cid`, and
 /// the optional trailing tokens are extra prelude statements.
 macro_rules! add_section {
-    ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
+    ($(#[$doc:meta])* $name:ident, $index:ident) => {
         $(#[$doc])*
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $name(words: &PerCpu<AtomicU64>, n: u64) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: `i` was read from the thread's rseq area, and the kernel never
             // reports a CPU number or concurrency id at or above `words.len()` (the number
             // of possible CPUs, see `PerCpu`).
@@ -72,8 +71,7 @@ add_section!(
 add_section!(
     /// `words[mm_cid] += n` in a section bound to the concurrency id.
     add_mm_cid,
-    mm_cid,
-    mm_cid_ready()?;
+    mm_cid
 );
 
 /// A counter with one word per CPU: `add` is a per-CPU critical section (no atomic

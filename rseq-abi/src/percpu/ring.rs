@@ -26,7 +26,7 @@
 //! rseq is unavailable.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, mm_cid_ready, Attempt};
+use super::attempt::{count_abort, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -51,12 +51,11 @@ impl RingSlot {
 
 /// Defines the push and pop sections for one index kind.
 macro_rules! ring_sections {
-    ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
+    ($push:ident, $pop:ident, $index:ident) => {
         /// `if tail unchanged { cell[tail] = item (speculative); commit-release tail + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $push(rings: &PerCpu<RingSlot>, item: usize) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
             let ring = unsafe { rings.get_unchecked(i) };
             let t = ring.tail.load(Ordering::Relaxed);
@@ -83,11 +82,11 @@ macro_rules! ring_sections {
 
         /// `if head unchanged { *out = cell[head] (speculative); commit head + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $pop(rings: &PerCpu<RingSlot>, #[speculative] out: *mut usize)
-            -> Result<usize, Attempt>
-        {
+        unsafe fn $pop(
+            rings: &PerCpu<RingSlot>,
+            #[speculative] out: *mut usize,
+        ) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: as in push.
             let ring = unsafe { rings.get_unchecked(i) };
             let h = ring.head.load(Ordering::Relaxed);
@@ -110,7 +109,7 @@ macro_rules! ring_sections {
 }
 
 ring_sections!(push_cpu_id, pop_cpu_id, cpu_id);
-ring_sections!(push_mm_cid, pop_mm_cid, mm_cid, mm_cid_ready()?;);
+ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 
 /// A bounded FIFO ring of `usize` words (indices, addresses, handles) per CPU: `push` and
 /// `pop` are per-CPU critical sections on the calling CPU's ring.

@@ -22,7 +22,7 @@
 //! lock, which `pop` also drains when the calling CPU's ring is empty.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, mm_cid_ready, Attempt};
+use super::attempt::{count_abort, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -56,14 +56,15 @@ impl CopySlot {
 
 /// Defines the push and pop sections for one index kind.
 macro_rules! copy_ring_sections {
-    ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
+    ($push:ident, $pop:ident, $index:ident) => {
         /// `if tail unchanged { memcpy(cell[tail], src, len) (speculative); commit-release tail + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $push(rings: &PerCpu<CopySlot>, src: *const u8, len: usize)
-            -> Result<usize, Attempt>
-        {
+        unsafe fn $push(
+            rings: &PerCpu<CopySlot>,
+            src: *const u8,
+            len: usize,
+        ) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
             let ring = unsafe { rings.get_unchecked(i) };
             let t = ring.tail.load(Ordering::Relaxed);
@@ -90,11 +91,12 @@ macro_rules! copy_ring_sections {
 
         /// `if head unchanged { memcpy(out, cell[head], len) (speculative); commit head + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $pop(rings: &PerCpu<CopySlot>, #[speculative] out: *mut u8, len: usize)
-            -> Result<usize, Attempt>
-        {
+        unsafe fn $pop(
+            rings: &PerCpu<CopySlot>,
+            #[speculative] out: *mut u8,
+            len: usize,
+        ) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: as in push.
             let ring = unsafe { rings.get_unchecked(i) };
             let h = ring.head.load(Ordering::Relaxed);
@@ -116,7 +118,7 @@ macro_rules! copy_ring_sections {
 }
 
 copy_ring_sections!(push_cpu_id, pop_cpu_id, cpu_id);
-copy_ring_sections!(push_mm_cid, pop_mm_cid, mm_cid, mm_cid_ready()?;);
+copy_ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 
 /// A bounded FIFO ring of `T: Copy` values (at most [`Self::MAX_ITEM`] bytes each) per
 /// CPU, copied in and out inside per-CPU critical sections.

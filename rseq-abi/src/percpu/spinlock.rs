@@ -19,7 +19,7 @@
 //! thread can lock at once.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, mm_cid_ready, Attempt};
+use super::attempt::{count_abort, Attempt};
 use super::shared::{backoff, SharedGuard, SharedSlot};
 use super::{CachePadded, CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -38,12 +38,11 @@ struct LockSlot<T> {
 
 /// Defines the try-lock section for one index kind.
 macro_rules! try_lock_section {
-    ($(#[$doc:meta])* $name:ident, $index:ident $(, $($ready:tt)*)?) => {
+    ($(#[$doc:meta])* $name:ident, $index:ident) => {
         $(#[$doc])*
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $name(slot0: *mut u8, stride: usize) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // The lock word is at offset 0 of each `CachePadded<LockSlot<T>>`.
             let word = slot0.wrapping_add(i * stride).cast::<usize>();
             let held = load(word);
@@ -64,8 +63,7 @@ try_lock_section!(
 try_lock_section!(
     /// If `slots[mm_cid].word == 0`, commit `slots[mm_cid].word = 1`.
     try_lock_mm_cid,
-    mm_cid,
-    mm_cid_ready()?;
+    mm_cid
 );
 
 /// A spin lock and a `T` per CPU: [`lock`](PerCpuSpinLock::lock) takes the lock of the

@@ -25,7 +25,7 @@
 //! [`PerCpuStack::pop_from`]): a thread on another CPU does not steal them.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, mm_cid_ready, Attempt};
+use super::attempt::{count_abort, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -63,14 +63,15 @@ pub unsafe trait StackNode {
 
 /// Defines the push and pop sections for one index kind.
 macro_rules! stack_sections {
-    ($push:ident, $pop:ident, $index:ident $(, $($ready:tt)*)?) => {
+    ($push:ident, $pop:ident, $index:ident) => {
         /// `node.next = top; if top unchanged { commit top = node }`, on this index's slot.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $push(tops: &PerCpu<AtomicUsize>, node: usize, link: &StackLink)
-            -> Result<usize, Attempt>
-        {
+        unsafe fn $push(
+            tops: &PerCpu<AtomicUsize>,
+            node: usize,
+            link: &StackLink,
+        ) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: `i` was read from the rseq area: below `tops.len()` (see `PerCpu`).
             let top = unsafe { tops.get_unchecked(i) };
             let expect = top.load(Ordering::Relaxed);
@@ -87,11 +88,12 @@ macro_rules! stack_sections {
 
         /// `h = top; if h == 0 exit; *out = h; commit top = h.next`, on this index's slot.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $pop(tops: &PerCpu<AtomicUsize>, next_offset: usize,
-                       #[speculative] out: *mut usize) -> Result<usize, Attempt>
-        {
+        unsafe fn $pop(
+            tops: &PerCpu<AtomicUsize>,
+            next_offset: usize,
+            #[speculative] out: *mut usize,
+        ) -> Result<usize, Attempt> {
             let i = $index();
-            $($($ready)*)?
             // SAFETY: as in push.
             let top = unsafe { tops.get_unchecked(i) }.as_ptr();
             let head = load(top);
@@ -107,7 +109,7 @@ macro_rules! stack_sections {
 }
 
 stack_sections!(push_cpu_id, pop_cpu_id, cpu_id);
-stack_sections!(push_mm_cid, pop_mm_cid, mm_cid, mm_cid_ready()?;);
+stack_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 
 /// An intrusive stack per CPU: `push` and `pop` are per-CPU critical sections on the
 /// calling CPU's list.
