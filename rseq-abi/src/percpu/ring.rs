@@ -27,13 +27,12 @@
 #![allow(unsafe_code)]
 
 use super::attempt::{count_abort, Attempt};
-use super::shared::SharedSlot;
+use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
 use core::fmt;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use std::collections::VecDeque;
 
 /// One CPU's ring.
 struct RingSlot {
@@ -130,9 +129,7 @@ ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 /// ```
 pub struct PerCpuRing<I: IndexKind = CpuId> {
     rings: PerCpu<RingSlot>,
-    shared: SharedSlot<VecDeque<usize>>,
-    shared_len: AtomicUsize,
-    shared_capacity: usize,
+    shared: SharedRing<usize>,
     index: PhantomData<I>,
 }
 
@@ -163,9 +160,7 @@ impl<I: IndexKind> PerCpuRing<I> {
         let shared_capacity = capacity.saturating_mul(rings.len());
         PerCpuRing {
             rings,
-            shared: SharedSlot::new(VecDeque::new()),
-            shared_len: AtomicUsize::new(0),
-            shared_capacity,
+            shared: SharedRing::new(shared_capacity),
             index: PhantomData,
         }
     }
@@ -196,22 +191,10 @@ impl<I: IndexKind> PerCpuRing<I> {
                     continue;
                 }
                 Err(Attempt::Full) => Err(item),
-                Err(Attempt::Fallback) => self.push_shared(item),
+                Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
                 Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
             };
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn push_shared(&self, item: usize) -> Result<Slot, usize> {
-        let mut ring = self.shared.lock();
-        if ring.len() >= self.shared_capacity {
-            return Err(item);
-        }
-        ring.push_back(item);
-        self.shared_len.store(ring.len(), Ordering::Relaxed);
-        Ok(Slot::Shared)
     }
 
     /// Takes the oldest item of the calling CPU's ring; when it is empty (or rseq is
@@ -234,20 +217,12 @@ impl<I: IndexKind> PerCpuRing<I> {
                     count_abort();
                     continue;
                 }
-                Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+                Err(Attempt::Empty | Attempt::Fallback) => {
+                    self.shared.pop().map(|item| (item, Slot::Shared))
+                }
                 Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
             };
         }
-    }
-
-    fn pop_shared(&self) -> Option<(usize, Slot)> {
-        if self.shared_len.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut ring = self.shared.lock();
-        let item = ring.pop_front()?;
-        self.shared_len.store(ring.len(), Ordering::Relaxed);
-        Some((item, Slot::Shared))
     }
 
     /// Takes the oldest item of one given slot's ring, exclusively (for draining).
@@ -264,12 +239,7 @@ impl<I: IndexKind> PerCpuRing<I> {
                 *ring.head.get_mut() = h.wrapping_add(1);
                 Some(item)
             }
-            Slot::Shared => {
-                let ring = self.shared.get_mut();
-                let item = ring.pop_front();
-                *self.shared_len.get_mut() = ring.len();
-                item
-            }
+            Slot::Shared => self.shared.pop_mut(),
         }
     }
 
@@ -286,7 +256,7 @@ impl<I: IndexKind> PerCpuRing<I> {
                     .load(Ordering::Acquire)
                     .wrapping_sub(r.head.load(Ordering::Acquire))
             }),
-            Slot::Shared => self.shared_len.load(Ordering::Relaxed),
+            Slot::Shared => self.shared.len(),
         }
     }
 }
@@ -296,7 +266,7 @@ impl<I: IndexKind> fmt::Debug for PerCpuRing<I> {
         f.debug_struct("PerCpuRing")
             .field("slots", &self.rings.len())
             .field("capacity", &self.capacity())
-            .field("shared_len", &self.shared_len.load(Ordering::Relaxed))
+            .field("shared_len", &self.shared.len())
             .finish_non_exhaustive()
     }
 }

@@ -23,7 +23,7 @@
 #![allow(unsafe_code)]
 
 use super::attempt::{count_abort, Attempt};
-use super::shared::SharedSlot;
+use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
 use core::alloc::Layout;
@@ -32,7 +32,6 @@ use core::marker::PhantomData;
 use core::mem::{size_of, MaybeUninit};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use std::collections::VecDeque;
 
 /// One CPU's ring: counters and a raw array of `capacity` cells of `cell_size` bytes
 /// (allocated and freed by the owning [`PerCpuCopyRing<T>`] with `Layout::array::<T>`).
@@ -140,9 +139,7 @@ copy_ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 pub struct PerCpuCopyRing<T: Copy, I: IndexKind = CpuId> {
     rings: PerCpu<CopySlot>,
     capacity: usize,
-    shared: SharedSlot<VecDeque<T>>,
-    shared_len: AtomicUsize,
-    shared_capacity: usize,
+    shared: SharedRing<T>,
     items: PhantomData<(T, I)>,
 }
 
@@ -196,9 +193,7 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
         PerCpuCopyRing {
             rings,
             capacity,
-            shared: SharedSlot::new(VecDeque::new()),
-            shared_len: AtomicUsize::new(0),
-            shared_capacity,
+            shared: SharedRing::new(shared_capacity),
             items: PhantomData,
         }
     }
@@ -234,22 +229,10 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
                     continue;
                 }
                 Err(Attempt::Full) => Err(item),
-                Err(Attempt::Fallback) => self.push_shared(item),
+                Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
                 Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
             };
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn push_shared(&self, item: T) -> Result<Slot, T> {
-        let mut ring = self.shared.lock();
-        if ring.len() >= self.shared_capacity {
-            return Err(item);
-        }
-        ring.push_back(item);
-        self.shared_len.store(ring.len(), Ordering::Relaxed);
-        Ok(Slot::Shared)
     }
 
     /// Takes the oldest item of the calling CPU's ring; when it is empty (or rseq is
@@ -273,20 +256,12 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
                     count_abort();
                     continue;
                 }
-                Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
+                Err(Attempt::Empty | Attempt::Fallback) => {
+                    self.shared.pop().map(|item| (item, Slot::Shared))
+                }
                 Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
             };
         }
-    }
-
-    fn pop_shared(&self) -> Option<(T, Slot)> {
-        if self.shared_len.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut ring = self.shared.lock();
-        let item = ring.pop_front()?;
-        self.shared_len.store(ring.len(), Ordering::Relaxed);
-        Some((item, Slot::Shared))
     }
 
     /// Takes the oldest item of one given slot's ring, exclusively (for draining).
@@ -304,12 +279,7 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
                 *ring.head.get_mut() = h.wrapping_add(1);
                 Some(item)
             }
-            Slot::Shared => {
-                let ring = self.shared.get_mut();
-                let item = ring.pop_front();
-                *self.shared_len.get_mut() = ring.len();
-                item
-            }
+            Slot::Shared => self.shared.pop_mut(),
         }
     }
 
@@ -326,7 +296,7 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
                     .load(Ordering::Acquire)
                     .wrapping_sub(r.head.load(Ordering::Acquire))
             }),
-            Slot::Shared => self.shared_len.load(Ordering::Relaxed),
+            Slot::Shared => self.shared.len(),
         }
     }
 }
@@ -361,7 +331,7 @@ impl<T: Copy, I: IndexKind> fmt::Debug for PerCpuCopyRing<T, I> {
             .field("slots", &self.rings.len())
             .field("capacity", &self.capacity)
             .field("item_size", &size_of::<T>())
-            .field("shared_len", &self.shared_len.load(Ordering::Relaxed))
+            .field("shared_len", &self.shared.len())
             .finish_non_exhaustive()
     }
 }

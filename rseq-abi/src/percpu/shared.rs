@@ -1,5 +1,6 @@
 //! The shared slot of the fallback path: a value behind a test-and-test-and-set spin lock
-//! on an atomic word, padded to its own cache line.
+//! on an atomic word, padded to its own cache line; and the bounded FIFO on it that both
+//! per-CPU rings fall back to.
 //!
 //! Threads on which rseq is unavailable all meet here, from any CPU, so the lock is taken
 //! with an atomic compare-and-swap (acquire) and released with a store (release). A waiter
@@ -15,7 +16,8 @@
 use super::CachePadded;
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::VecDeque;
 
 /// A value behind a spin lock, in its own cache line.
 pub(crate) struct SharedSlot<T> {
@@ -111,9 +113,78 @@ impl<T> Drop for SharedGuard<'_, T> {
     }
 }
 
+/// The rings' fallback: one bounded FIFO for every thread on which rseq is unavailable,
+/// with its length mirrored in an atomic so that an empty one is seen without the lock.
+pub(crate) struct SharedRing<T> {
+    items: SharedSlot<VecDeque<T>>,
+    len: AtomicUsize,
+    capacity: usize,
+}
+
+impl<T> SharedRing<T> {
+    /// An empty ring holding at most `capacity` items.
+    pub(crate) fn new(capacity: usize) -> Self {
+        SharedRing {
+            items: SharedSlot::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+            capacity,
+        }
+    }
+
+    /// Appends `item`, or gives it back when the ring is full.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn push(&self, item: T) -> Result<(), T> {
+        let mut items = self.items.lock();
+        if items.len() >= self.capacity {
+            return Err(item);
+        }
+        items.push_back(item);
+        self.len.store(items.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Takes the oldest item.
+    pub(crate) fn pop(&self) -> Option<T> {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut items = self.items.lock();
+        let item = items.pop_front()?;
+        self.len.store(items.len(), Ordering::Relaxed);
+        Some(item)
+    }
+
+    /// Takes the oldest item, exclusively (for draining).
+    pub(crate) fn pop_mut(&mut self) -> Option<T> {
+        let items = self.items.get_mut();
+        let item = items.pop_front();
+        *self.len.get_mut() = items.len();
+        item
+    }
+
+    /// Items in the ring (exact when no push or pop runs concurrently).
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::SharedSlot;
+    use super::{SharedRing, SharedSlot};
+
+    #[test]
+    fn shared_ring_is_a_bounded_fifo() {
+        let mut ring = SharedRing::new(2);
+        assert_eq!(ring.pop(), None);
+        assert_eq!(ring.push(1), Ok(()));
+        assert_eq!(ring.push(2), Ok(()));
+        assert_eq!(ring.push(3), Err(3));
+        assert_eq!(ring.len(), 2);
+        assert_eq!(ring.pop(), Some(1));
+        assert_eq!(ring.pop_mut(), Some(2));
+        assert_eq!((ring.len(), ring.pop()), (0, None));
+    }
 
     #[test]
     fn exclusive_increments_are_exact() {
