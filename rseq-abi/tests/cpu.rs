@@ -8,12 +8,12 @@ use rseq_abi::thread;
 
 fn pin_everywhere() {
     assert_eq!(thread::prepare_current_thread(), Ok(()));
-    let cpus = common::allowed_cpus();
+    let cpus = rseq_testkit::allowed_cpus();
     assert!(!cpus.is_empty());
     for &cpu in &cpus {
-        common::pin_to(cpu);
+        rseq_testkit::pin_current_thread(&[cpu]);
         assert!(cpu < thread::possible_cpus());
-        assert_eq!(common::sched_getcpu(), cpu as i32);
+        assert_eq!(rseq_testkit::sched_getcpu(), cpu as i32);
         assert_eq!(thread::cpu_id(), cpu as i32, "cpu_id on CPU {cpu}");
         assert_eq!(
             thread::cpu_id_start(),
@@ -43,7 +43,7 @@ fn possible_cpus_from_the_kernel_mask() {
     let mask = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
     let max = rseq_abi::cpu::cpu_list_max(&mask).unwrap();
     assert_eq!(thread::possible_cpus(), max + 1);
-    assert!(common::allowed_cpus()
+    assert!(rseq_testkit::allowed_cpus()
         .iter()
         .all(|&c| c < thread::possible_cpus()));
 }

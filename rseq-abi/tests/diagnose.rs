@@ -57,7 +57,7 @@ fn diagnosis_own_registration() {
 #[test]
 fn diagnosis_refused() {
     in_child("diagnosis_refused", Env::NoGlibcRseq, || {
-        common::refuse_rseq(libc::EPERM);
+        rseq_testkit::refuse_rseq(libc::EPERM).expect("install the seccomp filter");
         let v = json();
         assert_eq!(v["registrar"]["kind"], "nobody");
         assert_eq!(v["registrar"]["errno"], "EPERM");

@@ -10,9 +10,9 @@ use rseq_abi::{sys, Errno};
 
 /// Pins the calling thread to one allowed CPU and checks that `current_cpu()` reports it.
 fn assert_current_cpu_right() {
-    let cpu = *common::allowed_cpus().last().expect("an allowed CPU");
-    common::pin_to(cpu);
-    assert_eq!(common::sched_getcpu(), cpu as i32);
+    let cpu = *rseq_testkit::allowed_cpus().last().expect("an allowed CPU");
+    rseq_testkit::pin_current_thread(&[cpu]);
+    assert_eq!(rseq_testkit::sched_getcpu(), cpu as i32);
     assert_eq!(thread::current_cpu(), cpu as u32);
 }
 
@@ -45,12 +45,12 @@ fn glibc_owned() {
         assert!(thread::mm_cid().is_some());
         assert_eq!(thread::node_id(), Some(0));
         assert_current_cpu_right();
-        assert_eq!(thread::cpu_id(), common::sched_getcpu());
+        assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
         std::thread::spawn(move || {
             assert_eq!(thread::area_offset(), glibc.offset);
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             assert_current_cpu_right();
-            assert_eq!(thread::cpu_id(), common::sched_getcpu());
+            assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
         })
         .join()
         .unwrap();
@@ -77,7 +77,7 @@ fn own_registration() {
         let again = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
         assert_eq!(again, Err(Errno::EBUSY));
         assert_current_cpu_right();
-        assert_eq!(thread::cpu_id(), common::sched_getcpu());
+        assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
         assert!(thread::current_mm_cid().is_some());
         let offset = thread::area_offset();
         std::thread::spawn(move || {
@@ -86,7 +86,7 @@ fn own_registration() {
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             assert_eq!(thread::prepare_current_thread(), Ok(()), "idempotent");
             assert_current_cpu_right();
-            assert_eq!(thread::cpu_id(), common::sched_getcpu());
+            assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
         })
         .join()
         .unwrap();
@@ -95,7 +95,7 @@ fn own_registration() {
 
 fn refused(name: &str, errno: Errno) {
     in_child(name, Env::NoGlibcRseq, || {
-        common::refuse_rseq(errno.raw());
+        rseq_testkit::refuse_rseq(errno.raw()).expect("install the seccomp filter");
         let expected = Unavailable(Reason::Refused(errno));
         assert_eq!(thread::prepare_current_thread(), Err(expected));
         assert_eq!(
@@ -181,7 +181,7 @@ fn seccomp_after_glibc_registered_aborts_in_glibc() {
     in_child_with(name, child, || {
         let glibc = rseq_abi::glibc::rseq_symbols().unwrap();
         assert_eq!(thread::registrar(), Registrar::Glibc(glibc));
-        common::refuse_rseq(libc::ENOSYS);
+        rseq_testkit::refuse_rseq(libc::ENOSYS).expect("install the seccomp filter");
         assert_eq!(
             thread::prepare_current_thread(),
             Ok(()),
@@ -211,7 +211,7 @@ fn foreign_area_first() {
         // The foreign area is live and untouched by the crate.
         // SAFETY: reading the leaked area.
         let foreign_cpu = unsafe { core::ptr::addr_of!((*foreign_ptr).cpu_id).read_volatile() };
-        assert_eq!(foreign_cpu as i32, common::sched_getcpu());
+        assert_eq!(foreign_cpu as i32, rseq_testkit::sched_getcpu());
         // The verdict holds for other threads too.
         std::thread::spawn(move || {
             assert_eq!(thread::prepare_current_thread(), Err(expected));
@@ -235,7 +235,7 @@ fn own_area_registered_by_someone_else() {
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             assert_eq!(thread::registrar(), Registrar::Crate);
             assert_current_cpu_right();
-            assert_eq!(thread::cpu_id(), common::sched_getcpu());
+            assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
         },
     );
 }

@@ -24,7 +24,7 @@ fn fence_registers_first() {
             Err(Errno::EPERM)
         );
         assert_eq!(fence::rseq_fence(), Ok(()));
-        for cpu in common::allowed_cpus() {
+        for cpu in rseq_testkit::allowed_cpus() {
             assert_eq!(fence::rseq_fence_cpu(cpu as u32), Ok(()));
         }
         // The kernel ignores a CPU that is not possible.

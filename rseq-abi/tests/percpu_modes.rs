@@ -73,14 +73,14 @@ impl Mode {
             Mode::Glibc => assert!(matches!(thread::registrar(), Registrar::Glibc(_))),
             Mode::Own => assert_eq!(thread::registrar(), Registrar::Crate),
             Mode::Refused => {
-                common::refuse_rseq(libc::EPERM);
+                rseq_testkit::refuse_rseq(libc::EPERM).expect("install the seccomp filter");
                 assert!(matches!(thread::registrar(), Registrar::Nobody(_)));
             }
             Mode::Mixed => {
                 // Registers the calling thread's own area, then refuses every later one.
                 assert_eq!(thread::registrar(), Registrar::Crate);
                 assert_eq!(thread::prepare_current_thread(), Ok(()));
-                common::refuse_rseq(libc::EPERM);
+                rseq_testkit::refuse_rseq(libc::EPERM).expect("install the seccomp filter");
             }
             Mode::Container => {
                 let glibc = rseq_abi::glibc::rseq_symbols().expect("glibc exports __rseq_size");
@@ -103,21 +103,8 @@ impl Mode {
 
 /// Restricts the calling thread (and so every thread it creates later) to two CPUs.
 fn pin_process_to_two_cpus() {
-    let cpus = common::allowed_cpus();
-    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &cpu in cpus.iter().take(2) {
-        // SAFETY: `cpu` < CPU_SETSIZE (it came from a cpu_set_t).
-        unsafe { libc::CPU_SET(cpu, &mut set) };
-    }
-    // SAFETY: `set` is a valid cpu_set_t of the size passed.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    assert_eq!(
-        r,
-        0,
-        "sched_setaffinity: {}",
-        std::io::Error::last_os_error()
-    );
+    let cpus = rseq_testkit::allowed_cpus();
+    rseq_testkit::pin_current_thread(&cpus[..cpus.len().min(2)]);
 }
 
 /// Runs `work(k)` on the calling thread (k = 0) and three new threads; returns their results.

@@ -27,15 +27,15 @@ fn cpu_id_operations_use_the_pinned_cpus_slot() {
     let mut stack = PerCpuStack::<Node>::new();
     let ring = PerCpuRing::new(4);
     let copies = PerCpuCopyRing::<[u32; 5]>::new(4);
-    let nodes: Vec<Node> = (0..common::allowed_cpus().len())
+    let nodes: Vec<Node> = (0..rseq_testkit::allowed_cpus().len())
         .map(|_| Node {
             link: StackLink::new(),
         })
         .collect();
-    for (cpu, node) in common::allowed_cpus().into_iter().zip(&nodes) {
+    for (cpu, node) in rseq_testkit::allowed_cpus().into_iter().zip(&nodes) {
         std::thread::scope(|s| {
             s.spawn(|| {
-                common::pin_to(cpu);
+                rseq_testkit::pin_current_thread(&[cpu]);
                 let here = Slot::PerCpu(cpu);
                 assert_eq!(counter.add(cpu as u64 + 1), here);
                 assert_eq!(counter.get(here), Some(cpu as u64 + 1));
@@ -78,7 +78,7 @@ fn mm_cid_operations_use_the_threads_concurrency_id() {
     let lock = PerCpuSpinLock::<u32, MmCid>::new_mm_cid_with(|_| 0);
     std::thread::scope(|s| {
         s.spawn(|| {
-            common::pin_to(*common::allowed_cpus().first().unwrap());
+            rseq_testkit::pin_current_thread(&[*rseq_testkit::allowed_cpus().first().unwrap()]);
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             let (cid, slot) = with_stable_mm_cid(|| counter.add(3));
             assert!(cid < counter.slots());

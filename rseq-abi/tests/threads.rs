@@ -106,16 +106,16 @@ fn unregisters_at_thread_exit() {
 
 fn forked_child_reads_cpu_id() {
     assert_eq!(thread::prepare_current_thread(), Ok(()));
-    let cpu = *common::allowed_cpus().first().unwrap();
+    let cpu = *rseq_testkit::allowed_cpus().first().unwrap();
     // SAFETY: fork in a test process; the child only calls async-signal-safe functions
     // (sched_setaffinity, sched_getcpu, reads of its own memory) and `_exit`.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
-        common::pin_to(cpu);
+        rseq_testkit::pin_current_thread(&[cpu]);
         let ok = thread::prepare_current_thread().is_ok()
             && thread::cpu_id() == cpu as i32
-            && common::sched_getcpu() == cpu as i32;
+            && rseq_testkit::sched_getcpu() == cpu as i32;
         // SAFETY: leaving the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }

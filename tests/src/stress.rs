@@ -43,7 +43,7 @@ use rseq_abi::percpu::{
 use rseq_abi::rseq_critical;
 use rseq_abi::thread::Unavailable;
 
-use crate::child::allowed_cpus;
+use rseq_testkit::allowed_cpus;
 
 /// The operation family a case exercises (param_test's `-T` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -479,10 +479,10 @@ fn set_affinity(tid: i32, cpus: &[usize]) -> bool {
 fn on_each_cpu(mut f: impl FnMut(usize)) {
     let cpus = allowed_cpus();
     for (k, &c) in cpus.iter().enumerate() {
-        crate::child::pin_current_thread(&[c]);
+        rseq_testkit::pin_current_thread(&[c]);
         f(k);
     }
-    crate::child::pin_current_thread(&cpus);
+    rseq_testkit::pin_current_thread(&cpus);
 }
 
 // ---------------------------------------------------------------------------------------

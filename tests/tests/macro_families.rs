@@ -12,7 +12,8 @@
 
 use rseq_abi::thread::{Registrar, Unavailable};
 use rseq_macros::rseq_critical;
-use rseq_tests::child::{allowed_cpus, pin_current_thread, run_test_in_child, ChildEnv};
+use rseq_testkit::{allowed_cpus, pin_current_thread};
+use rseq_tests::child::{run_test_in_child, ChildEnv};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -25,7 +25,7 @@ use std::time::Duration;
 use rseq_abi::abi::{Rseq, RSEQ_SIG};
 use rseq_abi::percpu::{PerCpuCounter, PerCpuRing, Slot};
 use rseq_abi::thread::{self, Reason, Registrar, Unavailable};
-use rseq_tests::child::{install_rseq_filter, run_test_in_child, ChildEnv};
+use rseq_tests::child::{run_test_in_child, ChildEnv};
 use rseq_tests::stress::{self, Config, Indexing, Kind};
 
 const SCENARIO: &str = "RSEQ_RELIABILITY_FAULT";
@@ -150,7 +150,7 @@ fn seccomp_refuses_rseq_to_new_threads_mid_run() {
             }
             std::thread::sleep(Duration::from_millis(200));
             // From here on, this thread and the threads it creates cannot register.
-            install_rseq_filter(libc::EPERM).expect("install the seccomp filter");
+            rseq_testkit::refuse_rseq(libc::EPERM).expect("install the seccomp filter");
             for _ in 0..4 {
                 s.spawn(|| {
                     let r = thread::prepare_current_thread();

@@ -220,11 +220,8 @@ fn main() -> ExitCode {
     };
     // One CPU: a migration between a push and its pop would leave the node on the other
     // CPU's list.
-    if let Some(&cpu) = rseq_bench::affinity::allowed_cpus()
-        .unwrap_or_default()
-        .first()
-    {
-        let _ = rseq_bench::affinity::pin_current_thread(&[cpu]);
+    if let Some(&cpu) = rseq_bench::affinity::allowed_cpus().first() {
+        rseq_bench::affinity::pin_current_thread(&[cpu]);
     }
     match run(case, n) {
         Some(p) => {

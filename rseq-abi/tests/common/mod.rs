@@ -1,5 +1,6 @@
 //! Shared by the integration tests: re-running one test in a child process with its own
-//! environment, seccomp filters that refuse `rseq(2)`, CPU pinning.
+//! environment (glibc's tunable, or `rseq_testkit`'s seccomp filter refusing `rseq(2)`
+//! installed before `exec`).
 #![allow(dead_code, unsafe_code)]
 
 use std::process::Command;
@@ -71,7 +72,7 @@ pub fn in_child_with(name: &str, child: Child, body: impl FnOnce()) -> String {
         // SAFETY: the hook runs in the forked child before exec and only calls prctl,
         // which is async-signal-safe; it allocates nothing.
         unsafe {
-            cmd.pre_exec(move || install_filter(errno).map_err(std::io::Error::from_raw_os_error));
+            cmd.pre_exec(move || rseq_testkit::refuse_rseq(errno));
         }
     }
     if child.aborts_with.is_some() {
@@ -117,116 +118,4 @@ pub fn in_child_with(name: &str, child: Child, body: impl FnOnce()) -> String {
         "scenario {name} did not run exactly one test:\n{stdout}"
     );
     stdout
-}
-
-const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-
-/// Installs a seccomp filter on the calling thread (inherited by threads it creates later
-/// and across `exec`) that makes `rseq(2)` fail with `errno` and allows every other call.
-pub fn refuse_rseq(errno: i32) {
-    if let Err(e) = install_filter(errno) {
-        panic!(
-            "installing the seccomp filter: {}",
-            std::io::Error::from_raw_os_error(e)
-        );
-    }
-}
-
-/// The filter of [`refuse_rseq`]; returns the errno of a failed `prctl`. Allocates nothing,
-/// so it can run between `fork` and `exec`.
-fn install_filter(errno: i32) -> Result<(), i32> {
-    use libc::{sock_filter, sock_fprog};
-    let stmt = |code: u32, k: u32| sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |code: u32, k: u32, jt: u8, jf: u8| sock_filter {
-        code: code as u16,
-        jt,
-        jf,
-        k,
-    };
-    let mut filter = [
-        // A = seccomp_data.arch
-        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
-        // other architecture: allow
-        jump(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            AUDIT_ARCH_X86_64,
-            0,
-            3,
-        ),
-        // A = seccomp_data.nr
-        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
-        jump(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            libc::SYS_rseq as u32,
-            0,
-            1,
-        ),
-        stmt(
-            libc::BPF_RET | libc::BPF_K,
-            libc::SECCOMP_RET_ERRNO | errno as u32,
-        ),
-        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-    ];
-    let prog = sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_mut_ptr(),
-    };
-    let errno_now = || std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(errno_now());
-    }
-    // SAFETY: `prog` points to a valid filter program that outlives the call (the kernel
-    // copies it).
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &prog as *const sock_fprog,
-        )
-    };
-    if r != 0 {
-        return Err(errno_now());
-    }
-    Ok(())
-}
-
-/// The CPUs the calling thread may run on.
-pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, writable cpu_set_t of the size passed.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    assert_eq!(r, 0);
-    // SAFETY: CPU_ISSET reads the set.
-    (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
-}
-
-/// Pins the calling thread to `cpu`; returns the previous mask's CPUs.
-pub fn pin_to(cpu: usize) {
-    // SAFETY: as in `allowed_cpus`.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes inside `set`.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid cpu_set_t of the size passed.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    assert_eq!(
-        r,
-        0,
-        "sched_setaffinity({cpu}): {}",
-        std::io::Error::last_os_error()
-    );
-}
-
-/// `sched_getcpu()` straight from the C library.
-pub fn sched_getcpu() -> i32 {
-    // SAFETY: no arguments.
-    unsafe { libc::sched_getcpu() }
 }
