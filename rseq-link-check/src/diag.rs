@@ -190,7 +190,13 @@ silently runs without rseq; a module that only reads its own __rseq_abi sees an 
 kernel never updates
 (tcmalloc's long-standing issue is the best-known case). The fix is to read the area glibc
 registered (thread pointer + __rseq_offset) or to disable glibc's registration with
-GLIBC_TUNABLES=glibc.pthread.rseq=0."
+GLIBC_TUNABLES=glibc.pthread.rseq=0.
+
+A module that defines __rseq_abi but also references __rseq_offset or __rseq_size (or holds
+the name __rseq_offset for dlsym) is taken to do just that, as librseq does since glibc 2.35:
+it is reported as a warning (its own area stays unregistered and unused). Another module that
+reads such a module's __rseq_abi directly, without finding glibc's area itself, reads an area
+nobody registers: that is an error naming the reader."
             }
             Code::WinnerTooSmall => {
                 "\

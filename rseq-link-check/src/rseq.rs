@@ -6,7 +6,7 @@ use std::path::Path;
 
 use object::elf;
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, Severity};
 use crate::elf::{ElfFile, Symbol};
 use crate::error::Result;
 use crate::loader::bindings::{BindKind, Binding};
@@ -311,6 +311,21 @@ fn glibc_registrar(p: &Process) -> Option<ModuleId> {
     })
 }
 
+/// Whether a module finds the C library's rseq area itself, as glibc 2.35's interface asks:
+/// it references `__rseq_offset` or `__rseq_size` (undefined in `.dynsym`, usually weak), or
+/// holds the NUL-terminated name `__rseq_offset` for a `dlsym` lookup. Such a module can use
+/// the area glibc registered rather than register its own. (A static heuristic: whether it
+/// really takes that path at run time is not visible in the file.)
+fn reads_glibc_area(f: &ElfFile) -> bool {
+    let references = |name: &[u8]| {
+        f.find_dynamic(name, |_, s| s.is_undefined().then_some(()))
+            .is_some()
+    };
+    references(b"__rseq_offset")
+        || references(b"__rseq_size")
+        || memchr::memmem::find(f.data(), b"__rseq_offset\0").is_some()
+}
+
 fn rseq_abi_diagnostics(
     p: &Process,
     defs: &[Def],
@@ -341,14 +356,52 @@ fn rseq_abi_diagnostics(
         }
     }
     if let Some(reg) = glibc_registrar(p) {
+        let glibc = &p.modules[reg].name;
         for d in defs.iter().filter(|d| d.def.kind == "tls") {
-            out.push(Diagnostic::new(
-                Code::GlibcOwnsRegistration,
-                format!(
-                    "the C library registers rseq for every thread ({} exports __rseq_offset@GLIBC_2.35), and {} defines its own {} ({} bytes): registering it fails (EINVAL: the thread already has an area), and an unregistered area is never updated",
-                    p.modules[reg].name, d.def.module, RSEQ_ABI, d.def.size
-                ),
-            ));
+            if !reads_glibc_area(&p.modules[d.module].file) {
+                out.push(Diagnostic::new(
+                    Code::GlibcOwnsRegistration,
+                    format!(
+                        "the C library registers rseq for every thread ({glibc} exports __rseq_offset@GLIBC_2.35), and {} defines its own {RSEQ_ABI} ({} bytes): registering it fails (EINVAL: the thread already has an area), and an unregistered area is never updated",
+                        d.def.module, d.def.size
+                    ),
+                ));
+                continue;
+            }
+            // The definer finds glibc's area itself; whoever else reads its __rseq_abi
+            // without doing the same reads an area nobody registers.
+            let blind: Vec<&Reference> = refs
+                .iter()
+                .filter(|r| {
+                    r.module != d.def.module
+                        && r.binds_to.as_deref() == Some(d.def.module.as_str())
+                        && !p
+                            .modules
+                            .iter()
+                            .find(|m| m.name == r.module)
+                            .is_some_and(|m| reads_glibc_area(&m.file))
+                })
+                .collect();
+            if blind.is_empty() {
+                let mut diag = Diagnostic::new(
+                    Code::GlibcOwnsRegistration,
+                    format!(
+                        "the C library registers rseq for every thread ({glibc} exports __rseq_offset@GLIBC_2.35); {} defines its own {RSEQ_ABI} ({} bytes) but also looks up __rseq_offset, so it can use the C library's area: its own stays unregistered, and no other module reads it",
+                        d.def.module, d.def.size
+                    ),
+                );
+                diag.severity = Severity::Warning;
+                out.push(diag);
+            }
+            for r in blind {
+                out.push(Diagnostic::new(
+                    Code::GlibcOwnsRegistration,
+                    format!(
+                        "{} reads {}'s {RSEQ_ABI}, which nobody registers: the C library registered its own area ({glibc} exports __rseq_offset@GLIBC_2.35), and {} uses that one",
+                        r.module, d.def.module, d.def.module
+                    ),
+                ));
+            }
         }
     }
     let sizes: BTreeSet<u64> = defs.iter().map(|d| d.def.size).collect();

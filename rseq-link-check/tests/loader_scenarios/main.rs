@@ -611,6 +611,93 @@ fn own_registration_under_glibc_and_alignment() {
     }
 }
 
+/// A library that defines `__rseq_abi` but looks up glibc's `__rseq_offset`/`__rseq_size`
+/// first (librseq's way since glibc 2.35): while glibc registers, it reads glibc's area and
+/// its own stays unregistered — a warning, not an error. An executable that reads the
+/// library's `__rseq_abi` directly sees an area nobody registered: an error naming it.
+/// With glibc's registration off the library registers its own, and nothing is flagged.
+#[test]
+fn glibc_aware_definition_and_blind_reader() {
+    let aware = "#include <stdio.h>\n#include <stddef.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+        __thread struct { unsigned cpu_id_start, cpu_id; char rest[24]; } __rseq_abi __attribute__((aligned(32))) = { 0, (unsigned)-1 };\n\
+        extern const ptrdiff_t __rseq_offset __attribute__((weak));\n\
+        extern const unsigned int __rseq_size __attribute__((weak));\n\
+        void probe_liba_so(void) {\n\
+          volatile unsigned *cpu;\n\
+          if (&__rseq_size && __rseq_size > 0) {\n\
+            cpu = (volatile unsigned *)((char *)__builtin_thread_pointer() + __rseq_offset) + 1;\n\
+            printf(\"path glibc\\n\");\n\
+          } else {\n\
+            long r = syscall(334, &__rseq_abi, 32, 0, 0x53053053);\n\
+            printf(\"path %s\\n\", r == 0 ? \"own\" : \"own-failed\");\n\
+            cpu = &__rseq_abi.cpu_id;\n\
+          }\n\
+          printf(\"lib_cpu_live %d\\n\", (int)*cpu >= 0);\n\
+        }\n";
+    let blind =
+        "extern __thread struct { unsigned cpu_id_start, cpu_id; char rest[24]; } __rseq_abi;\n\
+        void probe_main(void) { printf(\"main_cpu_live %d\\n\", (int)__rseq_abi.cpu_id >= 0); }\n";
+    for reader in [false, true] {
+        let sc = Sc::new();
+        sc.lib("liba.so", aware, &[]);
+        let (own, probes): (&str, &[&str]) = if reader {
+            (blind, &["liba.so", "main"])
+        } else {
+            ("", &["liba.so"])
+        };
+        sc.exe(
+            "main",
+            &main_src(own, probes),
+            &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+        );
+        for tunables in [None, Some("glibc.pthread.rseq=0")] {
+            let env: Vec<(&str, &str)> = tunables.iter().map(|t| ("GLIBC_TUNABLES", *t)).collect();
+            let real = sc.run("main", &env);
+            assert_eq!(real.status, Some(0), "{}", real.stderr);
+            let p = sc.model(
+                "main",
+                Options {
+                    glibc_tunables: tunables.map(str::to_string),
+                    ..Options::default()
+                },
+            );
+            let found: Vec<_> = rseq_link_check::rseq::check(&p)
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.code.as_str() == "glibc-owns-registration")
+                .collect();
+            // What the real process did: the library always reads a live area.
+            assert_eq!(real.facts["lib_cpu_live"], "1", "{reader} {tunables:?}");
+            let glibc_registers = tunables.is_none();
+            assert_eq!(
+                real.facts["path"],
+                if glibc_registers { "glibc" } else { "own" }
+            );
+            if !glibc_registers {
+                assert!(found.is_empty(), "{found:?}");
+                if reader {
+                    assert_eq!(real.facts["main_cpu_live"], "1");
+                }
+                continue;
+            }
+            if reader {
+                // The executable reads an area nobody registered.
+                assert_eq!(real.facts["main_cpu_live"], "0");
+                assert_eq!(found.len(), 1, "{found:?}");
+                assert!(found[0].is_error(), "{found:?}");
+                assert!(found[0].message.contains("main reads"), "{found:?}");
+            } else {
+                assert_eq!(found.len(), 1, "{found:?}");
+                assert!(!found[0].is_error(), "{found:?}");
+                assert!(
+                    found[0].message.contains("looks up __rseq_offset"),
+                    "{found:?}"
+                );
+            }
+        }
+    }
+}
+
 /// An initial-exec TLS module loaded by dlopen: with a large block the real dlopen fails
 /// ("cannot allocate memory in static TLS block"); the global-dynamic twin loads.
 #[test]
