@@ -255,7 +255,8 @@ fn explain(code: Option<&str>) -> Result<ExitStatus, Error> {
     Ok(ExitStatus::Clean)
 }
 
-/// With no arguments: resolve `__rseq_abi` and glibc's `__rseq_offset` for a real program.
+/// With no arguments: resolve `__rseq_abi` and glibc's `__rseq_offset` for a real program,
+/// then check it.
 fn demo() -> Result<ExitStatus, Error> {
     let program = ["/usr/bin/ls", "/bin/ls"]
         .iter()
@@ -279,8 +280,16 @@ fn demo() -> Result<ExitStatus, Error> {
         output(&r, Format::Human)?;
         println!();
     }
+    // The verdict: every rule of the catalog over the same process.
+    println!("$ rseq-link-check check {}", program.display());
+    let c = rseq::check(&p);
+    if c.exit_status() == ExitStatus::Findings {
+        status = ExitStatus::Findings;
+    }
+    output(&c, Format::Human)?;
+    println!();
     println!(
-        "hint: pass a file: `rseq-link-check resolve <ELF> [--symbol NAME] [--preload PATH] [--library-path DIR] [--json]`; see `rseq-link-check --help`"
+        "hint: pass a file: `rseq-link-check resolve|check|verify|asm <ELF>` (`--json` for tools); see `rseq-link-check --help`"
     );
     Ok(status)
 }

@@ -218,6 +218,7 @@ fn no_arguments_shows_the_main_job() {
         "{out}"
     );
     assert!(out.contains("winner: /lib64/ld-linux-x86-64.so.2"), "{out}");
+    assert!(out.contains(": ok ("), "the check verdict: {out}");
     assert!(
         out.lines().last().unwrap().starts_with("hint: pass a file"),
         "{out}"
