@@ -187,6 +187,32 @@ fn glibc_owned_leaves_the_legacy_area_unregistered() {
     assert_eq!(r.int("rust_cpu_id"), r.int("cpu"));
     assert_eq!(r.int("peer_cpu_id"), -1);
     assert_eq!(r.diagnosis["registrar"]["kind"], "glibc");
+
+    // The link checker's view of the same process: the Rust executable looks up
+    // __rseq_offset, so its own definition is not the error, but the C library reads the
+    // executable's __rseq_abi directly, and that area is the one nobody registers (the run
+    // above reads -1 there): the error names the library as the reader.
+    let exe = build().join("target/debug/linked");
+    let p = rseq_link_check::rseq::load(&exe, &rseq_link_check::loader::Options::default())
+        .expect("model the linked program");
+    let found: Vec<_> = rseq_link_check::rseq::check(&p)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.code.as_str() == "glibc-owns-registration")
+        .collect();
+    let exe_name = exe.to_string_lossy();
+    assert!(
+        found.iter().any(|d| d.is_error()
+            && d.message.contains("libpeer.so reads")
+            && d.message.contains(&*exe_name)),
+        "{found:#?}"
+    );
+    assert!(
+        !found.iter().any(|d| d
+            .message
+            .contains(&format!("and {exe_name} defines its own"))),
+        "{found:#?}"
+    );
 }
 
 /// A Rust `cdylib` loaded by a C executable that defines `__rseq_abi`: with the extra
