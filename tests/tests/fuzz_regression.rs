@@ -290,13 +290,14 @@ fn mutator_is_deterministic_and_mutates() {
 
 /// A crafted `ld.so.cache` whose glibc-hwcaps extension names one long string thousands of
 /// times (in several extension sections) is parsed in bounded memory: before the fix every
-/// name was copied, 4,000 × 64 KiB = 250 MiB here and quadratic in the file size.
+/// name was copied, 4 × 16,000 × 4,000 bytes = 256 MB here and quadratic in the file size.
 #[test]
 fn crafted_cache_with_repeated_hwcaps_names_is_bounded() {
     const MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
-    let names = 4000usize;
-    let string_at = 0x1_0000usize;
-    let string_len = 64 * 1024;
+    let names = 16_000usize;
+    let string_at = 0x2_0000usize;
+    // Under the 4 KiB bound on any one string, so that each name is read.
+    let string_len = 4000;
     let mut d = vec![0u8; string_at + string_len + 1];
     d[..MAGIC.len()].copy_from_slice(MAGIC);
     let put = |d: &mut Vec<u8>, at: usize, v: u32| d[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -322,6 +323,41 @@ fn crafted_cache_with_repeated_hwcaps_names_is_bounded() {
     let grown_mb = (max_rss_kb() - before) / 1024;
     assert!(cache.is_some_and(|c| c.is_empty()));
     assert!(grown_mb < 64, "parsing grew the peak RSS by {grown_mb} MB");
+}
+
+/// A crafted `ld.so.cache` whose 100,000 entries all name strings inside one 2 MiB run
+/// without a NUL: each string read is bounded (4 KiB, glibc's `PATH_MAX`), so parsing is
+/// linear in the file; before the bound every entry scanned to the end of the file
+/// (2 × 10^11 bytes here, hours), which the watchdog fails.
+#[test]
+fn crafted_cache_with_unterminated_strings_is_linear() {
+    const MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+    let entries = 100_000usize;
+    let table_end = 48 + entries * 24;
+    let run = 2 * 1024 * 1024;
+    let mut d = vec![b'x'; table_end + run];
+    d[..table_end].fill(0);
+    d[..MAGIC.len()].copy_from_slice(MAGIC);
+    let put = |d: &mut Vec<u8>, at: usize, v: u32| d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put(&mut d, 20, entries as u32);
+    for i in 0..entries {
+        let e = 48 + i * 24;
+        put(&mut d, e, 0x0303); // x86_64 libc6: every entry is read
+        put(&mut d, e + 4, (table_end + i * 7) as u32);
+        put(&mut d, e + 8, (table_end + i * 13) as u32);
+    }
+    let worker =
+        std::thread::spawn(move || LdCache::parse(&d, Machine::X86_64, &[]).map(|c| c.len()));
+    let start = Instant::now();
+    while !worker.is_finished() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "parsing the crafted cache still runs after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // No string ends inside the bound: no usable entry.
+    assert_eq!(worker.join().unwrap(), Some(0));
 }
 
 /// Inputs the fuzz campaigns stopped on, each run through every entry point of the

@@ -38,9 +38,15 @@ fn u64_at(d: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(a))
 }
 
+/// Longest name or path read from the cache (glibc's `PATH_MAX`, terminating NUL included):
+/// a longer string is no usable entry, and the bound keeps each string read short whatever
+/// a crafted file holds (otherwise every entry pointing into one long unterminated run would
+/// scan to the end of the file: quadratic in its size).
+const MAX_STRING: usize = 4096;
+
 fn cstr_at(d: &[u8], off: usize) -> Option<&str> {
     let rest = d.get(off..)?;
-    let end = rest.iter().position(|&b| b == 0)?;
+    let end = memchr::memchr(0, &rest[..rest.len().min(MAX_STRING)])?;
     std::str::from_utf8(&rest[..end]).ok()
 }
 
@@ -99,7 +105,8 @@ impl LdCache {
                     let room = MAX_HWCAPS_NAMES.saturating_sub(hwcap_names.len());
                     for j in 0..(size / 4).min(room) {
                         let s = u32_at(d, offset + j * 4)? as usize;
-                        hwcap_names.push(cstr_at(d, s)?.to_string());
+                        // An unreadable name keeps its index and matches nothing.
+                        hwcap_names.push(cstr_at(d, s).unwrap_or_default().to_string());
                     }
                 }
             }
