@@ -24,43 +24,31 @@ fn build() -> &'static Path {
         let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi-legacy");
         let lib = base.join("lib");
         std::fs::create_dir_all(&lib).unwrap();
-        let out = Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O2", "-o"])
-            .arg(lib.join("libpeer.so"))
-            .arg(fixtures().join("peer.c"))
-            .output()
-            .expect("run gcc");
-        assert!(
-            out.status.success(),
-            "gcc: {}",
-            String::from_utf8_lossy(&out.stderr)
+        rseq_tests::command::run_ok(
+            Command::new("gcc")
+                .args(["-shared", "-fPIC", "-O2", "-o"])
+                .arg(lib.join("libpeer.so"))
+                .arg(fixtures().join("peer.c")),
+            "gcc",
         );
-        let out = Command::new("gcc")
-            .args(["-O2", "-rdynamic", "-o"])
-            .arg(lib.join("host"))
-            .arg(fixtures().join("host.c"))
-            .arg("-ldl")
-            .output()
-            .expect("run gcc");
-        assert!(
-            out.status.success(),
-            "gcc: {}",
-            String::from_utf8_lossy(&out.stderr)
+        rseq_tests::command::run_ok(
+            Command::new("gcc")
+                .args(["-O2", "-rdynamic", "-o"])
+                .arg(lib.join("host"))
+                .arg(fixtures().join("host.c"))
+                .arg("-ldl"),
+            "gcc",
         );
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "--manifest-path"])
-            .arg(fixtures().join("legacy-bin/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", base.join("target"))
-            .env("PEER_LIB_DIR", &lib)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("run cargo");
-        assert!(
-            out.status.success(),
-            "cargo build: {}",
-            String::from_utf8_lossy(&out.stderr)
+        rseq_tests::command::run_ok(
+            Command::new(cargo)
+                .args(["build", "--quiet", "--manifest-path"])
+                .arg(fixtures().join("legacy-bin/Cargo.toml"))
+                .env("CARGO_TARGET_DIR", base.join("target"))
+                .env("PEER_LIB_DIR", &lib)
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+            "cargo build",
         );
         base
     })

@@ -16,18 +16,14 @@ fn build() -> &'static Path {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/abi/static-bin/Cargo.toml");
         let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi-static");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--quiet", "--target", TARGET, "--manifest-path"])
-            .arg(manifest)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("run cargo");
-        assert!(
-            out.status.success(),
-            "cargo build: {}",
-            String::from_utf8_lossy(&out.stderr)
+        rseq_tests::command::run_ok(
+            Command::new(cargo)
+                .args(["build", "--quiet", "--target", TARGET, "--manifest-path"])
+                .arg(manifest)
+                .env("CARGO_TARGET_DIR", &target_dir)
+                .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS"),
+            "cargo build",
         );
         target_dir.join(TARGET).join("debug/rseq-abi-static-bin")
     })

@@ -23,17 +23,13 @@ fn build_example() -> PathBuf {
     std::fs::copy(fixture.join("src/main.rs"), work.join("src/main.rs")).unwrap();
     std::fs::copy(root.join("Cargo.lock"), work.join("Cargo.lock")).unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--quiet"])
-        .current_dir(&work)
-        .env("CARGO_TARGET_DIR", work.join("target"))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("running cargo");
-    assert!(
-        out.status.success(),
-        "building the example failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    rseq_tests::command::run_ok(
+        Command::new(cargo)
+            .args(["build", "--release", "--quiet"])
+            .current_dir(&work)
+            .env("CARGO_TARGET_DIR", work.join("target"))
+            .env_remove("RUSTFLAGS"),
+        "building the example failed",
     );
     let bin = work.join("target/release/rseq-macro-example");
     let run = Command::new(&bin).output().expect("running the example");

@@ -353,17 +353,13 @@ fn build_module(dir: &std::path::Path) -> std::path::PathBuf {
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/reliability/unload_module.S");
     let so = dir.join("libunload_module.so");
-    let out = std::process::Command::new("gcc")
-        .arg("-shared")
-        .arg(&src)
-        .arg("-o")
-        .arg(&so)
-        .output()
-        .expect("run gcc");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    rseq_tests::command::run_ok(
+        std::process::Command::new("gcc")
+            .arg("-shared")
+            .arg(&src)
+            .arg("-o")
+            .arg(&so),
+        "the build step",
     );
     so
 }
