@@ -64,6 +64,38 @@ struct Node {
     next: usize,
 }
 
+/// A buffer push on index `$idx` committed with `$commit` (`commit`: relaxed,
+/// `commit_release`: release): rseq_load_cbne_store_store__ptr with `store`,
+/// rseq_load_cbne_memcpy_store__ptr with `memcpy` (16-byte items) as `$fill`.
+macro_rules! push_section {
+    ($idx:ident, $name:ident, $commit:ident, $item:ty, $src:ident: $src_ty:ty, $slot:ident => $fill:expr) => {
+        #[rseq_critical]
+        pub(crate) unsafe fn $name(
+            offs: *mut usize,
+            array: *mut $item,
+            $src: $src_ty,
+        ) -> Result<Push, Unavailable> {
+            let cpu = $idx();
+            let offp = offs.wrapping_add(cpu * STRIDE);
+            // SAFETY: `offp` is this index's offset word.
+            let offset = unsafe { offp.read_volatile() };
+            if offset >= CAP {
+                return Ok(Push::Full);
+            }
+            #[speculative]
+            let $slot = array.wrapping_add(cpu * CAP + offset);
+            let newv = offset + 1;
+            let o = load(offp);
+            if o != offset {
+                return Ok(Push::Raced);
+            }
+            $fill;
+            $commit(offp, newv);
+            Ok(Push::Done)
+        }
+    };
+}
+
 macro_rules! families {
     ($idx:ident, $module:ident) => {
         /// Every family, bound to one index.
@@ -177,57 +209,8 @@ macro_rules! families {
                 Ok(())
             }
 
-            /// Buffer push (rseq_load_cbne_store_store__ptr), relaxed commit.
-            #[rseq_critical]
-            pub(crate) unsafe fn buf_push(
-                offs: *mut usize,
-                array: *mut usize,
-                item: usize,
-            ) -> Result<Push, Unavailable> {
-                let cpu = $idx();
-                let offp = offs.wrapping_add(cpu * STRIDE);
-                // SAFETY: `offp` is this index's offset word.
-                let offset = unsafe { offp.read_volatile() };
-                if offset >= CAP {
-                    return Ok(Push::Full);
-                }
-                #[speculative]
-                let slot = array.wrapping_add(cpu * CAP + offset);
-                let newv = offset + 1;
-                let o = load(offp);
-                if o != offset {
-                    return Ok(Push::Raced);
-                }
-                store(slot, item);
-                commit(offp, newv);
-                Ok(Push::Done)
-            }
-
-            /// Buffer push (rseq_load_cbne_store_store__ptr), release commit.
-            #[rseq_critical]
-            pub(crate) unsafe fn buf_push_release(
-                offs: *mut usize,
-                array: *mut usize,
-                item: usize,
-            ) -> Result<Push, Unavailable> {
-                let cpu = $idx();
-                let offp = offs.wrapping_add(cpu * STRIDE);
-                // SAFETY: `offp` is this index's offset word.
-                let offset = unsafe { offp.read_volatile() };
-                if offset >= CAP {
-                    return Ok(Push::Full);
-                }
-                #[speculative]
-                let slot = array.wrapping_add(cpu * CAP + offset);
-                let newv = offset + 1;
-                let o = load(offp);
-                if o != offset {
-                    return Ok(Push::Raced);
-                }
-                store(slot, item);
-                commit_release(offp, newv);
-                Ok(Push::Done)
-            }
+            push_section!($idx, buf_push, commit, usize, item: usize, slot => store(slot, item));
+            push_section!($idx, buf_push_release, commit_release, usize, item: usize, slot => store(slot, item));
 
             /// Buffer pop: two compares then commit (rseq_load_cbne_load_cbne_store__ptr).
             #[rseq_critical]
@@ -258,57 +241,8 @@ macro_rules! families {
                 Ok(Pop::Item(item))
             }
 
-            /// Copy-in push (rseq_load_cbne_memcpy_store__ptr), relaxed commit: 16-byte items.
-            #[rseq_critical]
-            pub(crate) unsafe fn mc_push(
-                offs: *mut usize,
-                array: *mut [usize; 2],
-                src: *const [usize; 2],
-            ) -> Result<Push, Unavailable> {
-                let cpu = $idx();
-                let offp = offs.wrapping_add(cpu * STRIDE);
-                // SAFETY: `offp` is this index's offset word.
-                let offset = unsafe { offp.read_volatile() };
-                if offset >= CAP {
-                    return Ok(Push::Full);
-                }
-                #[speculative]
-                let slot = array.wrapping_add(cpu * CAP + offset);
-                let newv = offset + 1;
-                let o = load(offp);
-                if o != offset {
-                    return Ok(Push::Raced);
-                }
-                memcpy(slot, src, 16);
-                commit(offp, newv);
-                Ok(Push::Done)
-            }
-
-            /// Copy-in push, release commit.
-            #[rseq_critical]
-            pub(crate) unsafe fn mc_push_release(
-                offs: *mut usize,
-                array: *mut [usize; 2],
-                src: *const [usize; 2],
-            ) -> Result<Push, Unavailable> {
-                let cpu = $idx();
-                let offp = offs.wrapping_add(cpu * STRIDE);
-                // SAFETY: `offp` is this index's offset word.
-                let offset = unsafe { offp.read_volatile() };
-                if offset >= CAP {
-                    return Ok(Push::Full);
-                }
-                #[speculative]
-                let slot = array.wrapping_add(cpu * CAP + offset);
-                let newv = offset + 1;
-                let o = load(offp);
-                if o != offset {
-                    return Ok(Push::Raced);
-                }
-                memcpy(slot, src, 16);
-                commit_release(offp, newv);
-                Ok(Push::Done)
-            }
+            push_section!($idx, mc_push, commit, [usize; 2], src: *const [usize; 2], slot => memcpy(slot, src, 16));
+            push_section!($idx, mc_push_release, commit_release, [usize; 2], src: *const [usize; 2], slot => memcpy(slot, src, 16));
 
             /// Copy-out pop (rseq_load_cbne_memcpy_store__ptr with a bounded runtime length).
             #[rseq_critical]
@@ -373,6 +307,31 @@ impl Paths {
             self.fallback.load(Ordering::Relaxed)
         );
     }
+    /// One operation as the tests drive it: `section()` returns `Ok(Some(v))` when done,
+    /// `Ok(None)` when it lost a race (retried at once), `Err` when rseq is unavailable,
+    /// and then `fallback()` runs under the fallback lock. Records which path was taken.
+    fn op<T>(
+        &self,
+        mut section: impl FnMut() -> Result<Option<T>, Unavailable>,
+        fallback: impl FnOnce() -> T,
+    ) -> T {
+        loop {
+            match section() {
+                Ok(Some(v)) => {
+                    self.took(true);
+                    return v;
+                }
+                Ok(None) => continue,
+                Err(_) => {
+                    let _g = FALLBACK.lock().unwrap();
+                    let v = fallback();
+                    self.took(false);
+                    return v;
+                }
+            }
+        }
+    }
+
     fn took(&self, rseq: bool) {
         if rseq {
             self.rseq.fetch_add(1, Ordering::Relaxed);
@@ -395,6 +354,16 @@ fn repeat(mut op: impl FnMut(usize)) -> usize {
             return i;
         }
     }
+}
+
+/// Runs `body(thread)` on the threads of [`on_threads`] and returns the sum of what the
+/// bodies return (the operations they completed).
+fn run_counted(body: impl Fn(usize) -> usize + Sync) -> usize {
+    let done = AtomicUsize::new(0);
+    on_threads(|t| {
+        done.fetch_add(body(t), Ordering::Relaxed);
+    });
+    done.into_inner()
 }
 
 /// Runs `body(thread)` on `THREADS` threads restricted to two CPUs, while another thread
@@ -449,6 +418,32 @@ fn slots() -> usize {
     rseq_abi::thread::possible_cpus()
 }
 
+/// Conversions of the sections' outcomes into the driver's steps (see [`Paths::op`]).
+impl Pop {
+    fn step(self) -> Option<Option<usize>> {
+        match self {
+            Pop::Item(x) => Some(Some(x)),
+            Pop::Empty => Some(None),
+            Pop::Raced => None,
+        }
+    }
+}
+
+impl Push {
+    fn step(self) -> Option<()> {
+        match self {
+            Push::Done => Some(()),
+            Push::Raced => None,
+            Push::Full => panic!("buffer full"),
+        }
+    }
+}
+
+/// `Ok(true)` done, `Ok(false)` lost a race: retry.
+fn retry_unless(done: bool) -> Option<()> {
+    done.then_some(())
+}
+
 macro_rules! run_families {
     ($m:ident, $tag:literal) => {{
         use $m as f;
@@ -458,27 +453,14 @@ macro_rules! run_families {
         let paths = Paths::default();
         let mut counters = vec![0usize; n * STRIDE];
         let c = Addr::of(&mut counters);
-        let done = AtomicUsize::new(0);
-        on_threads(|_| {
-            let count = repeat(|_| {
-                // SAFETY: one slot per possible CPU / concurrency id.
-                match unsafe { f::add(c.ptr(), 1) } {
-                    Ok(()) => paths.took(true),
-                    Err(_) => {
-                        let _g = FALLBACK.lock().unwrap();
-                        // SAFETY: serialised by the lock; slot 0 exists.
-                        unsafe { *c.ptr::<usize>() += 1 };
-                        paths.took(false);
-                    }
-                }
-            });
-            done.fetch_add(count, Ordering::Relaxed);
-        });
-        assert_eq!(
-            counters.iter().sum::<usize>(),
-            done.load(Ordering::Relaxed),
-            "add"
+        let done = counter_case(
+            &paths,
+            // SAFETY: one slot per possible CPU / concurrency id.
+            || unsafe { f::add(c.ptr(), 1) }.map(Some),
+            // SAFETY: serialised by the lock; slot 0 exists.
+            || unsafe { *c.ptr::<usize>() += 1 },
         );
+        assert_eq!(counters.iter().sum::<usize>(), done, "add");
         paths.report(concat!($tag, " add"));
 
         // add, aborts returned
@@ -486,38 +468,27 @@ macro_rules! run_families {
         let aborts = AtomicUsize::new(0);
         let mut counters = vec![0usize; n * STRIDE];
         let c = Addr::of(&mut counters);
-        let done = AtomicUsize::new(0);
-        on_threads(|_| {
-            let count = repeat(|_| {
-                loop {
-                    // SAFETY: as above.
-                    match unsafe { f::add_or_abort(c.ptr(), 1) } {
-                        Ok(()) => paths.took(true),
-                        Err(AddError::Aborted) => {
-                            aborts.fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        Err(AddError::Unavailable(u)) => {
-                            assert!(
-                                matches!(u.reason(), rseq_abi::thread::Reason::Refused(_)),
-                                "{u}"
-                            );
-                            let _g = FALLBACK.lock().unwrap();
-                            // SAFETY: serialised by the lock.
-                            unsafe { *c.ptr::<usize>() += 1 };
-                            paths.took(false);
-                        }
-                    }
-                    break;
+        let done = counter_case(
+            &paths,
+            // SAFETY: as above.
+            || match unsafe { f::add_or_abort(c.ptr(), 1) } {
+                Ok(()) => Ok(Some(())),
+                Err(AddError::Aborted) => {
+                    aborts.fetch_add(1, Ordering::Relaxed);
+                    Ok(None)
                 }
-            });
-            done.fetch_add(count, Ordering::Relaxed);
-        });
-        assert_eq!(
-            counters.iter().sum::<usize>(),
-            done.load(Ordering::Relaxed),
-            "add_or_abort"
+                Err(AddError::Unavailable(u)) => {
+                    assert!(
+                        matches!(u.reason(), rseq_abi::thread::Reason::Refused(_)),
+                        "{u}"
+                    );
+                    Err(u)
+                }
+            },
+            // SAFETY: serialised by the lock.
+            || unsafe { *c.ptr::<usize>() += 1 },
         );
+        assert_eq!(counters.iter().sum::<usize>(), done, "add_or_abort");
         paths.report(concat!($tag, " add_or_abort"));
         println!(
             "FAMILY {} aborts_returned={}",
@@ -529,38 +500,20 @@ macro_rules! run_families {
         let paths = Paths::default();
         let mut words = vec![0usize; n * STRIDE];
         let w = Addr::of(&mut words);
-        let done = AtomicUsize::new(0);
-        on_threads(|_| {
-            let count = repeat(|_| {
-                loop {
-                    // SAFETY: one slot per index.
-                    match unsafe { f::cas_inc(w.ptr()) } {
-                        Ok(true) => paths.took(true),
-                        Ok(false) => continue,
-                        Err(_) => {
-                            let _g = FALLBACK.lock().unwrap();
-                            // SAFETY: serialised by the lock.
-                            unsafe { *w.ptr::<usize>() += 1 };
-                            paths.took(false);
-                        }
-                    }
-                    break;
-                }
-            });
-            done.fetch_add(count, Ordering::Relaxed);
-        });
-        assert_eq!(
-            words.iter().sum::<usize>(),
-            done.load(Ordering::Relaxed),
-            "cas_inc"
+        let done = counter_case(
+            &paths,
+            // SAFETY: one slot per index.
+            || unsafe { f::cas_inc(w.ptr()) }.map(retry_unless),
+            // SAFETY: serialised by the lock.
+            || unsafe { *w.ptr::<usize>() += 1 },
         );
+        assert_eq!(words.iter().sum::<usize>(), done, "cas_inc");
         paths.report(concat!($tag, " cas"));
 
         // list push and pop: every node moves between lists many times; at the end each
         // node is in exactly one list.
         let paths = Paths::default();
-        let nodes_n = THREADS * 64;
-        let mut nodes: Vec<Node> = (0..nodes_n).map(|i| Node { id: i + 1, next: 0 }).collect();
+        let mut nodes: Vec<Node> = (0..ITEMS).map(|i| Node { id: i + 1, next: 0 }).collect();
         let mut heads = vec![0usize; n * STRIDE];
         // Initial lists: nodes spread over every slot.
         for (i, node) in nodes.iter_mut().enumerate() {
@@ -569,81 +522,55 @@ macro_rules! run_families {
             *head = node as *mut Node as usize;
         }
         let h = Addr::of(&mut heads);
-        let done = AtomicUsize::new(0);
-        on_threads(|_| {
+        // Locked pushes go to slot 0's list.
+        let push_locked = |node: *mut Node| {
+            // SAFETY: called under FALLBACK; `node` is held by the caller only.
+            unsafe {
+                (*node).next = *h.ptr::<usize>();
+                *h.ptr::<usize>() = node as usize;
+            }
+        };
+        let push = |node: *mut Node| {
+            paths.op(
+                // SAFETY: `node` is held by this thread only.
+                || unsafe { f::push(h.ptr(), node) }.map(retry_unless),
+                || push_locked(node),
+            )
+        };
+        run_counted(|_| {
             let mut held: Vec<usize> = Vec::new();
             let count = repeat(|i| {
                 if i % 2 == 0 || held.is_empty() {
-                    let mut out = 0usize;
-                    // SAFETY: lists hold valid nodes; `out` is a local.
-                    match unsafe { f::pop(h.ptr(), core::mem::offset_of!(Node, next), &mut out) } {
-                        Ok(true) => {
-                            held.push(out);
-                            paths.took(true);
-                        }
-                        Ok(false) => {}
-                        Err(_) => {
-                            let _g = FALLBACK.lock().unwrap();
-                            // SAFETY: serialised by the lock; lists hold valid nodes.
-                            unsafe {
-                                let head = h.ptr::<usize>();
-                                for slot in 0..n {
-                                    let head = head.add(slot * STRIDE);
-                                    if *head != 0 {
-                                        let node = *head as *mut Node;
-                                        *head = (*node).next;
-                                        held.push(node as usize);
-                                        break;
-                                    }
-                                }
-                            }
-                            paths.took(false);
-                        }
-                    }
+                    let popped = paths.op(
+                        || {
+                            let mut out = 0usize;
+                            // SAFETY: lists hold valid nodes; `out` is a local.
+                            unsafe { f::pop(h.ptr(), core::mem::offset_of!(Node, next), &mut out) }
+                                .map(|found| Some(found.then_some(out)))
+                        },
+                        // SAFETY: serialised by the lock; lists hold valid nodes.
+                        || unsafe {
+                            let head = h.ptr::<usize>();
+                            (0..n)
+                                .map(|slot| head.add(slot * STRIDE))
+                                .find(|&head| *head != 0)
+                                .map(|head| {
+                                    let node = *head as *mut Node;
+                                    *head = (*node).next;
+                                    node as usize
+                                })
+                        },
+                    );
+                    held.extend(popped);
                 } else {
-                    let node = held.pop().unwrap() as *mut Node;
-                    loop {
-                        // SAFETY: `node` is held by this thread only.
-                        match unsafe { f::push(h.ptr(), node) } {
-                            Ok(true) => paths.took(true),
-                            Ok(false) => continue,
-                            Err(_) => {
-                                let _g = FALLBACK.lock().unwrap();
-                                // SAFETY: serialised by the lock.
-                                unsafe {
-                                    (*node).next = *h.ptr::<usize>();
-                                    *h.ptr::<usize>() = node as usize;
-                                }
-                                paths.took(false);
-                            }
-                        }
-                        break;
-                    }
+                    push(held.pop().unwrap() as *mut Node);
                 }
             });
-            done.fetch_add(count, Ordering::Relaxed);
             // Give back what is held.
-            let _g = FALLBACK.lock().unwrap();
-            for node in held {
-                let node = node as *mut Node;
-                // SAFETY: serialised by the lock; no section runs any more on slot 0's
-                // list from this thread, and others push only with sections that compare.
-                unsafe {
-                    loop {
-                        match f::push(h.ptr(), node) {
-                            Ok(true) => break,
-                            Ok(false) => continue,
-                            Err(_) => {
-                                (*node).next = *h.ptr::<usize>();
-                                *h.ptr::<usize>() = node as usize;
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
+            held.into_iter().for_each(|node| push(node as *mut Node));
+            count
         });
-        let mut seen = vec![0u32; nodes_n + 1];
+        let mut seen = vec![0u32; ITEMS + 1];
         for slot in 0..n {
             let mut p = heads[slot * STRIDE];
             while p != 0 {
@@ -668,228 +595,148 @@ macro_rules! run_families {
         }
         let t = Addr::of(&mut tables);
         let tg = Addr::of(&mut targets);
-        let done = AtomicUsize::new(0);
-        on_threads(|_| {
-            let count = repeat(|_| {
-                // SAFETY: every slot points to a counter.
-                match unsafe { f::chase_add(t.ptr(), 1) } {
-                    Ok(()) => paths.took(true),
-                    Err(_) => {
-                        let _g = FALLBACK.lock().unwrap();
-                        // SAFETY: serialised by the lock.
-                        unsafe { *tg.ptr::<usize>() += 1 };
-                        paths.took(false);
-                    }
-                }
-            });
-            done.fetch_add(count, Ordering::Relaxed);
-        });
-        assert_eq!(
-            targets.iter().sum::<usize>(),
-            done.load(Ordering::Relaxed),
-            "chase_add"
+        let done = counter_case(
+            &paths,
+            // SAFETY: every slot points to a counter.
+            || unsafe { f::chase_add(t.ptr(), 1) }.map(Some),
+            // SAFETY: serialised by the lock.
+            || unsafe { *tg.ptr::<usize>() += 1 },
         );
+        assert_eq!(targets.iter().sum::<usize>(), done, "chase_add");
         paths.report(concat!($tag, " chase"));
 
-        // word buffer: pushes (relaxed and release) and two-compare pops
+        // word buffer and copy buffer: pushes (relaxed and release) and pops; each item
+        // moves between buffers many times and ends in exactly one.
         let paths = Paths::default();
-        let mut offs = vec![0usize; n * STRIDE];
-        let mut array = vec![0usize; n * CAP];
-        let items = THREADS * 64;
-        for i in 0..items {
-            let s = i % n;
-            array[s * CAP + offs[s * STRIDE]] = i + 1;
-            offs[s * STRIDE] += 1;
-        }
-        let (o, a) = (Addr::of(&mut offs), Addr::of(&mut array));
-        let fallback_pop = || -> usize {
-            // SAFETY: called under FALLBACK; slot 0's buffer.
-            unsafe {
-                let off = o.ptr::<usize>();
-                for s in 0..n {
-                    let offp = off.add(s * STRIDE);
-                    if *offp > 0 {
-                        *offp -= 1;
-                        return *a.ptr::<usize>().add(s * CAP + *offp);
-                    }
-                }
-                0
-            }
-        };
-        let done = AtomicUsize::new(0);
-        on_threads(|t| {
-            let mut held: Vec<usize> = Vec::new();
-            let count = repeat(|i| {
-                if i % 2 == 0 || held.is_empty() {
-                    loop {
-                        // SAFETY: offsets and arrays sized for every index.
-                        match unsafe { f::buf_pop(o.ptr(), a.ptr()) } {
-                            Ok(Pop::Item(x)) => {
-                                held.push(x);
-                                paths.took(true);
-                            }
-                            Ok(Pop::Empty) => {}
-                            Ok(Pop::Raced) => continue,
-                            Err(_) => {
-                                let _g = FALLBACK.lock().unwrap();
-                                let x = fallback_pop();
-                                if x != 0 {
-                                    held.push(x);
-                                }
-                                paths.took(false);
-                            }
-                        }
-                        break;
-                    }
+        buffer_case(
+            &paths,
+            |i| i,
+            |x| x,
+            // SAFETY: offsets and arrays sized for every index.
+            |o, a| unsafe { f::buf_pop(o, a) }.map(Pop::step),
+            |release, o, a, x| {
+                let r = if release {
+                    // SAFETY: offsets and arrays sized for every index.
+                    unsafe { f::buf_push_release(o, a, x) }
                 } else {
-                    let x = held.pop().unwrap();
-                    loop {
-                        // SAFETY: as above.
-                        let r = if t % 2 == 0 {
-                            // SAFETY: offsets and arrays sized for every index.
-                            unsafe { f::buf_push(o.ptr(), a.ptr(), x) }
-                        } else {
-                            // SAFETY: offsets and arrays sized for every index.
-                            unsafe { f::buf_push_release(o.ptr(), a.ptr(), x) }
-                        };
-                        match r {
-                            Ok(Push::Done) => paths.took(true),
-                            Ok(Push::Raced) => continue,
-                            Ok(Push::Full) => panic!("buffer full"),
-                            Err(_) => {
-                                let _g = FALLBACK.lock().unwrap();
-                                // SAFETY: serialised by the lock.
-                                unsafe {
-                                    let offp = o.ptr::<usize>();
-                                    *a.ptr::<usize>().add(*offp) = x;
-                                    *offp += 1;
-                                }
-                                paths.took(false);
-                            }
-                        }
-                        break;
-                    }
-                }
-            });
-            done.fetch_add(count, Ordering::Relaxed);
-            let _g = FALLBACK.lock().unwrap();
-            for x in held {
-                // SAFETY: serialised by the lock: slot 0's buffer.
-                unsafe {
-                    let offp = o.ptr::<usize>();
-                    *a.ptr::<usize>().add(*offp) = x;
-                    *offp += 1;
-                }
-            }
-        });
-        let mut seen = vec![0u32; items + 1];
-        for s in 0..n {
-            for i in 0..offs[s * STRIDE] {
-                seen[array[s * CAP + i]] += 1;
-            }
-        }
-        assert!(
-            seen[1..].iter().all(|&c| c == 1),
-            "buffer: every item exactly once"
+                    // SAFETY: as above.
+                    unsafe { f::buf_push(o, a, x) }
+                };
+                r.map(Push::step)
+            },
         );
         paths.report(concat!($tag, " buffer"));
 
-        // copy buffer: memcpy pushes (relaxed and release) and memcpy pops
         let paths = Paths::default();
-        let mut offs = vec![0usize; n * STRIDE];
-        let mut array = vec![[0usize; 2]; n * CAP];
-        for i in 0..items {
-            let s = i % n;
-            array[s * CAP + offs[s * STRIDE]] = [i + 1, !(i + 1)];
-            offs[s * STRIDE] += 1;
-        }
-        let (o, a) = (Addr::of(&mut offs), Addr::of(&mut array));
-        let done = AtomicUsize::new(0);
-        on_threads(|t| {
-            let mut held: Vec<[usize; 2]> = Vec::new();
-            let count = repeat(|i| {
-                if i % 2 == 0 || held.is_empty() {
-                    loop {
-                        let mut out = [0usize; 2];
-                        // SAFETY: sized for every index; `out` is a local.
-                        match unsafe { f::mc_pop(o.ptr(), a.ptr(), &mut out, 16) } {
-                            Ok(Pop::Item(_)) => {
-                                assert_eq!(out[1], !out[0], "torn copy");
-                                held.push(out);
-                                paths.took(true);
-                            }
-                            Ok(Pop::Empty) => {}
-                            Ok(Pop::Raced) => continue,
-                            Err(_) => {
-                                let _g = FALLBACK.lock().unwrap();
-                                // SAFETY: serialised by the lock.
-                                unsafe {
-                                    let offp = o.ptr::<usize>();
-                                    if *offp > 0 {
-                                        *offp -= 1;
-                                        held.push(*a.ptr::<[usize; 2]>().add(*offp));
-                                    }
-                                }
-                                paths.took(false);
-                            }
-                        }
-                        break;
-                    }
+        buffer_case(
+            &paths,
+            |i| [i, !i],
+            |[x, y]| {
+                assert_eq!(y, !x, "torn copy");
+                x
+            },
+            |o, a| {
+                let mut out = [0usize; 2];
+                // SAFETY: sized for every index; `out` is a local.
+                unsafe { f::mc_pop(o, a, &mut out, 16) }
+                    .map(|p| p.step().map(|item| item.map(|_| out)))
+            },
+            |release, o, a, x| {
+                let r = if release {
+                    // SAFETY: offsets and arrays sized for every index; `x` outlives the call.
+                    unsafe { f::mc_push_release(o, a, &x) }
                 } else {
-                    let x = held.pop().unwrap();
-                    loop {
-                        // SAFETY: as above; `x` outlives the call.
-                        let r = if t % 2 == 0 {
-                            // SAFETY: offsets and arrays sized for every index.
-                            unsafe { f::mc_push(o.ptr(), a.ptr(), &x) }
-                        } else {
-                            // SAFETY: offsets and arrays sized for every index.
-                            unsafe { f::mc_push_release(o.ptr(), a.ptr(), &x) }
-                        };
-                        match r {
-                            Ok(Push::Done) => paths.took(true),
-                            Ok(Push::Raced) => continue,
-                            Ok(Push::Full) => panic!("buffer full"),
-                            Err(_) => {
-                                let _g = FALLBACK.lock().unwrap();
-                                // SAFETY: serialised by the lock.
-                                unsafe {
-                                    let offp = o.ptr::<usize>();
-                                    *a.ptr::<[usize; 2]>().add(*offp) = x;
-                                    *offp += 1;
-                                }
-                                paths.took(false);
-                            }
-                        }
-                        break;
-                    }
-                }
-            });
-            done.fetch_add(count, Ordering::Relaxed);
-            let _g = FALLBACK.lock().unwrap();
-            for x in held {
-                // SAFETY: serialised by the lock.
-                unsafe {
-                    let offp = o.ptr::<usize>();
-                    *a.ptr::<[usize; 2]>().add(*offp) = x;
-                    *offp += 1;
-                }
-            }
-        });
-        let mut seen = vec![0u32; items + 1];
-        for s in 0..n {
-            for i in 0..offs[s * STRIDE] {
-                let [x, y] = array[s * CAP + i];
-                assert_eq!(y, !x, "torn item");
-                seen[x] += 1;
-            }
-        }
-        assert!(
-            seen[1..].iter().all(|&c| c == 1),
-            "copy buffer: every item exactly once"
+                    // SAFETY: as above.
+                    unsafe { f::mc_push(o, a, &x) }
+                };
+                r.map(Push::step)
+            },
         );
         paths.report(concat!($tag, " memcpy"));
     }};
+}
+
+/// One counter family on the threads of [`on_threads`]: each operation adds 1 with
+/// `section` (retried while it reports a lost race) or with `fallback` under the lock;
+/// returns how many operations completed.
+fn counter_case(
+    paths: &Paths,
+    section: impl Fn() -> Result<Option<()>, Unavailable> + Sync,
+    fallback: impl Fn() + Sync,
+) -> usize {
+    run_counted(|_| repeat(|_| paths.op(&section, &fallback)))
+}
+
+/// Items per buffer test (and nodes per list test).
+const ITEMS: usize = THREADS * 64;
+
+/// One buffer family on `THREADS` threads: per-index buffers (`CAP` items each, offsets
+/// `STRIDE` words apart) start with `ITEMS` items spread over every index; threads
+/// alternately `pop` and `push(release, ...)` (release on odd threads), the fallback takes
+/// from the first non-empty buffer and gives to index 0's, and at the end every item
+/// (`make(1..=ITEMS)`, identified by `id`) is in exactly one buffer.
+fn buffer_case<T: Copy + Default + Send>(
+    paths: &Paths,
+    make: impl Fn(usize) -> T,
+    id: impl Fn(T) -> usize + Sync,
+    pop: impl Fn(*mut usize, *mut T) -> Result<Option<Option<T>>, Unavailable> + Sync,
+    push: impl Fn(bool, *mut usize, *mut T, T) -> Result<Option<()>, Unavailable> + Sync,
+) {
+    let n = slots();
+    let mut offs = vec![0usize; n * STRIDE];
+    let mut array = vec![T::default(); n * CAP];
+    for i in 0..ITEMS {
+        let s = i % n;
+        array[s * CAP + offs[s * STRIDE]] = make(i + 1);
+        offs[s * STRIDE] += 1;
+    }
+    let (o, a) = (Addr::of(&mut offs), Addr::of(&mut array));
+    let pop_locked = || -> Option<T> {
+        // SAFETY: called under FALLBACK; offsets and arrays sized for every index.
+        unsafe {
+            let off = o.ptr::<usize>();
+            (0..n).find(|&s| *off.add(s * STRIDE) > 0).map(|s| {
+                let offp = off.add(s * STRIDE);
+                *offp -= 1;
+                *a.ptr::<T>().add(s * CAP + *offp)
+            })
+        }
+    };
+    let push_locked = |x: T| {
+        // SAFETY: called under FALLBACK: index 0's buffer, which has room for every item.
+        unsafe {
+            let offp = o.ptr::<usize>();
+            *a.ptr::<T>().add(*offp) = x;
+            *offp += 1;
+        }
+    };
+    run_counted(|t| {
+        let push = |x: T| paths.op(|| push(t % 2 == 1, o.ptr(), a.ptr(), x), || push_locked(x));
+        let mut held: Vec<T> = Vec::new();
+        let count = repeat(|i| {
+            if i % 2 == 0 || held.is_empty() {
+                if let Some(x) = paths.op(|| pop(o.ptr(), a.ptr()), pop_locked) {
+                    id(x);
+                    held.push(x);
+                }
+            } else {
+                push(held.pop().unwrap());
+            }
+        });
+        // Give back what is held.
+        held.into_iter().for_each(push);
+        count
+    });
+    let mut seen = vec![0u32; ITEMS + 1];
+    for s in 0..n {
+        for &x in &array[s * CAP..s * CAP + offs[s * STRIDE]] {
+            seen[id(x)] += 1;
+        }
+    }
+    assert!(
+        seen[1..].iter().all(|&c| c == 1),
+        "buffer: every item exactly once"
+    );
 }
 
 /// Deterministic early exits (single thread): the exit's value comes back and memory is
