@@ -60,7 +60,7 @@ const CANDIDATES: &[&str] = &[
     "/usr/bin/wget",
 ];
 
-type Tuple = (String, String, String, String);
+type Tuple = rseq_testkit::ld_debug::Binding;
 
 fn real_bindings(program: &str) -> Result<(Vec<String>, BTreeSet<Tuple>), String> {
     let out = Command::new(INTERP)
@@ -74,30 +74,7 @@ fn real_bindings(program: &str) -> Result<(Vec<String>, BTreeSet<Tuple>), String
         .output()
         .map_err(|e| e.to_string())?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut set = BTreeSet::new();
-    for line in stderr.lines() {
-        let Some(rest) = line.split_once("binding file ").map(|x| x.1) else {
-            continue;
-        };
-        let Some((from, rest)) = rest.split_once(" [0] to ") else {
-            continue;
-        };
-        let Some((to, rest)) = rest.split_once(" [0]: ") else {
-            continue;
-        };
-        let Some((_, rest)) = rest.split_once(" symbol `") else {
-            continue;
-        };
-        let Some((sym, rest)) = rest.split_once('\'') else {
-            continue;
-        };
-        let version = rest
-            .trim()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        set.insert((from.to_string(), sym.to_string(), version, to.to_string()));
-    }
+    let set = rseq_testkit::ld_debug::bindings(&stderr);
     // The trace output on stdout: "\tname => path (addr)" or "\tpath (addr)".
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut order = vec![program.to_string()];

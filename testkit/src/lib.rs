@@ -1,6 +1,8 @@
 //! Process and CPU helpers shared by the test suites and the benchmarks: which CPUs the
 //! calling thread may use, pinning it, the C library's `sched_getcpu`, and a seccomp filter
-//! that makes `rseq(2)` fail (how the tests take rseq away from a process or a thread).
+//! that makes `rseq(2)` fail (how the tests take rseq away from a process or a thread), and
+//! the reader of the real dynamic loader's `LD_DEBUG=bindings` output ([`ld_debug`]), the
+//! ground truth the loader model is compared with.
 //!
 //! The affinity helpers panic with the system's error when a call fails: they serve tests
 //! and benchmarks, where that failure ends the run anyway.
@@ -12,6 +14,8 @@
 #![allow(unsafe_code)]
 
 use std::io;
+
+pub mod ld_debug;
 
 /// The CPUs the calling thread may run on (`sched_getaffinity(2)`), in increasing order.
 pub fn allowed_cpus() -> Vec<usize> {

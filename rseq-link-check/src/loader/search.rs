@@ -67,12 +67,92 @@ fn x86_64_levels() -> Vec<String> {
     }
 }
 
+/// `$PLATFORM` and the legacy hardware-capability names on x86_64, as glibc 2.36's
+/// `init_cpu_features` (`sysdeps/x86/cpu-features.c`) sets `dl_platform` and `dl_hwcap`: on
+/// an Intel CPU the platform becomes `xeon_phi` (AVX512CD, ER and PF) or `haswell` (AVX2,
+/// FMA, BMI1, BMI2, LZCNT, MOVBE, POPCNT), and the capability `avx512_1` joins `x86_64`
+/// when AVX512CD, BW, DQ and VL are usable without ER; elsewhere the platform stays
+/// `AT_PLATFORM` (`x86_64`) with the one capability `x86_64`.
+fn x86_64_legacy() -> (&'static str, Vec<&'static str>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let field = |name: &str| -> Vec<String> {
+            cpuinfo
+                .lines()
+                .find(|l| l.split(':').next().map(str::trim) == Some(name))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let intel = field("vendor_id").iter().any(|v| v == "GenuineIntel");
+        let flags = field("flags");
+        let flag = |f: &str| flags.iter().any(|x| x == f);
+        let mut platform = None;
+        let mut caps = Vec::new();
+        if intel {
+            if has!("avx512cd") {
+                if flag("avx512er") {
+                    if flag("avx512pf") {
+                        platform = Some("xeon_phi");
+                    }
+                } else if has!("avx512bw") && has!("avx512dq") && has!("avx512vl") {
+                    caps.push("avx512_1");
+                }
+            }
+            if platform.is_none()
+                && has!("avx2")
+                && has!("fma")
+                && has!("bmi1")
+                && has!("bmi2")
+                && has!("lzcnt")
+                && has!("movbe")
+                && has!("popcnt")
+            {
+                platform = Some("haswell");
+            }
+        }
+        caps.push("x86_64");
+        (platform.unwrap_or("x86_64"), caps)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        ("x86_64", vec!["x86_64"])
+    }
+}
+
+/// The legacy hwcaps subdirectories of `_dl_important_hwcaps` (`elf/dl-hwcaps.c`): every
+/// subset of `components` (the platform, then the capability names), in the order of a
+/// binary count down from all of them, first each under `tls/`, then each without; the
+/// empty subset of the second half is the directory itself and is left to the caller.
+fn legacy_subdirs(components: &[&str]) -> Vec<String> {
+    let n = components.len();
+    let subset = |mask: usize| -> String {
+        (0..n)
+            .filter(|i| mask & (1 << (n - 1 - i)) != 0)
+            .map(|i| format!("{}/", components[i]))
+            .collect()
+    };
+    let masks = (0..1usize << n).rev();
+    let mut out: Vec<String> = masks
+        .clone()
+        .map(|m| format!("tls/{}", subset(m)))
+        .collect();
+    out.extend(masks.filter(|&m| m != 0).map(subset));
+    out
+}
+
 impl Platform {
     /// The Debian glibc 2.36 layout for `machine`.
     pub fn debian(machine: Machine) -> Platform {
-        let (triplet, platform, interp) = match machine {
-            Machine::X86_64 => ("x86_64-linux-gnu", "x86_64", "/lib64/ld-linux-x86-64.so.2"),
-            Machine::Aarch64 => ("aarch64-linux-gnu", "aarch64", "/lib/ld-linux-aarch64.so.1"),
+        let (triplet, interp) = match machine {
+            Machine::X86_64 => ("x86_64-linux-gnu", "/lib64/ld-linux-x86-64.so.2"),
+            Machine::Aarch64 => ("aarch64-linux-gnu", "/lib/ld-linux-aarch64.so.1"),
+        };
+        let (platform, caps) = match machine {
+            Machine::X86_64 => x86_64_legacy(),
+            Machine::Aarch64 => ("aarch64", Vec::new()),
         };
         let hwcaps = match machine {
             Machine::X86_64 => x86_64_levels(),
@@ -82,23 +162,10 @@ impl Platform {
             .iter()
             .map(|h| format!("glibc-hwcaps/{h}/"))
             .collect();
-        // Legacy hwcaps subdirectories (`_dl_important_hwcaps`): the combinations of "tls",
-        // the platform and the hardware capability names, most specific first.
-        let p = platform;
-        match machine {
-            Machine::X86_64 => subdirs.extend([
-                format!("tls/{p}/{p}/"),
-                format!("tls/{p}/"),
-                format!("tls/{p}/"),
-                "tls/".to_string(),
-                format!("{p}/{p}/"),
-                format!("{p}/"),
-                format!("{p}/"),
-            ]),
-            Machine::Aarch64 => {
-                subdirs.extend([format!("tls/{p}/"), "tls/".to_string(), format!("{p}/")])
-            }
-        }
+        // Legacy hwcaps subdirectories: the platform and the capability names.
+        subdirs.extend(legacy_subdirs(
+            &std::iter::once(platform).chain(caps).collect::<Vec<_>>(),
+        ));
         subdirs.push(String::new());
         Platform {
             lib: format!("lib/{triplet}"),
@@ -217,6 +284,24 @@ pub fn expand_path_list(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn legacy_subdirs_follow_dl_important_hwcaps() {
+        // glibc 2.36's search path (LD_DEBUG=libs) on an Intel CPU with AVX-512:
+        // platform `haswell`, capabilities `avx512_1` and `x86_64`.
+        let want = "tls/haswell/avx512_1/x86_64/ tls/haswell/avx512_1/ tls/haswell/x86_64/ \
+                    tls/haswell/ tls/avx512_1/x86_64/ tls/avx512_1/ tls/x86_64/ tls/ \
+                    haswell/avx512_1/x86_64/ haswell/avx512_1/ haswell/x86_64/ haswell/ \
+                    avx512_1/x86_64/ avx512_1/ x86_64/";
+        let got = super::legacy_subdirs(&["haswell", "avx512_1", "x86_64"]);
+        assert_eq!(got.join(" "), want);
+        // Without a platform of its own the platform and the capability share a name.
+        let got = super::legacy_subdirs(&["x86_64", "x86_64"]);
+        assert_eq!(
+            got.join(" "),
+            "tls/x86_64/x86_64/ tls/x86_64/ tls/x86_64/ tls/ x86_64/x86_64/ x86_64/ x86_64/"
+        );
+    }
+
     use super::*;
 
     #[test]

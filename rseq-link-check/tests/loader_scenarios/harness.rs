@@ -21,7 +21,7 @@ pub struct Real {
     pub stdout: String,
     pub stderr: String,
     /// (from, symbol, version, to) as printed by `LD_DEBUG=bindings`.
-    pub bindings: BTreeSet<(String, String, String, String)>,
+    pub bindings: BTreeSet<rseq_testkit::ld_debug::Binding>,
     /// Probe module name -> address it sees.
     pub seen: BTreeMap<String, String>,
     /// Address of a module's own definition -> module name.
@@ -193,30 +193,7 @@ impl Sc {
             status: out.status.code(),
             ..Real::default()
         };
-        for line in stderr.lines() {
-            let Some(rest) = line.split_once("binding file ").map(|x| x.1) else {
-                continue;
-            };
-            let Some((from, rest)) = rest.split_once(" [0] to ") else {
-                continue;
-            };
-            let Some((to, rest)) = rest.split_once(" [0]: ") else {
-                continue;
-            };
-            let Some((_, rest)) = rest.split_once(" symbol `") else {
-                continue;
-            };
-            let Some((sym, rest)) = rest.split_once('\'') else {
-                continue;
-            };
-            let version = rest
-                .trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string();
-            real.bindings
-                .insert((from.into(), sym.into(), version, to.into()));
-        }
+        real.bindings = rseq_testkit::ld_debug::bindings(&stderr);
         for line in stdout.lines() {
             let mut it = line.split_whitespace();
             match (it.next(), it.next(), it.next()) {

@@ -481,9 +481,32 @@ fn rpath_inherited_runpath_not() {
     }
 }
 
-/// LD_LIBRARY_PATH, `$ORIGIN`, `$LIB` and `$PLATFORM`: the paths the loader reports.
+/// The real loader's `$PLATFORM` (`dl_platform`, which glibc sets from the CPU's features:
+/// `haswell` on many Intel CPUs, not `AT_PLATFORM`), from `ld.so --list-diagnostics`.
+fn real_platform() -> String {
+    let out = Command::new("/lib64/ld-linux-x86-64.so.2")
+        .arg("--list-diagnostics")
+        .output()
+        .expect("ld.so runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dl_platform="))
+        .expect("dl_platform in the diagnostics");
+    line.trim_matches('"').to_string()
+}
+
+/// LD_LIBRARY_PATH, `$ORIGIN`, `$LIB` and `$PLATFORM`: the paths the loader reports. The
+/// library found through `$PLATFORM` sits in the directory the real loader expands it to,
+/// and the model must expand it the same way.
 #[test]
 fn search_path_tokens_and_library_path() {
+    let platform = real_platform();
+    assert_eq!(
+        rseq_link_check::loader::Platform::debian(rseq_link_check::elf::Machine::X86_64).platform,
+        platform,
+        "the model's $PLATFORM"
+    );
     let sc = Sc::new();
     sc.file("lib/x86_64-linux-gnu/.keep", "");
     sc.lib(
@@ -491,14 +514,18 @@ fn search_path_tokens_and_library_path() {
         &def_src("liba.so", RSEQ, 32, true, ""),
         &[],
     );
-    sc.lib("x86_64/libb.so", &ref_src("libb.so", RSEQ, true), &[]);
+    sc.lib(
+        &format!("{platform}/libb.so"),
+        &ref_src("libb.so", RSEQ, true),
+        &[],
+    );
     sc.lib("elsewhere/libc2.so", &ref_src("libc2.so", RSEQ, true), &[]);
     sc.exe(
         "main",
         &main_src("", &["liba.so", "libb.so", "libc2.so"]),
         &[
             "-Llib/x86_64-linux-gnu",
-            "-Lx86_64",
+            &format!("-L{platform}"),
             "-Lelsewhere",
             "-la",
             "-lb",
@@ -529,7 +556,9 @@ fn search_path_tokens_and_library_path() {
         "{names:?}"
     );
     assert!(
-        names.iter().any(|n| n.ends_with("/x86_64/libb.so")),
+        names
+            .iter()
+            .any(|n| n.ends_with(&format!("/{platform}/libb.so"))),
         "{names:?}"
     );
     assert!(
@@ -539,6 +568,46 @@ fn search_path_tokens_and_library_path() {
     // Without LD_LIBRARY_PATH libc2.so is missing, for the loader and for the model.
     assert!(sc.model("main", Options::default()).refuses_to_start());
     assert_ne!(sc.run("main", &[]).status, Some(0));
+}
+
+/// The subdirectories tried inside each search directory (glibc-hwcaps, then the legacy
+/// platform and capability combinations) are those the real loader prints with
+/// `LD_DEBUG=libs` for a RUNPATH directory, in its order.
+#[test]
+fn hwcaps_subdirectories_match_the_real_loader() {
+    let sc = Sc::new();
+    sc.lib("d/libx.so", &def_src("libx.so", RSEQ, 32, true, ""), &[]);
+    sc.exe(
+        "main",
+        &main_src("", &["libx.so"]),
+        &["-Ld", "-lx", "-Wl,-rpath,/nonexistent/rseq-dir:$ORIGIN/d"],
+    );
+    let out = Command::new(sc.s("main"))
+        .env("LD_DEBUG", "libs")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let list = stderr
+        .lines()
+        .find_map(|l| l.split_once("search path=").map(|x| x.1))
+        .and_then(|l| l.split_once("\t\t(RUNPATH").map(|x| x.0))
+        .expect("the RUNPATH search path in LD_DEBUG=libs");
+    let real: Vec<String> = list
+        .split(':')
+        .filter_map(|d| d.strip_prefix("/nonexistent/rseq-dir"))
+        .map(|sub| {
+            let sub = sub.trim_start_matches('/');
+            if sub.is_empty() {
+                String::new()
+            } else {
+                format!("{sub}/")
+            }
+        })
+        .collect();
+    let model =
+        rseq_link_check::loader::Platform::debian(rseq_link_check::elf::Machine::X86_64).subdirs;
+    assert_eq!(model, real);
 }
 
 /// A definition that is not thread-local.
