@@ -11,6 +11,7 @@
 pub mod diag;
 pub mod elf;
 pub mod error;
+pub mod explain;
 pub mod link;
 pub mod loader;
 pub mod report;

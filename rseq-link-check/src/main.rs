@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rseq_link_check::asm::ColorChoice;
-use rseq_link_check::diag::{Code, CATALOG};
 use rseq_link_check::loader::{DlopenMode, Options, Process};
 use rseq_link_check::report::{emit, Format, Render};
 use rseq_link_check::{link, rseq, Error, ExitStatus};
@@ -97,6 +96,9 @@ enum Command {
     Explain {
         /// A code such as `split-instance`.
         code: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -221,40 +223,6 @@ fn output<R: Render>(report: &R, format: Format) -> Result<ExitStatus, Error> {
     }
 }
 
-fn explain(code: Option<&str>) -> Result<ExitStatus, Error> {
-    match code {
-        Some(name) => {
-            let code = Code::from_name(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown diagnostic code `{name}` (run `rseq-link-check explain` for the list)"
-                ))
-            })?;
-            println!(
-                "{} ({}): {}\n\n{}\n\nfix: {}",
-                code,
-                code.severity(),
-                code.summary(),
-                code.explain(),
-                code.hint()
-            );
-        }
-        None => {
-            let verify_codes = rseq_link_check::verify::Code::ALL
-                .iter()
-                .map(|&c| Code::CriticalSection(c));
-            for code in CATALOG.iter().copied().chain(verify_codes) {
-                println!(
-                    "{:<28} {:<8} {}",
-                    code.as_str(),
-                    code.severity().to_string(),
-                    code.summary()
-                );
-            }
-        }
-    }
-    Ok(ExitStatus::Clean)
-}
-
 /// With no arguments: resolve `__rseq_abi` and glibc's `__rseq_offset` for a real program,
 /// then check it.
 fn demo() -> Result<ExitStatus, Error> {
@@ -341,7 +309,10 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
             let report = link::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
             output(&report, if json { Format::Json } else { Format::Human })
         }
-        Some(Command::Explain { code }) => explain(code.as_deref()),
+        Some(Command::Explain { code, json }) => output(
+            &rseq_link_check::explain::explain(code.as_deref())?,
+            if json { Format::Json } else { Format::Human },
+        ),
     }
 }
 

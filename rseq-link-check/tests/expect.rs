@@ -109,6 +109,8 @@ expect! {
     explain_link_code: ["explain", "linkers-disagree"];
     explain_verify_code: ["explain", "rseq-call-in-section"];
     explain_unknown: ["explain", "no-such-code"];
+    explain_catalog_json: ["explain", "--json"];
+    explain_code_json: ["explain", "--json", "winner-too-small"];
     // Usage errors.
     usage_bad_color: ["asm", "--color", "sometimes", "cs-call.o"];
     usage_bad_dlopen_mode: ["check", "--dlopen", "librseq16.so:sideways", "app"];

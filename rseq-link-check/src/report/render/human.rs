@@ -161,3 +161,32 @@ impl Render for GraphReport {
         GraphReport::exit_status(self)
     }
 }
+
+impl Render for crate::explain::ExplainReport {
+    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+        use crate::explain::ExplainReport;
+        match self {
+            ExplainReport::One(e) => writeln!(
+                w,
+                "{} ({}): {}\n\n{}\n\nfix: {}",
+                e.code, e.severity, e.summary, e.explanation, e.hint
+            ),
+            ExplainReport::Catalog { codes } => {
+                for e in codes {
+                    writeln!(
+                        w,
+                        "{:<28} {:<8} {}",
+                        e.code.as_str(),
+                        e.severity.to_string(),
+                        e.summary
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Clean
+    }
+}
