@@ -7,7 +7,8 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use rseq_link_check::asm::listing::build_listing;
-use rseq_link_check::verify::{analyse, render::render_text, Image};
+use rseq_link_check::render::render_text;
+use rseq_link_check::verify::{analyse, Image};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(image) = Image::parse(Path::new("fuzz.o"), data) else {

@@ -3,7 +3,7 @@
 //! - [`elf`]: each file mapped once and parsed once (`object`, `memmap2`).
 //! - [`loader`]: a model of glibc's dynamic loader: load order, search paths, symbol lookup.
 //! - [`rseq`]: the rseq policy on top (`resolve`, `check`), producing [`diag::Diagnostic`]s.
-//! - [`report`]: report values and their renderers (human, JSON, DOT).
+//! - [`report`]: report values; [`render`]: their renderers (human, JSON, DOT), chosen in one place.
 //! - [`link`]: build time: static link prediction (GNU ld and lld rules), the build-script
 //!   API and the linker wrapper.
 #![deny(unsafe_code)]
@@ -14,6 +14,7 @@ pub mod error;
 pub mod explain;
 pub mod link;
 pub mod loader;
+pub mod render;
 pub mod report;
 pub mod rseq;
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use rseq_link_check::asm::ColorChoice;
 use rseq_link_check::loader::{DlopenMode, Options, Process};
-use rseq_link_check::report::{emit, Format, Render};
+use rseq_link_check::render::{emit, ColorChoice, Format, Render, RenderOptions};
+use rseq_link_check::report::Outcome;
 use rseq_link_check::{link, rseq, Error, ExitStatus};
 
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
@@ -67,8 +67,8 @@ enum Command {
         #[arg(long, value_name = "PATTERN")]
         function: Option<String>,
         /// Colour: auto (when standard output is a terminal), always or never.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
-        color: String,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -213,10 +213,20 @@ impl LoadArgs {
     }
 }
 
-fn output<R: Render>(report: &R, format: Format) -> Result<ExitStatus, Error> {
+fn output<R: Render + Outcome>(report: &R, format: Format) -> Result<ExitStatus, Error> {
+    output_colored(report, format, ColorChoice::Auto)
+}
+
+fn output_colored<R: Render + Outcome>(
+    report: &R,
+    format: Format,
+    color: ColorChoice,
+) -> Result<ExitStatus, Error> {
+    use std::io::IsTerminal;
     let stdout = std::io::stdout();
+    let opts = RenderOptions::new(color, stdout.is_terminal());
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match emit(report, format, &mut out).and_then(|()| out.flush()) {
+    match emit(report, format, &opts, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(report.exit_status()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(report.exit_status()),
         Err(e) => Err(Error::Usage(e.to_string())),
@@ -291,13 +301,12 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
             color,
             json,
         }) => {
-            let mut listing = rseq_link_check::asm::listing_for_file(&elf, function.as_deref())?;
-            listing.color = match color.as_str() {
-                "always" => ColorChoice::Always,
-                "never" => ColorChoice::Never,
-                _ => ColorChoice::Auto,
-            };
-            output(&listing, if json { Format::Json } else { Format::Human })
+            let listing = rseq_link_check::asm::listing_for_file(&elf, function.as_deref())?;
+            output_colored(
+                &listing,
+                if json { Format::Json } else { Format::Human },
+                color,
+            )
         }
         Some(Command::Predict {
             symbol,

@@ -43,7 +43,7 @@ fn every_boundary(vars: &[(&str, &str)]) -> String {
     assert!(
         report.is_clean(),
         "{}",
-        rseq_link_check::verify::render::render_text(&report)
+        rseq_link_check::render::render_text(&report)
     );
     for s in &sections {
         println!(

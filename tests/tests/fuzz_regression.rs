@@ -18,7 +18,8 @@ use rseq_link_check::asm::build_listing;
 use rseq_link_check::elf::{ElfFile, Machine};
 use rseq_link_check::link::{split_response_file, DynamicList, LinkLine, VersionScript};
 use rseq_link_check::loader::LdCache;
-use rseq_link_check::verify::{analyse, render::render_text, Image};
+use rseq_link_check::render::render_text;
+use rseq_link_check::verify::{analyse, Image};
 use rseq_tests::stress::Rng;
 
 fn corpus(dir: &str) -> Vec<PathBuf> {

@@ -8,7 +8,7 @@ mod verify_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rseq_link_check::verify::render::render_text;
+use rseq_link_check::render::render_text;
 use rseq_link_check::verify::FileType;
 use verify_support::verify;
 

@@ -27,7 +27,7 @@ fn survive(data: &[u8]) -> bool {
     match Image::parse(Path::new("mutant"), data) {
         Ok(image) => {
             let report = analyse(&image, "mutant").report;
-            let _ = rseq_link_check::verify::render::render_text(&report);
+            let _ = rseq_link_check::render::render_text(&report);
             let listing = build_listing(&image, "mutant", None);
             let _ = rseq_link_check::asm::render_listing(
                 &listing,

@@ -43,7 +43,7 @@ use super::prediction::{predict, PredictOptions};
 use super::report::LinkReport;
 use super::search::SearchConfig;
 use crate::diag::Code;
-use crate::report::{emit, Format, Render};
+use crate::render::{emit, Format, RenderOptions};
 
 /// The kind of crate being checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,16 +113,7 @@ impl BuildReport {
     }
 }
 
-impl Render for BuildReport {
-    fn human(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        if let Some(l) = &self.libc {
-            writeln!(w, "C library: {}", l.describe())?;
-        }
-        if let Some(e) = &self.link_error {
-            writeln!(w, "the trial link failed:\n{e}")?;
-        }
-        self.link.human(w)
-    }
+impl crate::report::Outcome for BuildReport {
     fn exit_status(&self) -> crate::ExitStatus {
         self.link.exit_status()
     }
@@ -528,15 +519,7 @@ impl Check {
                 std::process::exit(1);
             }
         };
-        for d in &report.link.diagnostics {
-            println!(
-                "cargo:warning=rseq-link-check: {}[{}]: {} (fix: {})",
-                d.severity,
-                d.code,
-                d.message.replace('\n', " "),
-                d.hint
-            );
-        }
+        let _ = crate::render::cargo::warnings(&report.link.diagnostics, &mut std::io::stdout());
         if report.has_errors() {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(
@@ -544,7 +527,7 @@ impl Check {
                 "rseq-link-check: the link of this crate would resolve {} unsafely:",
                 self.symbol
             );
-            let _ = emit(&report, Format::Human, &mut err);
+            let _ = emit(&report, Format::Human, &RenderOptions::default(), &mut err);
             let _ = writeln!(
                 err,
                 "(policy: RSEQ_LINK_CHECK_WARN=<code> or Check::warn makes a code a warning)"

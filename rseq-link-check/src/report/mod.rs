@@ -1,14 +1,19 @@
-//! Report values returned by the analyses. They hold plain data (module names, sizes,
-//! diagnostics) and know nothing about output formats; [`render`] turns them into text,
-//! JSON or Graphviz DOT.
-
-pub mod render;
+//! Report values returned by the loader-model analyses. They hold plain data (module
+//! names, sizes, diagnostics) and know nothing about output formats; [`crate::render`]
+//! turns them into text, JSON or Graphviz DOT. [`Outcome`] is what every report (of any
+//! analysis) says about the process exit status.
 
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
 use crate::error::ExitStatus;
-pub use render::{emit, Format, Render};
+pub use crate::render::{emit, Format, Render};
+
+/// The exit status a report calls for.
+pub trait Outcome {
+    /// [`ExitStatus::Clean`] or [`ExitStatus::Findings`].
+    fn exit_status(&self) -> ExitStatus;
+}
 
 /// One definition of the resolved symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -189,5 +194,22 @@ impl GraphReport {
     /// 1 when any finding is an error, else 0.
     pub fn exit_status(&self) -> ExitStatus {
         status_of(&self.diagnostics)
+    }
+}
+
+macro_rules! outcome_from_diagnostics {
+    ($($t:ty),*) => {$(
+        impl Outcome for $t {
+            fn exit_status(&self) -> ExitStatus {
+                status_of(&self.diagnostics)
+            }
+        }
+    )*};
+}
+outcome_from_diagnostics!(ResolveReport, BindingsReport, CheckReport, GraphReport);
+
+impl Outcome for crate::explain::ExplainReport {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Clean
     }
 }

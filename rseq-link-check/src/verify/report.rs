@@ -77,3 +77,13 @@ impl VerifyReport {
         }
     }
 }
+
+impl crate::report::Outcome for VerifyReport {
+    fn exit_status(&self) -> crate::ExitStatus {
+        if self.is_clean() {
+            crate::ExitStatus::Clean
+        } else {
+            crate::ExitStatus::Findings
+        }
+    }
+}
