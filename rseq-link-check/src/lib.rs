@@ -21,4 +21,5 @@ pub mod rseq;
 pub use error::{Error, ExitStatus, Result};
 pub use link::buildscript;
 pub mod asm;
+pub mod cli;
 pub mod verify;

@@ -1,14 +1,13 @@
 //! `rseq-link-check`: a thin command line over the library. Parse arguments, call the
 //! analysis, render the report in the chosen format, exit with the report's status.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use rseq_link_check::loader::{DlopenMode, Options, Process};
-use rseq_link_check::render::{emit, ColorChoice, Format, Render, RenderOptions};
-use rseq_link_check::report::Outcome;
+use rseq_link_check::cli;
+use rseq_link_check::loader::{Options, Process};
+use rseq_link_check::render::{ColorChoice, Format};
 use rseq_link_check::{link, rseq, Error, ExitStatus};
 
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
@@ -148,17 +147,11 @@ struct LoadArgs {
 
 impl LoadArgs {
     fn options(&self) -> Result<Options, Error> {
-        let mut dlopen = Vec::new();
-        for d in &self.dlopen {
-            let (path, mode) = match d.rsplit_once(':') {
-                Some((p, m)) => (
-                    p.to_string(),
-                    m.parse::<DlopenMode>().map_err(Error::Usage)?,
-                ),
-                None => (d.clone(), DlopenMode::Local),
-            };
-            dlopen.push((path, mode));
-        }
+        let dlopen = self
+            .dlopen
+            .iter()
+            .map(|d| cli::parse_dlopen(d))
+            .collect::<Result<Vec<_>, Error>>()?;
         Ok(Options {
             preload: self
                 .preload
@@ -187,113 +180,56 @@ impl LoadArgs {
     }
 
     fn load(&self) -> Result<Process, Error> {
-        let p = Process::load(&self.elf, &self.options()?)?;
-        if p.refuses_to_start() {
-            let mut what: Vec<String> = p
-                .missing
-                .iter()
-                .filter(|m| !m.ignored)
-                .map(|m| format!("{} not found (needed by {})", m.name, m.needed_by))
-                .collect();
-            what.extend(p.missing_versions.iter().map(|v| {
-                format!(
-                    "version `{}' not found in {} (required by {})",
-                    v.version, v.file, v.required_by
-                )
-            }));
-            eprintln!(
-                "error: {}",
-                Error::LoaderRefuses {
-                    path: self.elf.clone(),
-                    what: what.join("; "),
-                }
-            );
-        }
-        Ok(p)
+        cli::load(&self.elf, &self.options()?)
     }
 }
 
-fn output<R: Render + Outcome>(report: &R, format: Format) -> Result<ExitStatus, Error> {
-    output_colored(report, format, ColorChoice::Auto)
-}
-
-fn output_colored<R: Render + Outcome>(
-    report: &R,
-    format: Format,
-    color: ColorChoice,
-) -> Result<ExitStatus, Error> {
-    use std::io::IsTerminal;
-    let stdout = std::io::stdout();
-    let opts = RenderOptions::new(color, stdout.is_terminal());
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match emit(report, format, &opts, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => Ok(report.exit_status()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(report.exit_status()),
-        Err(e) => Err(Error::Usage(e.to_string())),
+fn format(json: bool) -> Format {
+    if json {
+        Format::Json
+    } else {
+        Format::Human
     }
 }
 
-/// With no arguments: resolve `__rseq_abi` and glibc's `__rseq_offset` for a real program,
-/// then check it.
-fn demo() -> Result<ExitStatus, Error> {
-    let program = ["/usr/bin/ls", "/bin/ls"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .or_else(|| std::env::current_exe().ok())
-        .ok_or_else(|| Error::Usage("no program to analyse".into()))?;
-    let p = Process::load(
-        &program,
-        &Options {
-            vdso: true,
-            ..Options::default()
-        },
-    )?;
-    let mut status = ExitStatus::Clean;
-    for symbol in [rseq::RSEQ_ABI, "__rseq_offset"] {
-        let r = rseq::resolve(&p, symbol);
-        if r.exit_status() == ExitStatus::Findings {
-            status = ExitStatus::Findings;
-        }
-        output(&r, Format::Human)?;
-        println!();
-    }
-    // The verdict: every rule of the catalog over the same process.
-    println!("$ rseq-link-check check {}", program.display());
-    let c = rseq::check(&p);
-    if c.exit_status() == ExitStatus::Findings {
-        status = ExitStatus::Findings;
-    }
-    output(&c, Format::Human)?;
-    println!();
-    println!(
-        "hint: pass a file: `rseq-link-check resolve|check|verify|asm <ELF>` (`--json` for tools); see `rseq-link-check --help`"
-    );
-    Ok(status)
-}
-
-fn run(cli: Cli) -> Result<ExitStatus, Error> {
-    match cli.command {
-        None => demo(),
+fn run(args: Cli) -> Result<ExitStatus, Error> {
+    match args.command {
+        None => cli::demo(),
         Some(Command::Resolve { load, symbol }) => {
             let p = load.load()?;
-            output(&rseq::resolve(&p, &symbol), load.format(Format::Human))
+            cli::print(
+                &rseq::resolve(&p, &symbol),
+                load.format(Format::Human),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Bindings { load }) => {
             let p = load.load()?;
-            output(&rseq::bindings(&p), load.format(Format::Human))
+            cli::print(
+                &rseq::bindings(&p),
+                load.format(Format::Human),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Check { load }) => {
             let p = load.load()?;
-            output(&rseq::check(&p), load.format(Format::Human))
+            cli::print(
+                &rseq::check(&p),
+                load.format(Format::Human),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Graph { load, symbol }) => {
             let p = load.load()?;
-            output(&rseq::graph(&p, &symbol), load.format(Format::Dot))
+            cli::print(
+                &rseq::graph(&p, &symbol),
+                load.format(Format::Dot),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Verify { elf, json }) => {
             let report = rseq_link_check::verify::verify_file(&elf)?;
-            output(&report, if json { Format::Json } else { Format::Human })
+            cli::print(&report, format(json), ColorChoice::Auto)
         }
         Some(Command::Asm {
             elf,
@@ -302,11 +238,7 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
             json,
         }) => {
             let listing = rseq_link_check::asm::listing_for_file(&elf, function.as_deref())?;
-            output_colored(
-                &listing,
-                if json { Format::Json } else { Format::Human },
-                color,
-            )
+            cli::print(&listing, format(json), color)
         }
         Some(Command::Predict {
             symbol,
@@ -316,11 +248,12 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
             args,
         }) => {
             let report = link::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
-            output(&report, if json { Format::Json } else { Format::Human })
+            cli::print(&report, format(json), ColorChoice::Auto)
         }
-        Some(Command::Explain { code, json }) => output(
+        Some(Command::Explain { code, json }) => cli::print(
             &rseq_link_check::explain::explain(code.as_deref())?,
-            if json { Format::Json } else { Format::Human },
+            format(json),
+            ColorChoice::Auto,
         ),
     }
 }
