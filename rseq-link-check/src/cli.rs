@@ -6,11 +6,11 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use crate::analysis;
 use crate::error::{Error, ExitStatus};
 use crate::loader::{DlopenMode, Options, Process};
 use crate::render::{emit, ColorChoice, Format, Render, RenderOptions};
 use crate::report::Outcome;
-use crate::rseq;
 
 /// Renders `report` in `format` to standard output (colour resolved against it) and
 /// returns the exit status the report calls for. A closed pipe is not an error.
@@ -91,8 +91,8 @@ pub fn demo() -> Result<ExitStatus, Error> {
         },
     )?;
     let mut status = ExitStatus::Clean;
-    for symbol in [rseq::RSEQ_ABI, "__rseq_offset"] {
-        let r = rseq::resolve(&p, symbol);
+    for symbol in [analysis::RSEQ_ABI, "__rseq_offset"] {
+        let r = analysis::resolve(&p, symbol);
         if r.exit_status() == ExitStatus::Findings {
             status = ExitStatus::Findings;
         }
@@ -101,7 +101,7 @@ pub fn demo() -> Result<ExitStatus, Error> {
     }
     // The verdict: every rule of the catalog over the same process.
     println!("$ rseq-link-check check {}", program.display());
-    let c = rseq::check(&p);
+    let c = analysis::check(&p);
     if c.exit_status() == ExitStatus::Findings {
         status = ExitStatus::Findings;
     }

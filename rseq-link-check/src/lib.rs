@@ -2,12 +2,13 @@
 //!
 //! - [`elf`]: each file mapped once and parsed once (`object`, `memmap2`).
 //! - [`loader`]: a model of glibc's dynamic loader: load order, search paths, symbol lookup.
-//! - [`rseq`]: the rseq policy on top (`resolve`, `check`), producing [`diag::Diagnostic`]s.
+//! - [`analysis`]: the rseq policy on top (`resolve`, `bindings`, `check`, `graph`), producing [`diag::Diagnostic`]s.
 //! - [`report`]: report values; [`render`]: their renderers (human, JSON, DOT), chosen in one place.
 //! - [`link`]: build time: static link prediction (GNU ld and lld rules), the build-script
 //!   API and the linker wrapper.
 #![deny(unsafe_code)]
 
+pub mod analysis;
 pub mod diag;
 pub mod elf;
 pub mod error;
@@ -16,7 +17,6 @@ pub mod link;
 pub mod loader;
 pub mod render;
 pub mod report;
-pub mod rseq;
 
 pub use error::{Error, ExitStatus, Result};
 pub use link::buildscript;

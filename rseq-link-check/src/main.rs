@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use rseq_link_check::cli;
 use rseq_link_check::loader::{Options, Process};
 use rseq_link_check::render::{ColorChoice, Format};
-use rseq_link_check::{link, rseq, Error, ExitStatus};
+use rseq_link_check::{analysis, link, Error, ExitStatus};
 
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
 /// without running it.
@@ -27,7 +27,7 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// The symbol to resolve.
-        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        #[arg(long, default_value = analysis::RSEQ_ABI)]
         symbol: String,
     },
     /// Every symbol binding of every loaded module (what LD_DEBUG=bindings prints).
@@ -45,7 +45,7 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// The symbol whose definitions are marked.
-        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        #[arg(long, default_value = analysis::RSEQ_ABI)]
         symbol: String,
     },
     /// Checks every rseq critical section of an ELF executable, shared object or .o file:
@@ -76,7 +76,7 @@ enum Command {
     /// (`predict -- <args>`); with the output file present, also the loader model over it.
     Predict {
         /// The symbol to follow.
-        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        #[arg(long, default_value = analysis::RSEQ_ABI)]
         symbol: String,
         /// Apply this linker's rules (`bfd` or `lld`) instead of the line's `-fuse-ld=`.
         #[arg(long)]
@@ -198,7 +198,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Resolve { load, symbol }) => {
             let p = load.load()?;
             cli::print(
-                &rseq::resolve(&p, &symbol),
+                &analysis::resolve(&p, &symbol),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )
@@ -206,7 +206,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Bindings { load }) => {
             let p = load.load()?;
             cli::print(
-                &rseq::bindings(&p),
+                &analysis::bindings(&p),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )
@@ -214,7 +214,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Check { load }) => {
             let p = load.load()?;
             cli::print(
-                &rseq::check(&p),
+                &analysis::check(&p),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )
@@ -222,7 +222,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Graph { load, symbol }) => {
             let p = load.load()?;
             cli::print(
-                &rseq::graph(&p, &symbol),
+                &analysis::graph(&p, &symbol),
                 load.format(Format::Dot),
                 ColorChoice::Auto,
             )

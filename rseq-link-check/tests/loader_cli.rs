@@ -89,8 +89,8 @@ fn truncations_never_panic() {
         std::fs::write(&path, &full[..len]).unwrap();
         // Any outcome but a panic: an error, or a model of whatever is readable.
         if let Ok(p) = rseq_link_check::loader::Process::load(&path, &Default::default()) {
-            let _ = rseq_link_check::rseq::bindings(&p);
-            let _ = rseq_link_check::rseq::check(&p);
+            let _ = rseq_link_check::analysis::bindings(&p);
+            let _ = rseq_link_check::analysis::check(&p);
         }
         len += step;
     }

@@ -49,9 +49,9 @@ impl LinkReport {
             library_path,
             ..Options::default()
         };
-        let p = crate::rseq::load(output, &opts)?;
-        let resolved = crate::rseq::resolve(&p, &prediction.symbol);
-        let check = crate::rseq::check(&p);
+        let p = crate::analysis::load(output, &opts)?;
+        let resolved = crate::analysis::resolve(&p, &prediction.symbol);
+        let check = crate::analysis::check(&p);
         let mut all = prediction.diagnostics.clone();
         for d in check
             .diagnostics
