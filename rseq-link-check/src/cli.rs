@@ -12,6 +12,14 @@ use crate::loader::{DlopenMode, Options, Process};
 use crate::render::{emit, ColorChoice, Format, Render, RenderOptions};
 use crate::report::Outcome;
 
+/// The exit statuses, as `--help` shows them after the options.
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0   clean: no finding at error severity (verify, asm: no error or warning)
+  1   findings
+  2   unreadable or unanalysable input
+  64  usage error (EX_USAGE): bad arguments, unknown diagnostic code, bad policy setting";
+
 /// Renders `report` in `format` to standard output (colour resolved against it) and
 /// returns the exit status the report calls for. A closed pipe is not an error.
 pub fn print<R: Render + Outcome>(
@@ -25,7 +33,7 @@ pub fn print<R: Render + Outcome>(
     match emit(report, format, &opts, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(report.exit_status()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(report.exit_status()),
-        Err(e) => Err(Error::Usage(e.to_string())),
+        Err(e) => Err(Error::Output(e)),
     }
 }
 

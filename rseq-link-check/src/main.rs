@@ -13,7 +13,7 @@ use rseq_link_check::{analysis, link, Error, ExitStatus};
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
 /// without running it.
 #[derive(Debug, Parser)]
-#[command(name = "rseq-link-check", version, about)]
+#[command(name = "rseq-link-check", version, about, after_help = cli::EXIT_STATUS_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -259,8 +259,19 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are not errors; every other parse error is a usage error.
+            return if e.use_stderr() {
+                ExitCode::from(ExitStatus::Usage.code() as u8)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(args) {
         Ok(status) => ExitCode::from(status.code() as u8),
         Err(e) => {
             eprintln!("error: {e}");

@@ -111,7 +111,13 @@ expect! {
     explain_unknown: ["explain", "no-such-code"];
     explain_catalog_json: ["explain", "--json"];
     explain_code_json: ["explain", "--json", "winner-too-small"];
-    // Usage errors.
+    // The static link prediction of a link line.
+    predict_human: ["predict", "--", "cs-correct.o", "-o", "never-written.out"];
+    predict_json: ["predict", "--json", "--", "cs-correct.o", "-o", "never-written.out"];
+    // Usage errors (exit status 64) and the exit-status table of --help.
+    help: ["--help"];
+    usage_bad_link_line: ["predict", "--", "-o"];
+    usage_unknown_subcommand: ["frobnicate"];
     usage_bad_color: ["asm", "--color", "sometimes", "cs-call.o"];
     usage_bad_dlopen_mode: ["check", "--dlopen", "librseq16.so:sideways", "app"];
 }

@@ -204,8 +204,9 @@ fn explain_knows_every_code() {
         assert_eq!(o.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&o.stdout).contains(code.explain().lines().next().unwrap()));
     }
+    // An unknown code is a usage error (EX_USAGE).
     let bad = cli(&["explain", "no-such-code"]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(64));
 }
 
 #[test]
