@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use rseq_link_check::cli;
-use rseq_link_check::loader::{Options, Process};
-use rseq_link_check::render::{ColorChoice, Format};
-use rseq_link_check::{analysis, link, Error, ExitStatus};
+use rseq_link_check::{self as lc, cli, ColorChoice, Error, ExitStatus, Format, Options, Process};
 
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
 /// without running it.
@@ -27,7 +24,7 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// The symbol to resolve.
-        #[arg(long, default_value = analysis::RSEQ_ABI)]
+        #[arg(long, default_value = lc::RSEQ_ABI)]
         symbol: String,
     },
     /// Every symbol binding of every loaded module (what LD_DEBUG=bindings prints).
@@ -45,7 +42,7 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// The symbol whose definitions are marked.
-        #[arg(long, default_value = analysis::RSEQ_ABI)]
+        #[arg(long, default_value = lc::RSEQ_ABI)]
         symbol: String,
     },
     /// Checks every rseq critical section of an ELF executable, shared object or .o file:
@@ -76,7 +73,7 @@ enum Command {
     /// (`predict -- <args>`); with the output file present, also the loader model over it.
     Predict {
         /// The symbol to follow.
-        #[arg(long, default_value = analysis::RSEQ_ABI)]
+        #[arg(long, default_value = lc::RSEQ_ABI)]
         symbol: String,
         /// Apply this linker's rules (`bfd` or `lld`) instead of the line's `-fuse-ld=`.
         #[arg(long)]
@@ -198,7 +195,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Resolve { load, symbol }) => {
             let p = load.load()?;
             cli::print(
-                &analysis::resolve(&p, &symbol),
+                &lc::resolve(&p, &symbol),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )
@@ -206,7 +203,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Bindings { load }) => {
             let p = load.load()?;
             cli::print(
-                &analysis::bindings(&p),
+                &lc::bindings(&p),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )
@@ -214,7 +211,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Check { load }) => {
             let p = load.load()?;
             cli::print(
-                &analysis::check(&p),
+                &lc::check(&p),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )
@@ -222,13 +219,13 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         Some(Command::Graph { load, symbol }) => {
             let p = load.load()?;
             cli::print(
-                &analysis::graph(&p, &symbol),
+                &lc::graph(&p, &symbol),
                 load.format(Format::Dot),
                 ColorChoice::Auto,
             )
         }
         Some(Command::Verify { elf, json }) => {
-            let report = rseq_link_check::verify::verify_file(&elf)?;
+            let report = lc::verify_file(&elf)?;
             cli::print(&report, format(json), ColorChoice::Auto)
         }
         Some(Command::Asm {
@@ -237,7 +234,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
             color,
             json,
         }) => {
-            let listing = rseq_link_check::asm::listing_for_file(&elf, function.as_deref())?;
+            let listing = lc::listing_for_file(&elf, function.as_deref())?;
             cli::print(&listing, format(json), color)
         }
         Some(Command::Predict {
@@ -247,11 +244,11 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
             json,
             args,
         }) => {
-            let report = link::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
+            let report = lc::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
             cli::print(&report, format(json), ColorChoice::Auto)
         }
         Some(Command::Explain { code, json }) => cli::print(
-            &rseq_link_check::explain::explain(code.as_deref())?,
+            &lc::explain(code.as_deref())?,
             format(json),
             ColorChoice::Auto,
         ),

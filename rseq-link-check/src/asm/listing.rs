@@ -22,6 +22,7 @@ pub const EXIT_INSNS: usize = 4;
 /// What a line marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Marker {
     /// The first instruction of the section.
     Start,
@@ -78,6 +79,7 @@ pub struct Block {
 
 /// The listing of one section.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SectionListing {
     /// The verdict and addresses.
     pub section: SectionReport,
@@ -87,6 +89,7 @@ pub struct SectionListing {
 
 /// The listing of a file.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AsmListing {
     /// The input file as given.
     pub path: String,

@@ -48,6 +48,7 @@ use crate::render::{emit, Format, RenderOptions};
 /// The kind of crate being checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum CrateType {
     /// An executable.
     Bin,
@@ -70,6 +71,7 @@ pub type BuildScriptError = crate::Error;
 
 /// The outcome of a build-script check.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BuildReport {
     /// The target's C library, when found.
     pub libc: Option<TargetLibc>,

@@ -38,6 +38,7 @@ pub use version_script::{glob_match, DynamicList, ScriptVerdict, SymbolPattern, 
 
 /// Why a link line could not be analysed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LinkError {
     /// The command line itself is unusable.
     #[error("link line: {0}")]

@@ -16,6 +16,7 @@ use crate::report::{Outcome, ResolveReport};
 
 /// What a link resolved, statically and at run time.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct LinkReport {
     /// The static link prediction.
     pub prediction: LinkPrediction,

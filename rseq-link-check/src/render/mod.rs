@@ -34,6 +34,7 @@ pub enum Format {
 
 /// Whether to colour text output (`--color`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[non_exhaustive]
 pub enum ColorChoice {
     /// Colour when the output is a terminal and `NO_COLOR` is unset.
     #[default]

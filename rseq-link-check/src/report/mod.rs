@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::diag::Diagnostic;
 use crate::error::ExitStatus;
-pub use crate::render::{emit, Format, Render};
 
 /// The exit status a report calls for.
 pub trait Outcome {
@@ -67,6 +66,7 @@ pub struct Reference {
 
 /// The answer of `resolve`: where one symbol is defined and who binds to what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ResolveReport {
     /// The analysed program.
     pub program: String,
@@ -110,6 +110,7 @@ pub struct Unresolved {
 
 /// The answer of `bindings`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BindingsReport {
     /// The analysed program.
     pub program: String,
@@ -125,6 +126,7 @@ pub struct BindingsReport {
 
 /// The answer of `check`: the rseq policy verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CheckReport {
     /// The analysed program.
     pub program: String,
@@ -149,6 +151,7 @@ pub struct GraphNode {
 
 /// The answer of `graph`: the load graph with winning and losing definitions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct GraphReport {
     /// The analysed program.
     pub program: String,

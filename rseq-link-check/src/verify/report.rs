@@ -9,6 +9,7 @@ use super::image::{FileType, Machine};
 
 /// The verdict on one critical section.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SectionReport {
     /// The descriptor as read from the file.
     pub descriptor: Descriptor,
@@ -33,6 +34,7 @@ impl SectionReport {
 
 /// The result of verifying one file.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// The input file as given.
     pub path: String,
