@@ -77,26 +77,6 @@ impl LinkReport {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
-
-    /// One line: where the symbol comes from and how many findings there are.
-    pub fn summary_line(&self) -> String {
-        let p = &self.prediction;
-        let out = p
-            .output
-            .as_ref()
-            .map(|o| o.display().to_string())
-            .unwrap_or_else(|| "a.out".into());
-        let from = match &self.resolved {
-            Some(r) => match &r.winner {
-                Some(w) => format!("{} from {} ({} bytes)", p.symbol, w.module, w.size),
-                None => format!("{}: no definition", p.symbol),
-            },
-            None => crate::render::human::link::outcome_text(p),
-        };
-        let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
-        let warnings = self.diagnostics.len() - errors;
-        format!("rseq-link-check: {out}: {from}; {errors} error(s), {warnings} warning(s)")
-    }
 }
 
 impl Outcome for LinkPrediction {

@@ -149,7 +149,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
     if json {
         let _ = emit(&report, Format::Json, &RenderOptions::default(), &mut err);
     } else if std::env::var(SUMMARY_ENV).is_ok_and(|v| v == "1") {
-        let _ = writeln!(err, "{}", report.summary_line());
+        let _ = writeln!(err, "{}", crate::render::human::link::summary_line(&report));
     }
     code
 }

@@ -8,6 +8,27 @@ use crate::link::buildscript::BuildReport;
 use crate::link::{LinkPrediction, LinkReport, OutcomeState};
 use crate::render::{Render, RenderOptions};
 
+/// One line for the linker wrapper: where the symbol comes from and how many findings
+/// there are.
+pub fn summary_line(report: &LinkReport) -> String {
+    let p = &report.prediction;
+    let out = p
+        .output
+        .as_ref()
+        .map(|o| o.display().to_string())
+        .unwrap_or_else(|| "a.out".into());
+    let from = match &report.resolved {
+        Some(r) => match &r.winner {
+            Some(w) => format!("{} from {} ({} bytes)", p.symbol, w.module, w.size),
+            None => format!("{}: no definition", p.symbol),
+        },
+        None => outcome_text(p),
+    };
+    let errors = report.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = report.diagnostics.len() - errors;
+    format!("rseq-link-check: {out}: {from}; {errors} error(s), {warnings} warning(s)")
+}
+
 /// What the static link makes of the symbol, in a few words.
 pub fn outcome_text(p: &LinkPrediction) -> String {
     let o = &p.outcome;
