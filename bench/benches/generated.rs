@@ -1,7 +1,7 @@
 //! Benchmarks on generated crates that use `#[rseq_critical]`.
 //!
 //! * `verify`: `rseq-link-check verify` (the command, a whole process) and
-//!   `rseq_link_check::verify::verify_file` (in process) on release binaries with 10, 100
+//!   `rseq_link_check::verify_file` (in process) on release binaries with 10, 100
 //!   and 1000 critical sections. Each binary is a generated crate whose sections are
 //!   written with the macro in three shapes (add, compare-and-store, list pop), each on
 //!   its own word so that no two functions are identical (the compiler would merge
@@ -175,7 +175,7 @@ fn main() {
             "built {name} in {:.1} s (not measured)",
             t0.elapsed().as_secs_f64()
         );
-        let found = rseq_link_check::verify::verify_file(&bin)
+        let found = rseq_link_check::verify_file(&bin)
             .map(|r| r.sections.len().to_string())
             .unwrap_or_else(|e| format!("error: {e}"));
         let label = format!("{n}-sections");
@@ -196,7 +196,7 @@ fn main() {
         }
         g.bench_function(BenchmarkId::new("in-process", &label), |b| {
             b.iter(|| {
-                rseq_link_check::verify::verify_file(&bin)
+                rseq_link_check::verify_file(&bin)
                     .map(|r| r.sections.len())
                     .ok()
             })

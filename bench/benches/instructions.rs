@@ -411,7 +411,7 @@ fn main() {
     // `cargo test --benches` passes no `--bench`: a quick run without valgrind then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let exe = Path::new(env!("CARGO_BIN_EXE_fastpath"));
-    let report = rseq_link_check::verify::verify_file(exe).expect("verify the fastpath binary");
+    let report = rseq_link_check::verify_file(exe).expect("verify the fastpath binary");
     let sections: Vec<Section> = report
         .sections
         .iter()

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use rseq_link_check::elf::ElfFile;
+use rseq_link_check::__fuzz::elf::ElfFile;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(file) = ElfFile::from_bytes(Path::new("fuzz.so"), data.to_vec()) else {

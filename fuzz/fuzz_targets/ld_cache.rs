@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rseq_link_check::elf::Machine;
-use rseq_link_check::loader::LdCache;
+use rseq_link_check::__fuzz::elf::Machine;
+use rseq_link_check::__fuzz::loader::LdCache;
 
 fuzz_target!(|data: &[u8]| {
     let hwcaps = ["x86-64-v3".to_string(), "x86-64-v2".to_string()];

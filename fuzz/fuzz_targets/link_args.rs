@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rseq_link_check::link::{
+use rseq_link_check::__fuzz::link::{
     glob_match, split_response_file, DynamicList, LinkLine, VersionScript,
 };
 

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use rseq_link_check::asm::listing::build_listing;
-use rseq_link_check::verify::{analyse, render::render_text, Image};
+use rseq_link_check::__fuzz::asm::listing::build_listing;
+use rseq_link_check::__fuzz::render::render_text;
+use rseq_link_check::__fuzz::verify::{analyse, Image};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(image) = Image::parse(Path::new("fuzz.o"), data) else {

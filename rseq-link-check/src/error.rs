@@ -1,9 +1,23 @@
-//! Typed errors of the analyser and the mapping of outcomes to process exit codes.
+//! The crate's one error type, [`Error`]: typed variants for unreadable or unanalysable
+//! input, usage errors, and the per-area errors it wraps (the link line's [`LinkError`],
+//! the link policy's [`UnknownCode`], the build-script API's compiler and file failures);
+//! and [`ExitStatus`], the mapping of every outcome to a process exit status.
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | clean: no finding at error severity (`verify`, `asm`: no error or warning) |
+//! | 1 | findings |
+//! | 2 | unreadable or unanalysable input |
+//! | 64 | usage error (`EX_USAGE`): bad arguments, unknown code, bad policy setting |
 
 use std::path::{Path, PathBuf};
 
-/// Why an input could not be analysed. Every variant names the file and what is wrong.
+use crate::link::{LinkError, UnknownCode};
+
+/// Why a command could not produce a report. Every input variant names the file and what
+/// is wrong; [`Error::exit_status`] says which exit status it calls for.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The file could not be opened, read or mapped.
     #[error("{path}: cannot read: {source} (check the path and its permissions)", path = .path.display())]
@@ -53,6 +67,34 @@ pub enum Error {
     /// A command-line argument is not usable.
     #[error("invalid argument: {0}")]
     Usage(String),
+    /// A link line could not be analysed: unusable arguments, or an input that cannot be
+    /// read or parsed.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// A link policy setting (`RSEQ_LINK_CHECK_{ALLOW,WARN,DENY}`, `Check::deny`...) names
+    /// an unknown code.
+    #[error(transparent)]
+    Policy(#[from] UnknownCode),
+    /// The report could not be written to its output.
+    #[error("cannot write the report: {0}")]
+    Output(#[source] std::io::Error),
+    /// The build-script API could not build its stand-in objects.
+    #[error("cannot build the stand-in objects with `{compiler}`: {message} (set RSEQ_LINK_CHECK_CC or CC to a working C compiler)")]
+    Compiler {
+        /// The compiler.
+        compiler: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The build-script API could not write a file of its trial link.
+    #[error("cannot write {path}: {source}", path = .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -78,9 +120,16 @@ impl Error {
         }
     }
 
-    /// The exit code for this error: always [`ExitStatus::Unanalysable`].
+    /// The exit status this error calls for: [`ExitStatus::Usage`] for unusable arguments
+    /// (a bad link line or policy setting included), [`ExitStatus::Unanalysable`] for
+    /// everything about the input or the environment.
     pub fn exit_status(&self) -> ExitStatus {
-        ExitStatus::Unanalysable
+        match self {
+            Error::Usage(_) | Error::Policy(_) | Error::Link(LinkError::Args(_)) => {
+                ExitStatus::Usage
+            }
+            _ => ExitStatus::Unanalysable,
+        }
     }
 }
 
@@ -94,13 +143,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// The outcome of a command as a process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExitStatus {
     /// No finding at error severity.
     Clean = 0,
     /// At least one finding at error severity.
     Findings = 1,
-    /// The input could not be analysed.
+    /// The input could not be read or analysed.
     Unanalysable = 2,
+    /// The command line (or a policy setting) is not usable: `EX_USAGE` of `sysexits.h`.
+    Usage = 64,
 }
 
 impl ExitStatus {

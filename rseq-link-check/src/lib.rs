@@ -1,22 +1,87 @@
-//! ELF analysis for rseq: loader-model symbol resolution, link checks and critical-section verification.
+//! ELF analysis for rseq: loader-model symbol resolution, link checks and critical-section
+//! verification.
 //!
-//! - [`elf`]: each file mapped once and parsed once (`object`, `memmap2`).
-//! - [`loader`]: a model of glibc's dynamic loader: load order, search paths, symbol lookup.
-//! - [`rseq`]: the rseq policy on top (`resolve`, `check`), producing [`diag::Diagnostic`]s.
-//! - [`report`]: report values and their renderers (human, JSON, DOT).
-//! - [`link`]: build time: static link prediction (GNU ld and lld rules), the build-script
-//!   API and the linker wrapper.
+//! The API is at the crate root; every analysis returns a report value, and [`emit`]
+//! renders any report in the [`Format`] asked for:
+//!
+//! - The loader model (a program as glibc's dynamic loader would start it): [`load`] a
+//!   [`Process`] with [`Options`], then [`resolve`] one symbol, list every binding
+//!   ([`bindings`]), [`check`] every rule of the catalog, or draw the load [`graph`].
+//! - Critical sections: [`verify_file`] checks every `struct rseq_cs` of an ELF file;
+//!   [`listing_for_file`] lists them annotated for review.
+//! - Build time: [`predict_command`] predicts the static link of a `cc` link line;
+//!   [`buildscript`] is the `build.rs` API and [`wrapper`] the linker wrapper.
+//! - Diagnostics: every finding carries a [`Code`] of one catalog (with [`VerifyCode`] for
+//!   the verifier's rules); [`explain()`] returns its long form.
+//! - Errors and exit statuses: [`Error`], [`ExitStatus`]; [`cli`] holds what the
+//!   `rseq-link-check` binary does beyond parsing its arguments.
+//!
+//! Inside, one private module per concern: `elf` (each file mapped and parsed once),
+//! `loader` (the loader model), `analysis` (the rseq policy on top), `link` (static link
+//! prediction), `verify` and `asm` (critical sections), `diag` (the catalog), `report` and
+//! `render` (report values and their renderers), `explain`, `error`.
 #![deny(unsafe_code)]
 
-pub mod diag;
-pub mod elf;
-pub mod error;
-pub mod link;
-pub mod loader;
-pub mod report;
-pub mod rseq;
+mod analysis;
+mod asm;
+pub mod cli;
+mod diag;
+mod elf;
+mod error;
+mod explain;
+mod link;
+mod loader;
+mod render;
+mod report;
+mod verify;
 
+pub use analysis::{bindings, check, graph, load, resolve, RSEQ_ABI};
+pub use asm::{listing_for_file, AsmListing, Line, Marker, SectionListing};
+pub use diag::{Catalog, Code, Diagnostic, Severity, VerifyCode, CATALOG};
 pub use error::{Error, ExitStatus, Result};
-pub use link::buildscript;
-pub mod asm;
-pub mod verify;
+pub use explain::{explain, ExplainReport, Explanation};
+pub use link::{
+    buildscript, predict_command, wrapper, Level, LinkError, LinkPrediction, LinkReport, Policy,
+    UnknownCode,
+};
+pub use loader::{DlopenMode, Options, Process};
+pub use render::{emit, ColorChoice, Format, Render, RenderOptions};
+pub use report::{
+    BindingEntry, BindingsReport, CheckReport, Definition, GraphNode, GraphReport, Outcome,
+    Reference, ResolveReport, Unresolved, Winner,
+};
+pub use verify::{verify_file, FileType, Finding, Machine, SectionReport, VerifyReport};
+
+/// Internals for the fuzz targets and the test suites. Not API: no documentation, no
+/// stability; everything else in this crate is reached from the root.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// The rseq policy over the loader model.
+    pub mod analysis {
+        pub use crate::analysis::*;
+    }
+    /// Critical-section listings.
+    pub mod asm {
+        pub use crate::asm::*;
+    }
+    /// The ELF reader.
+    pub mod elf {
+        pub use crate::elf::*;
+    }
+    /// The static link model.
+    pub mod link {
+        pub use crate::link::*;
+    }
+    /// The dynamic loader model.
+    pub mod loader {
+        pub use crate::loader::*;
+    }
+    /// The renderers.
+    pub mod render {
+        pub use crate::render::*;
+    }
+    /// The critical-section verifier.
+    pub mod verify {
+        pub use crate::verify::*;
+    }
+}

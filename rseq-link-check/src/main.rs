@@ -1,21 +1,16 @@
 //! `rseq-link-check`: a thin command line over the library. Parse arguments, call the
 //! analysis, render the report in the chosen format, exit with the report's status.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use rseq_link_check::asm::ColorChoice;
-use rseq_link_check::diag::{Code, CATALOG};
-use rseq_link_check::loader::{DlopenMode, Options, Process};
-use rseq_link_check::report::{emit, Format, Render};
-use rseq_link_check::{link, rseq, Error, ExitStatus};
+use rseq_link_check::{self as lc, cli, ColorChoice, Error, ExitStatus, Format, Options, Process};
 
 /// Predicts which `__rseq_abi` (and every other symbol) each module of a program binds to,
 /// without running it.
 #[derive(Debug, Parser)]
-#[command(name = "rseq-link-check", version, about)]
+#[command(name = "rseq-link-check", version, about, after_help = cli::EXIT_STATUS_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -29,7 +24,7 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// The symbol to resolve.
-        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        #[arg(long, default_value = lc::RSEQ_ABI)]
         symbol: String,
     },
     /// Every symbol binding of every loaded module (what LD_DEBUG=bindings prints).
@@ -47,7 +42,7 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// The symbol whose definitions are marked.
-        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        #[arg(long, default_value = lc::RSEQ_ABI)]
         symbol: String,
     },
     /// Checks every rseq critical section of an ELF executable, shared object or .o file:
@@ -68,8 +63,8 @@ enum Command {
         #[arg(long, value_name = "PATTERN")]
         function: Option<String>,
         /// Colour: auto (when standard output is a terminal), always or never.
-        #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
-        color: String,
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -78,7 +73,7 @@ enum Command {
     /// (`predict -- <args>`); with the output file present, also the loader model over it.
     Predict {
         /// The symbol to follow.
-        #[arg(long, default_value = rseq::RSEQ_ABI)]
+        #[arg(long, default_value = lc::RSEQ_ABI)]
         symbol: String,
         /// Apply this linker's rules (`bfd` or `lld`) instead of the line's `-fuse-ld=`.
         #[arg(long)]
@@ -97,6 +92,9 @@ enum Command {
     Explain {
         /// A code such as `split-instance`.
         code: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -146,17 +144,11 @@ struct LoadArgs {
 
 impl LoadArgs {
     fn options(&self) -> Result<Options, Error> {
-        let mut dlopen = Vec::new();
-        for d in &self.dlopen {
-            let (path, mode) = match d.rsplit_once(':') {
-                Some((p, m)) => (
-                    p.to_string(),
-                    m.parse::<DlopenMode>().map_err(Error::Usage)?,
-                ),
-                None => (d.clone(), DlopenMode::Local),
-            };
-            dlopen.push((path, mode));
-        }
+        let dlopen = self
+            .dlopen
+            .iter()
+            .map(|d| cli::parse_dlopen(d))
+            .collect::<Result<Vec<_>, Error>>()?;
         Ok(Options {
             preload: self
                 .preload
@@ -185,137 +177,56 @@ impl LoadArgs {
     }
 
     fn load(&self) -> Result<Process, Error> {
-        let p = Process::load(&self.elf, &self.options()?)?;
-        if p.refuses_to_start() {
-            let mut what: Vec<String> = p
-                .missing
-                .iter()
-                .filter(|m| !m.ignored)
-                .map(|m| format!("{} not found (needed by {})", m.name, m.needed_by))
-                .collect();
-            what.extend(p.missing_versions.iter().map(|v| {
-                format!(
-                    "version `{}' not found in {} (required by {})",
-                    v.version, v.file, v.required_by
-                )
-            }));
-            eprintln!(
-                "error: {}",
-                Error::LoaderRefuses {
-                    path: self.elf.clone(),
-                    what: what.join("; "),
-                }
-            );
-        }
-        Ok(p)
+        cli::load(&self.elf, &self.options()?)
     }
 }
 
-fn output<R: Render>(report: &R, format: Format) -> Result<ExitStatus, Error> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match emit(report, format, &mut out).and_then(|()| out.flush()) {
-        Ok(()) => Ok(report.exit_status()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(report.exit_status()),
-        Err(e) => Err(Error::Usage(e.to_string())),
+fn format(json: bool) -> Format {
+    if json {
+        Format::Json
+    } else {
+        Format::Human
     }
 }
 
-fn explain(code: Option<&str>) -> Result<ExitStatus, Error> {
-    match code {
-        Some(name) => {
-            let code = Code::from_name(name).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown diagnostic code `{name}` (run `rseq-link-check explain` for the list)"
-                ))
-            })?;
-            println!(
-                "{} ({}): {}\n\n{}\n\nfix: {}",
-                code,
-                code.severity(),
-                code.summary(),
-                code.explain(),
-                code.hint()
-            );
-        }
-        None => {
-            let verify_codes = rseq_link_check::verify::Code::ALL
-                .iter()
-                .map(|&c| Code::CriticalSection(c));
-            for code in CATALOG.iter().copied().chain(verify_codes) {
-                println!(
-                    "{:<28} {:<8} {}",
-                    code.as_str(),
-                    code.severity().to_string(),
-                    code.summary()
-                );
-            }
-        }
-    }
-    Ok(ExitStatus::Clean)
-}
-
-/// With no arguments: resolve `__rseq_abi` and glibc's `__rseq_offset` for a real program,
-/// then check it.
-fn demo() -> Result<ExitStatus, Error> {
-    let program = ["/usr/bin/ls", "/bin/ls"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .or_else(|| std::env::current_exe().ok())
-        .ok_or_else(|| Error::Usage("no program to analyse".into()))?;
-    let p = Process::load(
-        &program,
-        &Options {
-            vdso: true,
-            ..Options::default()
-        },
-    )?;
-    let mut status = ExitStatus::Clean;
-    for symbol in [rseq::RSEQ_ABI, "__rseq_offset"] {
-        let r = rseq::resolve(&p, symbol);
-        if r.exit_status() == ExitStatus::Findings {
-            status = ExitStatus::Findings;
-        }
-        output(&r, Format::Human)?;
-        println!();
-    }
-    // The verdict: every rule of the catalog over the same process.
-    println!("$ rseq-link-check check {}", program.display());
-    let c = rseq::check(&p);
-    if c.exit_status() == ExitStatus::Findings {
-        status = ExitStatus::Findings;
-    }
-    output(&c, Format::Human)?;
-    println!();
-    println!(
-        "hint: pass a file: `rseq-link-check resolve|check|verify|asm <ELF>` (`--json` for tools); see `rseq-link-check --help`"
-    );
-    Ok(status)
-}
-
-fn run(cli: Cli) -> Result<ExitStatus, Error> {
-    match cli.command {
-        None => demo(),
+fn run(args: Cli) -> Result<ExitStatus, Error> {
+    match args.command {
+        None => cli::demo(),
         Some(Command::Resolve { load, symbol }) => {
             let p = load.load()?;
-            output(&rseq::resolve(&p, &symbol), load.format(Format::Human))
+            cli::print(
+                &lc::resolve(&p, &symbol),
+                load.format(Format::Human),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Bindings { load }) => {
             let p = load.load()?;
-            output(&rseq::bindings(&p), load.format(Format::Human))
+            cli::print(
+                &lc::bindings(&p),
+                load.format(Format::Human),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Check { load }) => {
             let p = load.load()?;
-            output(&rseq::check(&p), load.format(Format::Human))
+            cli::print(
+                &lc::check(&p),
+                load.format(Format::Human),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Graph { load, symbol }) => {
             let p = load.load()?;
-            output(&rseq::graph(&p, &symbol), load.format(Format::Dot))
+            cli::print(
+                &lc::graph(&p, &symbol),
+                load.format(Format::Dot),
+                ColorChoice::Auto,
+            )
         }
         Some(Command::Verify { elf, json }) => {
-            let report = rseq_link_check::verify::verify_file(&elf)?;
-            output(&report, if json { Format::Json } else { Format::Human })
+            let report = lc::verify_file(&elf)?;
+            cli::print(&report, format(json), ColorChoice::Auto)
         }
         Some(Command::Asm {
             elf,
@@ -323,13 +234,8 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
             color,
             json,
         }) => {
-            let mut listing = rseq_link_check::asm::listing_for_file(&elf, function.as_deref())?;
-            listing.color = match color.as_str() {
-                "always" => ColorChoice::Always,
-                "never" => ColorChoice::Never,
-                _ => ColorChoice::Auto,
-            };
-            output(&listing, if json { Format::Json } else { Format::Human })
+            let listing = lc::listing_for_file(&elf, function.as_deref())?;
+            cli::print(&listing, format(json), color)
         }
         Some(Command::Predict {
             symbol,
@@ -338,16 +244,31 @@ fn run(cli: Cli) -> Result<ExitStatus, Error> {
             json,
             args,
         }) => {
-            let report = link::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
-            output(&report, if json { Format::Json } else { Format::Human })
+            let report = lc::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
+            cli::print(&report, format(json), ColorChoice::Auto)
         }
-        Some(Command::Explain { code }) => explain(code.as_deref()),
+        Some(Command::Explain { code, json }) => cli::print(
+            &lc::explain(code.as_deref())?,
+            format(json),
+            ColorChoice::Auto,
+        ),
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are not errors; every other parse error is a usage error.
+            return if e.use_stderr() {
+                ExitCode::from(ExitStatus::Usage.code() as u8)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(args) {
         Ok(status) => ExitCode::from(status.code() as u8),
         Err(e) => {
             eprintln!("error: {e}");

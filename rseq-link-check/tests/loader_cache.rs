@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use rseq_link_check::elf::Machine;
-use rseq_link_check::loader::{LdCache, Platform};
+use rseq_link_check::__fuzz::elf::Machine;
+use rseq_link_check::__fuzz::loader::{LdCache, Platform};
 
 #[test]
 fn every_cache_entry_matches_ldconfig() {

@@ -88,9 +88,9 @@ fn truncations_never_panic() {
     while len < full.len() {
         std::fs::write(&path, &full[..len]).unwrap();
         // Any outcome but a panic: an error, or a model of whatever is readable.
-        if let Ok(p) = rseq_link_check::loader::Process::load(&path, &Default::default()) {
-            let _ = rseq_link_check::rseq::bindings(&p);
-            let _ = rseq_link_check::rseq::check(&p);
+        if let Ok(p) = rseq_link_check::Process::load(&path, &Default::default()) {
+            let _ = rseq_link_check::bindings(&p);
+            let _ = rseq_link_check::check(&p);
         }
         len += step;
     }
@@ -198,14 +198,15 @@ fn explain_knows_every_code() {
     let list = cli(&["explain"]);
     assert_eq!(list.status.code(), Some(0));
     let text = String::from_utf8_lossy(&list.stdout);
-    for code in rseq_link_check::diag::CATALOG {
+    for code in rseq_link_check::CATALOG {
         assert!(text.contains(code.as_str()));
         let o = cli(&["explain", code.as_str()]);
         assert_eq!(o.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&o.stdout).contains(code.explain().lines().next().unwrap()));
     }
+    // An unknown code is a usage error (EX_USAGE).
     let bad = cli(&["explain", "no-such-code"]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(64));
 }
 
 #[test]

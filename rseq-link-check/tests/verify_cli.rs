@@ -159,7 +159,7 @@ fn a_large_binary_without_sections_says_so() {
 fn explain_knows_every_verify_code() {
     let (code, out, _) = run(bin().arg("explain"));
     assert_eq!(code, 0);
-    for c in rseq_link_check::verify::Code::ALL {
+    for c in rseq_link_check::VerifyCode::ALL {
         assert!(out.contains(c.as_str()), "{c}");
         let (code, text, _) = run(bin().args(["explain", c.as_str()]));
         assert_eq!(code, 0);

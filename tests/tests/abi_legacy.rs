@@ -181,9 +181,9 @@ fn glibc_owned_leaves_the_legacy_area_unregistered() {
     // executable's __rseq_abi directly, and that area is the one nobody registers (the run
     // above reads -1 there): the error names the library as the reader.
     let exe = build().join("target/debug/linked");
-    let p = rseq_link_check::rseq::load(&exe, &rseq_link_check::loader::Options::default())
+    let p = rseq_link_check::load(&exe, &rseq_link_check::Options::default())
         .expect("model the linked program");
-    let found: Vec<_> = rseq_link_check::rseq::check(&p)
+    let found: Vec<_> = rseq_link_check::check(&p)
         .diagnostics
         .into_iter()
         .filter(|d| d.code.as_str() == "glibc-owns-registration")

@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rseq_link_check::asm::build_listing;
-use rseq_link_check::elf::{ElfFile, Machine};
-use rseq_link_check::link::{split_response_file, DynamicList, LinkLine, VersionScript};
-use rseq_link_check::loader::LdCache;
-use rseq_link_check::verify::{analyse, render::render_text, Image};
+use rseq_link_check::__fuzz::asm::build_listing;
+use rseq_link_check::__fuzz::elf::{ElfFile, Machine};
+use rseq_link_check::__fuzz::link::{split_response_file, DynamicList, LinkLine, VersionScript};
+use rseq_link_check::__fuzz::loader::LdCache;
+use rseq_link_check::__fuzz::render::render_text;
+use rseq_link_check::__fuzz::verify::{analyse, Image};
 use rseq_tests::stress::Rng;
 
 fn corpus(dir: &str) -> Vec<PathBuf> {

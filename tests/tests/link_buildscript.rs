@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rseq_link_check::buildscript::{Check, CrateType};
-use rseq_link_check::diag::Code;
+use rseq_link_check::Code;
 
 struct Lab {
     dir: tempfile::TempDir,

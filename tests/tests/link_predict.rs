@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use object::{Object, ObjectSymbol, ObjectSymbolTable, RelocationTarget};
-use rseq_link_check::link::{
+use rseq_link_check::__fuzz::link::{
     predict, LinkLine, LinkPrediction, LinkerFlavor, OutcomeState, PredictOptions, RejectionKind,
     SearchConfig,
 };

@@ -188,8 +188,7 @@ fn linker_failures_pass_through_with_the_prediction() {
 fn predict_command_reports_json() {
     let lab = Lab::new();
     let args = lab.line("d64", "never-linked");
-    let report =
-        rseq_link_check::link::predict_command(&args, "__rseq_abi", Some("bfd"), "cc").unwrap();
+    let report = rseq_link_check::predict_command(&args, "__rseq_abi", Some("bfd"), "cc").unwrap();
     let json = serde_json::to_value(&report).unwrap();
     let p = &json["prediction"];
     assert_eq!(p["linker"], "gnu-ld");

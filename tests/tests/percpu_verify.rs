@@ -7,8 +7,8 @@ use rseq_abi::percpu::{
     CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing, PerCpuSpinLock,
     PerCpuStack, Slot, StackLink, StackNode,
 };
-use rseq_link_check::verify::render::render_text;
-use rseq_link_check::verify::verify_file;
+use rseq_link_check::__fuzz::render::render_text;
+use rseq_link_check::verify_file;
 use std::ptr::NonNull;
 
 struct Node {

@@ -4,10 +4,10 @@
 
 mod verify_support;
 
-use rseq_link_check::asm::{listing_for_file, render_listing, ColorChoice, Marker};
+use rseq_link_check::__fuzz::asm::{listing_for_file, render_listing, ColorChoice, Marker};
 use verify_support::{build_aarch64, build_x86_64, Form};
 
-fn markers(listing: &rseq_link_check::asm::AsmListing) -> Vec<Marker> {
+fn markers(listing: &rseq_link_check::__fuzz::asm::AsmListing) -> Vec<Marker> {
     listing.sections[0]
         .blocks
         .iter()

@@ -6,11 +6,11 @@
 
 mod verify_support;
 
-use rseq_link_check::verify::{Code, Severity};
+use rseq_link_check::{Severity, VerifyCode as Code};
 use verify_support::{build_aarch64, build_x86_64, build_x86_64_linked, verify, Form};
 
 /// Codes of errors and warnings, sorted.
-fn defect_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static str> {
+fn defect_codes(report: &rseq_link_check::VerifyReport) -> Vec<&'static str> {
     let mut codes: Vec<&'static str> = report
         .all_findings()
         .filter(|f| f.severity != Severity::Info)
@@ -21,7 +21,7 @@ fn defect_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static 
     codes
 }
 
-fn note_codes(report: &rseq_link_check::verify::VerifyReport) -> Vec<&'static str> {
+fn note_codes(report: &rseq_link_check::VerifyReport) -> Vec<&'static str> {
     let mut codes: Vec<&'static str> = report
         .all_findings()
         .filter(|f| f.severity == Severity::Info)
@@ -157,7 +157,7 @@ fn every_x86_64_rule_catches_its_broken_twin_and_passes_its_correct_twin() {
                 defect_codes(&report),
                 want,
                 "{name} broken twin as {form:?}:\n{}",
-                rseq_link_check::verify::render::render_text(&report)
+                rseq_link_check::__fuzz::render::render_text(&report)
             );
             assert_eq!(report.exit_code(), 1);
             assert_eq!(report.sections.len().max(1), report.sections.len().max(1));
@@ -167,7 +167,7 @@ fn every_x86_64_rule_catches_its_broken_twin_and_passes_its_correct_twin() {
             assert!(
                 report.is_clean() && note_codes(&report).is_empty(),
                 "{name} correct twin as {form:?}:\n{}",
-                rseq_link_check::verify::render::render_text(&report)
+                rseq_link_check::__fuzz::render::render_text(&report)
             );
             assert_eq!(report.sections.len(), 1, "{name} correct twin as {form:?}");
             assert_eq!(report.exit_code(), 0);
@@ -235,13 +235,13 @@ fn every_aarch64_rule_catches_its_broken_twin_and_passes_its_correct_twin() {
                 defect_codes(&report),
                 want,
                 "aarch64 {name} broken twin as {form:?}:\n{}",
-                rseq_link_check::verify::render::render_text(&report)
+                rseq_link_check::__fuzz::render::render_text(&report)
             );
             let report = verify(&build_aarch64(dir.path(), name, false, form));
             assert!(
                 report.is_clean() && report.sections.len() == 1,
                 "aarch64 {name} correct twin as {form:?}:\n{}",
-                rseq_link_check::verify::render::render_text(&report)
+                rseq_link_check::__fuzz::render::render_text(&report)
             );
         }
     }
@@ -289,7 +289,7 @@ fn other_linkers_and_packed_relocations_give_the_same_verdicts() {
         assert!(
             report.is_clean(),
             "{tag}: {}",
-            rseq_link_check::verify::render::render_text(&report)
+            rseq_link_check::__fuzz::render::render_text(&report)
         );
         let s = &report.sections[0];
         // cmp (8) + jne (2) + mov (3) + cmp (3) + jne (2) + mov (3) bytes.
@@ -305,7 +305,7 @@ fn other_linkers_and_packed_relocations_give_the_same_verdicts() {
             assert!(
                 defect_codes(&report).contains(&code),
                 "{tag} {name}: {}",
-                rseq_link_check::verify::render::render_text(&report)
+                rseq_link_check::__fuzz::render::render_text(&report)
             );
             let report = verify(&build_x86_64_linked(dir.path(), name, false, tag, args));
             assert!(report.is_clean(), "{tag} {name} correct twin");

@@ -8,8 +8,8 @@ mod verify_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rseq_link_check::verify::render::render_text;
-use rseq_link_check::verify::FileType;
+use rseq_link_check::__fuzz::render::render_text;
+use rseq_link_check::FileType;
 use verify_support::verify;
 
 /// Families × indices in the fixture.

@@ -6,8 +6,8 @@ mod verify_support;
 
 use std::path::Path;
 
-use rseq_link_check::asm::build_listing;
-use rseq_link_check::verify::{analyse, Image};
+use rseq_link_check::__fuzz::asm::build_listing;
+use rseq_link_check::__fuzz::verify::{analyse, Image};
 use verify_support::{build_aarch64, build_x86_64, Form};
 
 /// A small deterministic generator (xorshift64), so a failure names a reproducible case.
@@ -27,11 +27,11 @@ fn survive(data: &[u8]) -> bool {
     match Image::parse(Path::new("mutant"), data) {
         Ok(image) => {
             let report = analyse(&image, "mutant").report;
-            let _ = rseq_link_check::verify::render::render_text(&report);
+            let _ = rseq_link_check::__fuzz::render::render_text(&report);
             let listing = build_listing(&image, "mutant", None);
-            let _ = rseq_link_check::asm::render_listing(
+            let _ = rseq_link_check::__fuzz::asm::render_listing(
                 &listing,
-                rseq_link_check::asm::ColorChoice::Never,
+                rseq_link_check::__fuzz::asm::ColorChoice::Never,
             );
             true
         }

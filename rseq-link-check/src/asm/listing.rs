@@ -22,6 +22,7 @@ pub const EXIT_INSNS: usize = 4;
 /// What a line marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Marker {
     /// The first instruction of the section.
     Start,
@@ -78,6 +79,7 @@ pub struct Block {
 
 /// The listing of one section.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SectionListing {
     /// The verdict and addresses.
     pub section: SectionReport,
@@ -87,6 +89,7 @@ pub struct SectionListing {
 
 /// The listing of a file.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct AsmListing {
     /// The input file as given.
     pub path: String,
@@ -100,9 +103,6 @@ pub struct AsmListing {
     pub total_sections: usize,
     /// File-level findings of the verifier.
     pub findings: Vec<Finding>,
-    /// Whether the text form is coloured (not part of the JSON form).
-    #[serde(skip)]
-    pub color: super::ColorChoice,
 }
 
 fn split_text(text: &str) -> (String, String) {
@@ -377,6 +377,22 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
         sections,
         total_sections,
         findings: analysis.report.findings,
-        color: super::ColorChoice::default(),
+    }
+}
+
+impl crate::report::Outcome for AsmListing {
+    /// Findings (errors or warnings) in a listed section or in the file's arrays give
+    /// [`ExitStatus::Findings`](crate::ExitStatus::Findings), as `verify` does.
+    fn exit_status(&self) -> crate::ExitStatus {
+        let clean = self
+            .findings
+            .iter()
+            .chain(self.sections.iter().flat_map(|s| s.section.findings.iter()))
+            .all(|f| f.severity == crate::verify::Severity::Info);
+        if clean {
+            crate::ExitStatus::Clean
+        } else {
+            crate::ExitStatus::Findings
+        }
     }
 }

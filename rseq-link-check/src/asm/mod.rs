@@ -4,14 +4,13 @@
 //! descriptor's address through the commit, the abort handler after its signature and
 //! the declared exits, each line marked (`start:`, `commit:`, `abort:`, `exit:`) and
 //! commented (branch destinations, the descriptor), together with the section's verdict
-//! from [`crate::verify`]. [`render`] prints it, with colour only when asked or on a
-//! terminal.
+//! from [`crate::verify`]. [`crate::render`] prints it, with colour only when asked or on
+//! a terminal.
 
 pub mod listing;
-pub mod render;
 
+pub use crate::render::{render_listing, ColorChoice};
 pub use listing::{build_listing, AsmListing, Line, Marker, SectionListing};
-pub use render::{render_listing, ColorChoice};
 
 use std::path::Path;
 

@@ -4,6 +4,6 @@
 //! `$RSEQ_LINK_CHECK_LINKER`) and fails the link on error findings.
 
 fn main() {
-    let code = rseq_link_check::link::wrapper::run(std::env::args_os().skip(1).collect());
+    let code = rseq_link_check::wrapper::run(std::env::args_os().skip(1).collect());
     std::process::exit(code);
 }

@@ -43,11 +43,12 @@ use super::prediction::{predict, PredictOptions};
 use super::report::LinkReport;
 use super::search::SearchConfig;
 use crate::diag::Code;
-use crate::report::{emit, Format, Render};
+use crate::render::{emit, Format, RenderOptions};
 
 /// The kind of crate being checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum CrateType {
     /// An executable.
     Bin,
@@ -64,39 +65,13 @@ enum LibKind {
     Either,
 }
 
-/// Why the check could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildScriptError {
-    /// A policy setting names an unknown code.
-    #[error(transparent)]
-    Policy(#[from] UnknownCode),
-    /// The stand-in objects could not be built.
-    #[error("rseq-link-check: cannot build the stand-in objects with `{compiler}`: {message} (set RSEQ_LINK_CHECK_CC or CC to a working C compiler)")]
-    Compiler {
-        /// The compiler.
-        compiler: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// A file could not be written.
-    #[error("rseq-link-check: cannot write {path}: {source}", path = .path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The link line could not be analysed.
-    #[error("rseq-link-check: {0}")]
-    Link(#[from] super::LinkError),
-    /// The loader model could not read the trial output.
-    #[error("rseq-link-check: {0}")]
-    Loader(#[from] crate::Error),
-}
+/// Why the check could not run: the crate's [`Error`](crate::Error) (a bad policy
+/// setting, the compiler or a file of the trial link, the link line, the loader model).
+pub type BuildScriptError = crate::Error;
 
 /// The outcome of a build-script check.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BuildReport {
     /// The target's C library, when found.
     pub libc: Option<TargetLibc>,
@@ -113,16 +88,7 @@ impl BuildReport {
     }
 }
 
-impl Render for BuildReport {
-    fn human(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        if let Some(l) = &self.libc {
-            writeln!(w, "C library: {}", l.describe())?;
-        }
-        if let Some(e) = &self.link_error {
-            writeln!(w, "the trial link failed:\n{e}")?;
-        }
-        self.link.human(w)
-    }
+impl crate::report::Outcome for BuildReport {
     fn exit_status(&self) -> crate::ExitStatus {
         self.link.exit_status()
     }
@@ -307,7 +273,7 @@ impl Check {
         Command::new(&self.compiler)
             .args(args)
             .output()
-            .map_err(|e| BuildScriptError::Compiler {
+            .map_err(|e| crate::Error::Compiler {
                 compiler: self.compiler.clone(),
                 message: e.to_string(),
             })
@@ -316,7 +282,7 @@ impl Check {
     /// Compiles `src` to `work/NAME.o` with the C compiler.
     fn compile(&self, work: &Path, name: &str, src: &str) -> Result<PathBuf, BuildScriptError> {
         let c = work.join(format!("{name}.c"));
-        std::fs::write(&c, src).map_err(|e| BuildScriptError::Io {
+        std::fs::write(&c, src).map_err(|e| crate::Error::Write {
             path: c.clone(),
             source: e,
         })?;
@@ -329,7 +295,7 @@ impl Check {
             c.display().to_string(),
         ])?;
         if !out.status.success() {
-            return Err(BuildScriptError::Compiler {
+            return Err(crate::Error::Compiler {
                 compiler: self.compiler.clone(),
                 message: String::from_utf8_lossy(&out.stderr).into_owned(),
             });
@@ -346,13 +312,13 @@ impl Check {
             .clone()
             .unwrap_or_else(std::env::temp_dir)
             .join("rseq-link-check");
-        std::fs::create_dir_all(&work).map_err(|e| BuildScriptError::Io {
+        std::fs::create_dir_all(&work).map_err(|e| crate::Error::Write {
             path: work.clone(),
             source: e,
         })?;
         let write = |name: &str, text: &str| -> Result<PathBuf, BuildScriptError> {
             let p = work.join(name);
-            std::fs::write(&p, text).map_err(|e| BuildScriptError::Io {
+            std::fs::write(&p, text).map_err(|e| crate::Error::Write {
                 path: p.clone(),
                 source: e,
             })?;
@@ -388,12 +354,12 @@ impl Check {
                     .arg(&archive)
                     .arg(&own)
                     .output()
-                    .map_err(|e| BuildScriptError::Compiler {
+                    .map_err(|e| crate::Error::Compiler {
                         compiler: ar.clone(),
                         message: e.to_string(),
                     })?;
                 if !out.status.success() {
-                    return Err(BuildScriptError::Compiler {
+                    return Err(crate::Error::Compiler {
                         compiler: ar,
                         message: String::from_utf8_lossy(&out.stderr).into_owned(),
                     });
@@ -523,20 +489,17 @@ impl Check {
         let report = match self.evaluate() {
             Ok(r) => r,
             Err(e) => {
+                // A policy message names its variable; every other one says who speaks.
+                let e = match e {
+                    crate::Error::Policy(_) => e.to_string(),
+                    _ => format!("rseq-link-check: {e}"),
+                };
                 println!("cargo:warning={e}");
                 eprintln!("{e}");
                 std::process::exit(1);
             }
         };
-        for d in &report.link.diagnostics {
-            println!(
-                "cargo:warning=rseq-link-check: {}[{}]: {} (fix: {})",
-                d.severity,
-                d.code,
-                d.message.replace('\n', " "),
-                d.hint
-            );
-        }
+        let _ = crate::render::cargo::warnings(&report.link.diagnostics, &mut std::io::stdout());
         if report.has_errors() {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(
@@ -544,7 +507,7 @@ impl Check {
                 "rseq-link-check: the link of this crate would resolve {} unsafely:",
                 self.symbol
             );
-            let _ = emit(&report, Format::Human, &mut err);
+            let _ = emit(&report, Format::Human, &RenderOptions::default(), &mut err);
             let _ = writeln!(
                 err,
                 "(policy: RSEQ_LINK_CHECK_WARN=<code> or Check::warn makes a code a warning)"

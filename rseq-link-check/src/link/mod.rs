@@ -38,6 +38,7 @@ pub use version_script::{glob_match, DynamicList, ScriptVerdict, SymbolPattern, 
 
 /// Why a link line could not be analysed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LinkError {
     /// The command line itself is unusable.
     #[error("link line: {0}")]
@@ -79,7 +80,6 @@ pub fn predict_command(
     rules: Option<&str>,
     cc: &str,
 ) -> crate::Result<LinkReport> {
-    let usage = |e: &dyn std::fmt::Display| crate::Error::Usage(e.to_string());
     let flavor = match rules {
         None => None,
         Some("bfd") | Some("gnu") | Some("ld") => Some(LinkerFlavor::GnuLd),
@@ -90,14 +90,14 @@ pub fn predict_command(
             )))
         }
     };
-    let policy = Policy::from_env().map_err(|e| usage(&e))?;
-    let line = LinkLine::parse(args).map_err(|e| usage(&e))?;
+    let policy = Policy::from_env()?;
+    let line = LinkLine::parse(args)?;
     let opts = PredictOptions {
         symbol: symbol.to_string(),
         search: SearchConfig::from_compiler(cc),
         flavor,
     };
-    let prediction = predict(&line, &opts).map_err(|e| usage(&e))?;
+    let prediction = predict(&line, &opts)?;
     match line.output.as_deref().filter(|o| o.is_file()) {
         Some(out) => {
             let dirs = line

@@ -17,6 +17,7 @@ use crate::diag::{Code, Diagnostic, Severity};
 
 /// What to do with findings of one code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Level {
     /// Drop the finding.
     Allow,

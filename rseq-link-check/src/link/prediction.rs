@@ -94,6 +94,7 @@ pub struct OtherLinker {
 
 /// A prediction of the static link.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct LinkPrediction {
     /// `-o`.
     pub output: Option<PathBuf>,

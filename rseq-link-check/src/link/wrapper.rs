@@ -21,7 +21,7 @@ use super::policy::Policy;
 use super::prediction::{predict, PredictOptions};
 use super::report::LinkReport;
 use super::search::SearchConfig;
-use crate::report::{emit, Format};
+use crate::render::{emit, Format, RenderOptions};
 
 /// The environment variable naming the real linker (default `cc`).
 pub const LINKER_ENV: &str = "RSEQ_LINK_CHECK_LINKER";
@@ -96,7 +96,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         // The linker said why; add what the prediction knows about the symbol.
         if !prediction.rejections.is_empty() {
             let report = LinkReport::from_prediction(prediction, &policy);
-            let _ = emit(&report, Format::Human, &mut err);
+            let _ = emit(&report, Format::Human, &RenderOptions::default(), &mut err);
         }
         return code;
     }
@@ -140,15 +140,16 @@ pub fn run(args: Vec<OsString>) -> i32 {
         let _ = emit(
             &report,
             if json { Format::Json } else { Format::Human },
+            &RenderOptions::default(),
             &mut err,
         );
         let _ = std::fs::remove_file(&output);
         return 1;
     }
     if json {
-        let _ = emit(&report, Format::Json, &mut err);
+        let _ = emit(&report, Format::Json, &RenderOptions::default(), &mut err);
     } else if std::env::var(SUMMARY_ENV).is_ok_and(|v| v == "1") {
-        let _ = writeln!(err, "{}", report.summary_line());
+        let _ = writeln!(err, "{}", crate::render::human::link::summary_line(&report));
     }
     code
 }

@@ -27,6 +27,7 @@ pub use search::Platform;
 /// How a simulated `dlopen` opens a module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DlopenMode {
     /// `RTLD_LOCAL`: the module's dependencies form a local scope searched after the global one.
     Local,

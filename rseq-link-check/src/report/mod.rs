@@ -1,14 +1,18 @@
-//! Report values returned by the analyses. They hold plain data (module names, sizes,
-//! diagnostics) and know nothing about output formats; [`render`] turns them into text,
-//! JSON or Graphviz DOT.
-
-pub mod render;
+//! Report values returned by the loader-model analyses. They hold plain data (module
+//! names, sizes, diagnostics) and know nothing about output formats; [`crate::render`]
+//! turns them into text, JSON or Graphviz DOT. [`Outcome`] is what every report (of any
+//! analysis) says about the process exit status.
 
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
 use crate::error::ExitStatus;
-pub use render::{emit, Format, Render};
+
+/// The exit status a report calls for.
+pub trait Outcome {
+    /// [`ExitStatus::Clean`] or [`ExitStatus::Findings`].
+    fn exit_status(&self) -> ExitStatus;
+}
 
 /// One definition of the resolved symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,6 +66,7 @@ pub struct Reference {
 
 /// The answer of `resolve`: where one symbol is defined and who binds to what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ResolveReport {
     /// The analysed program.
     pub program: String,
@@ -105,6 +110,7 @@ pub struct Unresolved {
 
 /// The answer of `bindings`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BindingsReport {
     /// The analysed program.
     pub program: String,
@@ -120,6 +126,7 @@ pub struct BindingsReport {
 
 /// The answer of `check`: the rseq policy verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CheckReport {
     /// The analysed program.
     pub program: String,
@@ -144,6 +151,7 @@ pub struct GraphNode {
 
 /// The answer of `graph`: the load graph with winning and losing definitions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct GraphReport {
     /// The analysed program.
     pub program: String,
@@ -189,5 +197,22 @@ impl GraphReport {
     /// 1 when any finding is an error, else 0.
     pub fn exit_status(&self) -> ExitStatus {
         status_of(&self.diagnostics)
+    }
+}
+
+macro_rules! outcome_from_diagnostics {
+    ($($t:ty),*) => {$(
+        impl Outcome for $t {
+            fn exit_status(&self) -> ExitStatus {
+                status_of(&self.diagnostics)
+            }
+        }
+    )*};
+}
+outcome_from_diagnostics!(ResolveReport, BindingsReport, CheckReport, GraphReport);
+
+impl Outcome for crate::explain::ExplainReport {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Clean
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The pipeline is load ([`image`], [`reloc`]) → discover ([`descriptor`]) → check
 //! ([`rules`], with [`decode`] per architecture) → [`report::VerifyReport`], which
-//! [`render`] turns into text; JSON is the report's `serde` form.
+//! [`crate::render`] turns into text; JSON is the report's `serde` form.
 //!
 //! Choices worth knowing when reading a verdict:
 //! - Instructions are decoded linearly from start_ip; post_commit_ip must be the end of an
@@ -23,7 +23,6 @@ pub mod descriptor;
 pub mod finding;
 pub mod image;
 pub mod reloc;
-pub mod render;
 pub mod report;
 pub mod rules;
 

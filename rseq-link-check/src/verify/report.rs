@@ -9,6 +9,7 @@ use super::image::{FileType, Machine};
 
 /// The verdict on one critical section.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct SectionReport {
     /// The descriptor as read from the file.
     pub descriptor: Descriptor,
@@ -33,6 +34,7 @@ impl SectionReport {
 
 /// The result of verifying one file.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// The input file as given.
     pub path: String,
@@ -74,6 +76,16 @@ impl VerifyReport {
             0
         } else {
             1
+        }
+    }
+}
+
+impl crate::report::Outcome for VerifyReport {
+    fn exit_status(&self) -> crate::ExitStatus {
+        if self.is_clean() {
+            crate::ExitStatus::Clean
+        } else {
+            crate::ExitStatus::Findings
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rseq_link_check::loader::{Options, Process};
+use rseq_link_check::{Options, Process};
 
 /// A scenario directory.
 pub struct Sc {
@@ -229,7 +229,7 @@ impl Sc {
 
 /// The analyser's printed bindings of `symbol`, as (from, version, to).
 pub fn model_bindings_of(p: &Process, symbol: &str) -> BTreeSet<(String, String, String)> {
-    rseq_link_check::rseq::bindings(p)
+    rseq_link_check::bindings(p)
         .bindings
         .into_iter()
         .filter(|b| b.symbol == symbol)
@@ -247,7 +247,7 @@ fn base(path: &str) -> String {
 
 /// The analyser's reference map for `symbol`: module file name -> defining module file name.
 pub fn model_refs(p: &Process, symbol: &str) -> BTreeMap<String, Option<String>> {
-    rseq_link_check::rseq::resolve(p, symbol)
+    rseq_link_check::resolve(p, symbol)
         .references
         .into_iter()
         .map(|r| (base(&r.module), r.binds_to.as_deref().map(base)))
@@ -287,7 +287,7 @@ pub fn assert_agrees(real: &Real, p: &Process, symbol: &str) {
 
 /// The diagnostic codes of `check` (plus `resolve` of `symbol`).
 pub fn codes(p: &Process) -> BTreeSet<String> {
-    rseq_link_check::rseq::check(p)
+    rseq_link_check::check(p)
         .diagnostics
         .iter()
         .map(|d| d.code.as_str().to_string())

@@ -9,7 +9,7 @@ mod harness;
 use harness::*;
 use std::process::Command;
 
-use rseq_link_check::loader::{DlopenMode, Options};
+use rseq_link_check::{DlopenMode, Options};
 
 const RSEQ: &str = "__rseq_abi";
 
@@ -61,7 +61,7 @@ fn executable_definition_missing_from_dynsym_splits() {
         real.seen["main"], real.seen["liba.so"],
         "the real process split"
     );
-    let r = rseq_link_check::rseq::resolve(&p, RSEQ);
+    let r = rseq_link_check::resolve(&p, RSEQ);
     let exe_def = r
         .definitions
         .iter()
@@ -730,7 +730,7 @@ fn glibc_aware_definition_and_blind_reader() {
                     ..Options::default()
                 },
             );
-            let found: Vec<_> = rseq_link_check::rseq::check(&p)
+            let found: Vec<_> = rseq_link_check::check(&p)
                 .diagnostics
                 .into_iter()
                 .filter(|d| d.code.as_str() == "glibc-owns-registration")
@@ -902,7 +902,7 @@ fn sysroot_gives_the_same_answer() {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(std::fs::canonicalize(f).unwrap(), dest).unwrap();
     }
-    let p = rseq_link_check::loader::Process::load(
+    let p = rseq_link_check::Process::load(
         std::path::Path::new("/opt/app/main"),
         &Options {
             sysroot: Some(sc.p("root")),
@@ -924,7 +924,7 @@ fn sysroot_gives_the_same_answer() {
             "/lib64/ld-linux-x86-64.so.2"
         ]
     );
-    let r = rseq_link_check::rseq::resolve(&p, RSEQ);
+    let r = rseq_link_check::resolve(&p, RSEQ);
     assert_eq!(r.winner.unwrap().module, "/opt/app/liba.so");
 }
 
@@ -1096,7 +1096,7 @@ fn rust_cdylib_keeps_a_private_copy() {
         real.seen["main"], real.seen["librust.so"],
         "the real process split"
     );
-    let r = rseq_link_check::rseq::resolve(&p, RSEQ);
+    let r = rseq_link_check::resolve(&p, RSEQ);
     let rust_def = r
         .definitions
         .iter()

@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 
 use iced_x86::{Decoder, DecoderOptions};
 use object::{Object, ObjectSegment};
-use rseq_link_check::verify::descriptor::discover;
-use rseq_link_check::verify::Image;
+use rseq_link_check::__fuzz::verify::descriptor::discover;
+use rseq_link_check::__fuzz::verify::Image;
 
 /// How the thread is disturbed at a boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,7 @@ pub fn sections_of(exe: &Path) -> Result<Vec<Section>, String> {
             boundaries,
             function: image
                 .symbolize(d.start_ip)
-                .map(|(s, _)| rseq_link_check::verify::demangle(&s.name)),
+                .map(|(s, _)| rseq_link_check::__fuzz::verify::demangle(&s.name)),
         });
     }
     Ok(out)

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rseq_link_check::verify::{verify_file, VerifyReport};
+use rseq_link_check::{verify_file, VerifyReport};
 
 /// How a fixture is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,14 +1,11 @@
-//! Human-readable text for a [`VerifyReport`] (JSON is its `serde` form).
+//! Text for the verifier's [`VerifyReport`] (JSON is its `serde` form).
 
 use std::fmt::Write as _;
 use std::io;
 
-use crate::error::ExitStatus;
-use crate::report::Render;
-
-use super::finding::Severity;
-use super::image::{machine_name, FileType};
-use super::report::VerifyReport;
+use crate::render::{Render, RenderOptions};
+use crate::verify::image::{machine_name, FileType};
+use crate::verify::{Severity, VerifyReport};
 
 /// Describes the ELF type for people.
 pub fn kind_text(kind: FileType) -> &'static str {
@@ -112,15 +109,7 @@ pub fn render_text(report: &VerifyReport) -> String {
 }
 
 impl Render for VerifyReport {
-    fn human(&self, w: &mut dyn io::Write) -> io::Result<()> {
+    fn human(&self, w: &mut dyn io::Write, _opts: &RenderOptions) -> io::Result<()> {
         w.write_all(render_text(self).as_bytes())
-    }
-
-    fn exit_status(&self) -> ExitStatus {
-        if self.is_clean() {
-            ExitStatus::Clean
-        } else {
-            ExitStatus::Findings
-        }
     }
 }

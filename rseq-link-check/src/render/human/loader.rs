@@ -1,20 +1,10 @@
-//! Human-readable text for each report.
+//! Text for the loader model's reports: `resolve`, `bindings`, `check` and `graph`.
 
 use std::io::{self, Write};
 
-use super::Render;
-use crate::diag::Diagnostic;
-use crate::error::ExitStatus;
+use super::diagnostics;
+use crate::render::{Render, RenderOptions};
 use crate::report::{BindingsReport, CheckReport, GraphReport, ResolveReport};
-
-/// Writes findings, one block each.
-pub fn diagnostics(diags: &[Diagnostic], w: &mut dyn Write) -> io::Result<()> {
-    for d in diags {
-        writeln!(w, "{}[{}]: {}", d.severity, d.code, d.message)?;
-        writeln!(w, "  hint: {}", d.hint)?;
-    }
-    Ok(())
-}
 
 fn load_order(order: &[String], w: &mut dyn Write) -> io::Result<()> {
     writeln!(w, "load order:")?;
@@ -25,7 +15,7 @@ fn load_order(order: &[String], w: &mut dyn Write) -> io::Result<()> {
 }
 
 impl Render for ResolveReport {
-    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+    fn human(&self, w: &mut dyn Write, _opts: &RenderOptions) -> io::Result<()> {
         writeln!(w, "{}: symbol {}", self.program, self.symbol)?;
         load_order(&self.load_order, w)?;
         writeln!(w, "definitions:")?;
@@ -69,15 +59,12 @@ impl Render for ResolveReport {
         diagnostics(&self.diagnostics, w)
     }
     fn dot(&self, w: &mut dyn Write) -> io::Result<()> {
-        super::dot::resolve(self, w)
-    }
-    fn exit_status(&self) -> ExitStatus {
-        ResolveReport::exit_status(self)
+        crate::render::dot::resolve(self, w)
     }
 }
 
 impl Render for BindingsReport {
-    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+    fn human(&self, w: &mut dyn Write, _opts: &RenderOptions) -> io::Result<()> {
         load_order(&self.load_order, w)?;
         // Plain writes rather than format strings: this list has tens of thousands of lines.
         for b in &self.bindings {
@@ -105,13 +92,10 @@ impl Render for BindingsReport {
         }
         diagnostics(&self.diagnostics, w)
     }
-    fn exit_status(&self) -> ExitStatus {
-        BindingsReport::exit_status(self)
-    }
 }
 
 impl Render for CheckReport {
-    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+    fn human(&self, w: &mut dyn Write, _opts: &RenderOptions) -> io::Result<()> {
         diagnostics(&self.diagnostics, w)?;
         let errors = self.diagnostics.iter().filter(|d| d.is_error()).count();
         if errors == 0 {
@@ -132,13 +116,10 @@ impl Render for CheckReport {
             )
         }
     }
-    fn exit_status(&self) -> ExitStatus {
-        CheckReport::exit_status(self)
-    }
 }
 
 impl Render for GraphReport {
-    fn human(&self, w: &mut dyn Write) -> io::Result<()> {
+    fn human(&self, w: &mut dyn Write, _opts: &RenderOptions) -> io::Result<()> {
         for n in &self.nodes {
             let def = match (&n.definition, n.size) {
                 (Some(d), Some(s)) => format!(" [{} {}: {} bytes]", d, self.symbol, s),
@@ -155,9 +136,6 @@ impl Render for GraphReport {
         diagnostics(&self.diagnostics, w)
     }
     fn dot(&self, w: &mut dyn Write) -> io::Result<()> {
-        super::dot::graph(self, w)
-    }
-    fn exit_status(&self) -> ExitStatus {
-        GraphReport::exit_status(self)
+        crate::render::dot::graph(self, w)
     }
 }

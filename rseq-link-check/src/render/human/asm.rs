@@ -1,42 +1,16 @@
-//! Text rendering of an [`AsmListing`]: addresses, encodings, Intel-syntax (x86_64) or
-//! Arm-syntax (aarch64) instructions in aligned columns, markers in the left margin,
-//! comments on the right, and the verdict under each section. ANSI colour is used only
-//! when [`ColorChoice`] resolves to on.
+//! Text for an [`AsmListing`]: addresses, encodings, Intel-syntax (x86_64) or Arm-syntax
+//! (aarch64) instructions in aligned columns, markers in the left margin, comments on the
+//! right, and the verdict under each section. ANSI colour only when the render options
+//! say so.
 
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal};
+use std::io;
 
-use super::listing::{AsmListing, Line, Marker, SectionListing};
-use crate::error::ExitStatus;
-use crate::report::Render;
+use super::verify::kind_text;
+use crate::asm::{AsmListing, Line, Marker, SectionListing};
+use crate::render::{ColorChoice, Render, RenderOptions};
 use crate::verify::image::machine_name;
-use crate::verify::render::kind_text;
 use crate::verify::Severity;
-
-/// Whether to colour the listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ColorChoice {
-    /// Colour when standard output is a terminal (and `NO_COLOR` is unset).
-    #[default]
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
-}
-
-impl ColorChoice {
-    /// Resolves `Auto` against the process's standard output.
-    pub fn enabled(self) -> bool {
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        }
-    }
-}
 
 struct Paint(bool);
 
@@ -189,9 +163,13 @@ fn render_line(
     let _ = writeln!(out, "{}", text.trim_end());
 }
 
-/// The whole listing as text.
+/// The whole listing as text; `Auto` colour resolves to none (a string is not a terminal).
 pub fn render_listing(listing: &AsmListing, color: ColorChoice) -> String {
-    let p = Paint(color.enabled());
+    listing_text(listing, color.enabled(false))
+}
+
+fn listing_text(listing: &AsmListing, color: bool) -> String {
+    let p = Paint(color);
     let mut out = String::new();
     if listing.total_sections == 0 {
         let _ = writeln!(
@@ -224,22 +202,7 @@ pub fn render_listing(listing: &AsmListing, color: ColorChoice) -> String {
 }
 
 impl Render for AsmListing {
-    fn human(&self, w: &mut dyn io::Write) -> io::Result<()> {
-        w.write_all(render_listing(self, self.color).as_bytes())
-    }
-
-    /// Findings (errors or warnings) in a listed section or in the file's arrays give
-    /// [`ExitStatus::Findings`], as `verify` does.
-    fn exit_status(&self) -> ExitStatus {
-        let clean = self
-            .findings
-            .iter()
-            .chain(self.sections.iter().flat_map(|s| s.section.findings.iter()))
-            .all(|f| f.severity == Severity::Info);
-        if clean {
-            ExitStatus::Clean
-        } else {
-            ExitStatus::Findings
-        }
+    fn human(&self, w: &mut dyn io::Write, opts: &RenderOptions) -> io::Result<()> {
+        w.write_all(listing_text(self, opts.color).as_bytes())
     }
 }
