@@ -503,7 +503,10 @@ fn real_platform() -> String {
 fn search_path_tokens_and_library_path() {
     let platform = real_platform();
     assert_eq!(
-        rseq_link_check::loader::Platform::debian(rseq_link_check::elf::Machine::X86_64).platform,
+        rseq_link_check::__fuzz::loader::Platform::debian(
+            rseq_link_check::__fuzz::elf::Machine::X86_64
+        )
+        .platform,
         platform,
         "the model's $PLATFORM"
     );
@@ -605,8 +608,10 @@ fn hwcaps_subdirectories_match_the_real_loader() {
             }
         })
         .collect();
-    let model =
-        rseq_link_check::loader::Platform::debian(rseq_link_check::elf::Machine::X86_64).subdirs;
+    let model = rseq_link_check::__fuzz::loader::Platform::debian(
+        rseq_link_check::__fuzz::elf::Machine::X86_64,
+    )
+    .subdirs;
     assert_eq!(model, real);
 }
 
