@@ -4,10 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use object::elf;
-
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::elf::{ElfFile, Symbol};
+use crate::elf::{ElfFile, Symbol, SymbolBinding, SymbolKind};
 use crate::error::Result;
 use crate::loader::bindings::{BindKind, Binding};
 use crate::loader::{LoadReason, ModuleId, Options, Process};
@@ -29,41 +27,8 @@ pub fn load(program: &Path, opts: &Options) -> Result<Process> {
     Process::load(program, opts)
 }
 
-fn bind_name(b: u8) -> &'static str {
-    match b {
-        elf::STB_LOCAL => "local",
-        elf::STB_GLOBAL => "global",
-        elf::STB_WEAK => "weak",
-        elf::STB_GNU_UNIQUE => "unique",
-        _ => "other",
-    }
-}
-
-fn type_name(t: u8) -> &'static str {
-    match t {
-        elf::STT_NOTYPE => "notype",
-        elf::STT_OBJECT => "object",
-        elf::STT_FUNC => "func",
-        elf::STT_SECTION => "section",
-        elf::STT_FILE => "file",
-        elf::STT_COMMON => "common",
-        elf::STT_TLS => "tls",
-        elf::STT_GNU_IFUNC => "ifunc",
-        _ => "other",
-    }
-}
-
-fn vis_name(v: u8) -> &'static str {
-    match v {
-        elf::STV_DEFAULT => "default",
-        elf::STV_INTERNAL => "internal",
-        elf::STV_HIDDEN => "hidden",
-        _ => "protected",
-    }
-}
-
 fn tls_align(file: &ElfFile, sym: &Symbol<'_>) -> Option<u64> {
-    if sym.kind() != elf::STT_TLS {
+    if sym.kind() != SymbolKind::Tls {
         return None;
     }
     let seg = file.tls?.align.max(1);
@@ -99,13 +64,13 @@ fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<Def> {
                     def: Definition {
                         module: m.name.clone(),
                         size: s.size,
-                        binding: bind_name(s.bind()).into(),
-                        kind: type_name(s.kind()).into(),
-                        visibility: vis_name(s.visibility()).into(),
+                        binding: s.binding(),
+                        kind: s.kind(),
+                        visibility: s.visibility(),
                         version,
                         hidden_version: raw & 0x8000 != 0,
-                        exported: s.bind() != elf::STB_LOCAL
-                            && !matches!(s.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL),
+                        exported: s.binding() != SymbolBinding::Local
+                            && !s.visibility().is_hidden(),
                         align: tls_align(f, &s),
                     },
                 });
@@ -119,16 +84,16 @@ fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<Def> {
         if let Some(t) = f.symtab() {
             if let Some(s) = t
                 .named(f.data(), f.endian(), name.as_bytes())
-                .find(|s| !s.is_undefined() && s.kind() != elf::STT_SECTION)
+                .find(|s| !s.is_undefined() && s.kind() != SymbolKind::Section)
             {
                 out.push(Def {
                     module: id,
                     def: Definition {
                         module: m.name.clone(),
                         size: s.size,
-                        binding: bind_name(s.bind()).into(),
-                        kind: type_name(s.kind()).into(),
-                        visibility: vis_name(s.visibility()).into(),
+                        binding: s.binding(),
+                        kind: s.kind(),
+                        visibility: s.visibility(),
                         version: None,
                         hidden_version: false,
                         exported: false,
@@ -334,7 +299,7 @@ fn rseq_abi_diagnostics(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for d in defs {
-        if d.def.kind != "tls" {
+        if d.def.kind != SymbolKind::Tls {
             out.push(Diagnostic::new(
                 Code::NonTlsDefinition,
                 format!(
@@ -357,7 +322,7 @@ fn rseq_abi_diagnostics(
     }
     if let Some(reg) = glibc_registrar(p) {
         let glibc = &p.modules[reg].name;
-        for d in defs.iter().filter(|d| d.def.kind == "tls") {
+        for d in defs.iter().filter(|d| d.def.kind == SymbolKind::Tls) {
             if !reads_glibc_area(&p.modules[d.module].file) {
                 out.push(Diagnostic::new(
                     Code::GlibcOwnsRegistration,

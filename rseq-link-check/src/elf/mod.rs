@@ -25,7 +25,7 @@ use object::Endianness;
 use crate::error::{Error, Result};
 pub use dynamic::DynamicInfo;
 pub use hash::SymbolHash;
-pub use symbols::{Symbol, SymbolTable};
+pub use symbols::{Symbol, SymbolBinding, SymbolKind, SymbolTable, Visibility};
 pub use versions::{VersionDef, VersionEntry, VersionNeed, VersionNeeded};
 
 type Header = elf::FileHeader64<Endianness>;

@@ -16,42 +16,20 @@ use object::{Endianness, Object, ObjectSection, ObjectSymbol, RelocationTarget};
 
 use super::LinkError;
 
-/// Symbol binding (`STB_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Binding {
-    /// `STB_LOCAL`.
-    Local,
-    /// `STB_GLOBAL`.
-    Global,
-    /// `STB_WEAK`.
-    Weak,
-    /// `STB_GNU_UNIQUE`.
-    Unique,
-}
+use crate::elf::SymbolKind;
+pub use crate::elf::{SymbolBinding as Binding, Visibility};
 
-impl Binding {
-    fn from_st_bind(b: u8) -> Binding {
-        match b {
-            elf::STB_LOCAL => Binding::Local,
-            elf::STB_WEAK => Binding::Weak,
-            elf::STB_GNU_UNIQUE => Binding::Unique,
-            _ => Binding::Global,
-        }
-    }
-
-    /// The name used in reports (`global`, `weak`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Binding::Local => "local",
-            Binding::Global => "global",
-            Binding::Weak => "weak",
-            Binding::Unique => "unique",
-        }
+/// The binding the static linkers act on: an unknown (OS- or processor-specific) binding
+/// counts as global.
+fn link_binding(st_bind: u8) -> Binding {
+    match Binding::from_st_bind(st_bind) {
+        Binding::Other(_) => Binding::Global,
+        b => b,
     }
 }
 
-/// Symbol type (`STT_*`), as far as resolution cares.
+/// Symbol type (`STT_*`), in the classes static resolution distinguishes: an indirect
+/// function is a function, and the types no definition can have are `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SymType {
@@ -67,15 +45,21 @@ pub enum SymType {
     Other,
 }
 
-impl SymType {
-    fn from_st_type(t: u8) -> SymType {
-        match t {
-            elf::STT_NOTYPE => SymType::NoType,
-            elf::STT_OBJECT => SymType::Object,
-            elf::STT_FUNC | elf::STT_GNU_IFUNC => SymType::Func,
-            elf::STT_TLS => SymType::Tls,
+impl From<SymbolKind> for SymType {
+    fn from(kind: SymbolKind) -> SymType {
+        match kind {
+            SymbolKind::NoType => SymType::NoType,
+            SymbolKind::Object => SymType::Object,
+            SymbolKind::Func | SymbolKind::Ifunc => SymType::Func,
+            SymbolKind::Tls => SymType::Tls,
             _ => SymType::Other,
         }
+    }
+}
+
+impl SymType {
+    fn from_st_type(t: u8) -> SymType {
+        SymbolKind::from_st_type(t).into()
     }
 
     /// The name used in reports (`tls`, `object`, ...).
@@ -87,46 +71,6 @@ impl SymType {
             SymType::Tls => "tls",
             SymType::Other => "other",
         }
-    }
-}
-
-/// Symbol visibility (`STV_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Visibility {
-    /// `STV_DEFAULT`.
-    Default,
-    /// `STV_PROTECTED`.
-    Protected,
-    /// `STV_HIDDEN`.
-    Hidden,
-    /// `STV_INTERNAL`.
-    Internal,
-}
-
-impl Visibility {
-    fn from_st_other(o: u8) -> Visibility {
-        match o & 3 {
-            elf::STV_PROTECTED => Visibility::Protected,
-            elf::STV_HIDDEN => Visibility::Hidden,
-            elf::STV_INTERNAL => Visibility::Internal,
-            _ => Visibility::Default,
-        }
-    }
-
-    /// The name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Default => "default",
-            Visibility::Protected => "protected",
-            Visibility::Hidden => "hidden",
-            Visibility::Internal => "internal",
-        }
-    }
-
-    /// Hidden or internal: the symbol cannot leave its output file.
-    pub fn is_hidden(self) -> bool {
-        matches!(self, Visibility::Hidden | Visibility::Internal)
     }
 }
 
@@ -225,7 +169,7 @@ impl ObjectInput {
                 name: name.to_string(),
                 defined: !sym.is_undefined(),
                 common: sym.is_common(),
-                binding: Binding::from_st_bind(bind),
+                binding: link_binding(bind),
                 kind: SymType::from_st_type(raw.st_type()),
                 size: sym.size(),
                 visibility: Visibility::from_st_other(raw.st_other()),
@@ -403,7 +347,7 @@ impl SharedInput {
             defs.insert(
                 name,
                 DynSymbol {
-                    binding: Binding::from_st_bind(sym.st_bind()),
+                    binding: link_binding(sym.st_bind()),
                     kind: SymType::from_st_type(sym.st_type()),
                     size: sym.st_size(endian),
                     visibility: Visibility::from_st_other(sym.st_other()),

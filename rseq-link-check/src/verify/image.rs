@@ -33,11 +33,12 @@ pub fn machine_name(machine: Machine) -> &'static str {
 }
 
 /// The abort signature of `machine`: the value the kernel compares with the four bytes
-/// before `abort_ip` (`RSEQ_SIG` of the kernel selftests and librseq).
+/// before `abort_ip` (`RSEQ_SIG` of the kernel selftests and librseq, from
+/// [`rseq_abi::abi::sig`]).
 pub fn signature(machine: Machine) -> u32 {
     match machine {
-        Machine::X86_64 => 0x5305_3053,
-        Machine::Aarch64 => 0xd428_bc00,
+        Machine::X86_64 => rseq_abi::abi::sig::X86,
+        Machine::Aarch64 => rseq_abi::abi::sig::AARCH64,
     }
 }
 
