@@ -6,6 +6,8 @@
 //! - [`report`]: report values and their renderers (human, JSON, DOT).
 //! - [`link`]: build time: static link prediction (GNU ld and lld rules), the build-script
 //!   API and the linker wrapper.
+//! - [`runtime`]: the in-process ground truth the static analysis predicts: who registered
+//!   rseq in the running process and which `__rseq_abi` the loader resolved.
 #![deny(unsafe_code)]
 
 pub mod diag;
@@ -15,6 +17,7 @@ pub mod link;
 pub mod loader;
 pub mod report;
 pub mod rseq;
+pub mod runtime;
 
 pub use error::{Error, ExitStatus, Result};
 pub use link::buildscript;
