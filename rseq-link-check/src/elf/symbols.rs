@@ -231,6 +231,30 @@ impl Symbol<'_> {
     pub fn is_undefined(&self) -> bool {
         self.shndx == elf::SHN_UNDEF
     }
+    /// True for `SHN_COMMON`: a common symbol, allocated by the linker.
+    pub fn is_common(&self) -> bool {
+        self.shndx == elf::SHN_COMMON
+    }
+    /// The index of the section that defines the symbol; `None` for undefined, absolute,
+    /// common and other reserved indices (`SHN_XINDEX` included).
+    pub fn section_index(&self) -> Option<usize> {
+        (self.shndx != elf::SHN_UNDEF && self.shndx < elf::SHN_LORESERVE)
+            .then_some(usize::from(self.shndx))
+    }
+    /// True for the definition of a function or data object: defined in a section (or
+    /// through `SHN_XINDEX`), of type `STT_FUNC` or `STT_OBJECT`, or `STT_NOTYPE` with a size.
+    pub fn is_definition(&self) -> bool {
+        if self.shndx == elf::SHN_UNDEF
+            || (self.shndx >= elf::SHN_LORESERVE && self.shndx != elf::SHN_XINDEX)
+        {
+            return false;
+        }
+        match self.st_type() {
+            elf::STT_NOTYPE => self.size != 0,
+            elf::STT_FUNC | elf::STT_OBJECT => true,
+            _ => false,
+        }
+    }
     /// The name as text.
     pub fn name_str(&self) -> String {
         String::from_utf8_lossy(self.name).into_owned()
