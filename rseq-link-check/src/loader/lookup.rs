@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use object::elf;
+use crate::elf::consts as elf;
 
 use super::{ModuleId, Process};
 use crate::elf::hash::HashedName;
