@@ -354,3 +354,27 @@ impl SymbolTable {
             .map(move |(i, s)| self.make(data, endian, i as u32, s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_print_the_report_names_and_readelf_upper_case() {
+        // st_info = (STB_WEAK << 4) | STT_TLS; st_other = STV_PROTECTED.
+        let b = SymbolBinding::from_st_bind(2);
+        let k = SymbolKind::from_st_type(6);
+        let v = Visibility::from_st_other(3);
+        assert_eq!(
+            (b, k, v),
+            (SymbolBinding::Weak, SymbolKind::Tls, Visibility::Protected)
+        );
+        assert_eq!(format!("{b} {k} {v}"), "weak tls protected");
+        assert_eq!(format!("{b:#} {k:#} {v:#}"), "WEAK TLS PROTECTED");
+        let json = serde_json::to_string(&(b, k, v)).unwrap();
+        assert_eq!(json, r#"["weak","tls","protected"]"#);
+        assert_eq!(SymbolBinding::from_st_bind(13).as_str(), "other");
+        assert_eq!(SymbolKind::from_st_type(10).as_str(), "ifunc");
+        assert!(Visibility::from_st_other(2).is_hidden());
+    }
+}
