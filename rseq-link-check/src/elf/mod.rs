@@ -40,7 +40,7 @@ pub use map::{Mapping, SharedBytes};
 pub use object::elf as consts;
 pub use relocation::Relocation;
 pub use section::SectionHeader;
-pub use symbols::{Symbol, SymbolBinding, SymbolKind, SymbolTable, Visibility};
+pub use symbols::{Symbol, SymbolBinding, SymbolKind, SymbolSection, SymbolTable, Visibility};
 pub use versions::{VersionDef, VersionEntry, VersionNeed, VersionNeeded};
 
 type Header = elf::FileHeader64<Endianness>;

@@ -1,6 +1,6 @@
 //! Symbol tables (`.dynsym`, `.symtab`) as ranges of the mapping, the symbol record, and
 //! the typed symbol attributes every report carries: [`SymbolBinding`] (`STB_*`),
-//! [`SymbolKind`] (`STT_*`) and [`Visibility`] (`STV_*`).
+//! [`SymbolKind`] (`STT_*`), [`Visibility`] (`STV_*`) and [`SymbolSection`] (`st_shndx`).
 //!
 //! Each attribute displays as the lower-case name the reports print (`global`, `tls`,
 //! `hidden`); the alternate form (`{:#}`) is the upper-case spelling `readelf` prints
@@ -159,6 +159,34 @@ impl Visibility {
     }
 }
 
+/// Where a symbol is defined (`st_shndx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SymbolSection {
+    /// `SHN_UNDEF`: a reference, defined elsewhere.
+    Undefined,
+    /// `SHN_ABS`: an absolute value, in no section.
+    Absolute,
+    /// `SHN_COMMON`: a common symbol, allocated by the linker.
+    Common,
+    /// Defined in the section with this index.
+    Section(usize),
+    /// `SHN_XINDEX` or another reserved index.
+    Other(u16),
+}
+
+impl SymbolSection {
+    /// The place named by `st_shndx`.
+    pub fn from_st_shndx(st_shndx: u16) -> SymbolSection {
+        match st_shndx {
+            elf::SHN_UNDEF => SymbolSection::Undefined,
+            elf::SHN_ABS => SymbolSection::Absolute,
+            elf::SHN_COMMON => SymbolSection::Common,
+            i if i < elf::SHN_LORESERVE => SymbolSection::Section(usize::from(i)),
+            other => SymbolSection::Other(other),
+        }
+    }
+}
+
 macro_rules! display_and_serialize {
     ($($ty:ty),*) => {$(
         impl fmt::Display for $ty {
@@ -227,19 +255,25 @@ impl Symbol<'_> {
     pub fn visibility(&self) -> Visibility {
         Visibility::from_st_other(self.other)
     }
+    /// Where the symbol is defined.
+    pub fn section(&self) -> SymbolSection {
+        SymbolSection::from_st_shndx(self.shndx)
+    }
     /// True for `SHN_UNDEF`.
     pub fn is_undefined(&self) -> bool {
-        self.shndx == elf::SHN_UNDEF
+        self.section() == SymbolSection::Undefined
     }
     /// True for `SHN_COMMON`: a common symbol, allocated by the linker.
     pub fn is_common(&self) -> bool {
-        self.shndx == elf::SHN_COMMON
+        self.section() == SymbolSection::Common
     }
     /// The index of the section that defines the symbol; `None` for undefined, absolute,
     /// common and other reserved indices (`SHN_XINDEX` included).
     pub fn section_index(&self) -> Option<usize> {
-        (self.shndx != elf::SHN_UNDEF && self.shndx < elf::SHN_LORESERVE)
-            .then_some(usize::from(self.shndx))
+        match self.section() {
+            SymbolSection::Section(index) => Some(index),
+            _ => None,
+        }
     }
     /// True for the definition of a function or data object: defined in a section (or
     /// through `SHN_XINDEX`), of type `STT_FUNC` or `STT_OBJECT`, or `STT_NOTYPE` with a size.
@@ -376,5 +410,16 @@ mod tests {
         assert_eq!(SymbolBinding::from_st_bind(13).as_str(), "other");
         assert_eq!(SymbolKind::from_st_type(10).as_str(), "ifunc");
         assert!(Visibility::from_st_other(2).is_hidden());
+        assert_eq!(SymbolSection::from_st_shndx(0), SymbolSection::Undefined);
+        assert_eq!(
+            SymbolSection::from_st_shndx(0xfff1),
+            SymbolSection::Absolute
+        );
+        assert_eq!(SymbolSection::from_st_shndx(0xfff2), SymbolSection::Common);
+        assert_eq!(SymbolSection::from_st_shndx(7), SymbolSection::Section(7));
+        assert_eq!(
+            SymbolSection::from_st_shndx(0xffff),
+            SymbolSection::Other(0xffff)
+        );
     }
 }
