@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         if names.len() < 64 {
             names.push(sym.name.to_vec());
         }
-        let _ = (sym.bind(), sym.kind(), sym.visibility(), sym.name_str());
+        let _ = (sym.binding(), sym.kind(), sym.visibility(), sym.name_str());
         if let Some(v) = sym.versym {
             let _ = file.version(v);
         }

@@ -15,6 +15,8 @@
 //!   the verifier's rules); [`explain()`] returns its long form.
 //! - Errors and exit statuses: [`Error`], [`ExitStatus`]; [`cli`] holds what the
 //!   `rseq-link-check` binary does beyond parsing its arguments.
+//! - The running process: [`runtime`] is the in-process ground truth the static analysis
+//!   predicts (who registered rseq, which `__rseq_abi` the loader resolved).
 //!
 //! Inside, one private module per concern: `elf` (each file mapped and parsed once),
 //! `loader` (the loader model), `analysis` (the rseq policy on top), `link` (static link
@@ -33,6 +35,7 @@ mod link;
 mod loader;
 mod render;
 mod report;
+pub mod runtime;
 mod verify;
 
 pub use analysis::{bindings, check, graph, load, resolve, RSEQ_ABI};

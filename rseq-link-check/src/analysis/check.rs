@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::resolve::{resolve, Def};
 use super::{GLIBC_RSEQ_SYMBOLS, RSEQ_ABI, RSEQ_ALIGN};
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::elf::ElfFile;
+use crate::elf::{ElfFile, SymbolKind};
 use crate::loader::{LoadReason, ModuleId, Process};
 use crate::report::{CheckReport, Reference, Winner};
 
@@ -104,7 +104,7 @@ pub(super) fn rseq_abi_diagnostics(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for d in defs {
-        if d.def.kind != "tls" {
+        if d.def.kind != SymbolKind::Tls {
             out.push(Diagnostic::new(
                 Code::NonTlsDefinition,
                 format!(
@@ -127,7 +127,7 @@ pub(super) fn rseq_abi_diagnostics(
     }
     if let Some(reg) = glibc_registrar(p) {
         let glibc = &p.modules[reg].name;
-        for d in defs.iter().filter(|d| d.def.kind == "tls") {
+        for d in defs.iter().filter(|d| d.def.kind == SymbolKind::Tls) {
             if !reads_glibc_area(&p.modules[d.module].file) {
                 out.push(Diagnostic::new(
                     Code::GlibcOwnsRegistration,

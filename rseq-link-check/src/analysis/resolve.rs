@@ -1,50 +1,15 @@
 //! `resolve`: every definition of one symbol in load order, the one a lookup selects, and
 //! the definition each module's code uses (and why), with the rseq findings about them.
 
-use object::elf;
-
 use super::check::{loader_diagnostics, rseq_abi_diagnostics};
 use super::{names, RSEQ_ABI};
-use crate::elf::{ElfFile, Symbol};
+use crate::elf::{ElfFile, Symbol, SymbolBinding, SymbolKind};
 use crate::loader::bindings::{BindKind, Binding};
 use crate::loader::{ModuleId, Process};
 use crate::report::{Definition, Reference, ResolveReport, Winner};
 
-fn bind_name(b: u8) -> &'static str {
-    match b {
-        elf::STB_LOCAL => "local",
-        elf::STB_GLOBAL => "global",
-        elf::STB_WEAK => "weak",
-        elf::STB_GNU_UNIQUE => "unique",
-        _ => "other",
-    }
-}
-
-fn type_name(t: u8) -> &'static str {
-    match t {
-        elf::STT_NOTYPE => "notype",
-        elf::STT_OBJECT => "object",
-        elf::STT_FUNC => "func",
-        elf::STT_SECTION => "section",
-        elf::STT_FILE => "file",
-        elf::STT_COMMON => "common",
-        elf::STT_TLS => "tls",
-        elf::STT_GNU_IFUNC => "ifunc",
-        _ => "other",
-    }
-}
-
-fn vis_name(v: u8) -> &'static str {
-    match v {
-        elf::STV_DEFAULT => "default",
-        elf::STV_INTERNAL => "internal",
-        elf::STV_HIDDEN => "hidden",
-        _ => "protected",
-    }
-}
-
 fn tls_align(file: &ElfFile, sym: &Symbol<'_>) -> Option<u64> {
-    if sym.kind() != elf::STT_TLS {
+    if sym.kind() != SymbolKind::Tls {
         return None;
     }
     let seg = file.tls?.align.max(1);
@@ -80,13 +45,13 @@ fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<Def> {
                     def: Definition {
                         module: m.name.clone(),
                         size: s.size,
-                        binding: bind_name(s.bind()).into(),
-                        kind: type_name(s.kind()).into(),
-                        visibility: vis_name(s.visibility()).into(),
+                        binding: s.binding(),
+                        kind: s.kind(),
+                        visibility: s.visibility(),
                         version,
                         hidden_version: raw & 0x8000 != 0,
-                        exported: s.bind() != elf::STB_LOCAL
-                            && !matches!(s.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL),
+                        exported: s.binding() != SymbolBinding::Local
+                            && !s.visibility().is_hidden(),
                         align: tls_align(f, &s),
                     },
                 });
@@ -100,16 +65,16 @@ fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<Def> {
         if let Some(t) = f.symtab() {
             if let Some(s) = t
                 .named(f.data(), f.endian(), name.as_bytes())
-                .find(|s| !s.is_undefined() && s.kind() != elf::STT_SECTION)
+                .find(|s| !s.is_undefined() && s.kind() != SymbolKind::Section)
             {
                 out.push(Def {
                     module: id,
                     def: Definition {
                         module: m.name.clone(),
                         size: s.size,
-                        binding: bind_name(s.bind()).into(),
-                        kind: type_name(s.kind()).into(),
-                        visibility: vis_name(s.visibility()).into(),
+                        binding: s.binding(),
+                        kind: s.kind(),
+                        visibility: s.visibility(),
                         version: None,
                         hidden_version: false,
                         exported: false,

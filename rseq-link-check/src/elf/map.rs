@@ -1,8 +1,10 @@
 //! Read-only mapping of a file (memmap2). The only `unsafe` of the ELF layer lives here.
 
 use std::fs::File;
+use std::ops::Range;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -66,5 +68,44 @@ impl Mapping {
     /// `(st_dev, st_ino)` of the mapped file.
     pub fn file_id(&self) -> (u64, u64) {
         (self.dev, self.ino)
+    }
+}
+
+impl AsRef<[u8]> for Mapping {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+/// A part of a mapping shared with other readers: one member of an archive, or a whole file
+/// whose mapping several values keep alive.
+#[derive(Debug, Clone)]
+pub struct SharedBytes {
+    map: Arc<Mapping>,
+    range: Range<usize>,
+}
+
+impl SharedBytes {
+    /// The whole of `map`.
+    pub fn whole(map: Arc<Mapping>) -> SharedBytes {
+        let range = 0..map.bytes().len();
+        SharedBytes { map, range }
+    }
+
+    /// The bytes `range` of `map`, `None` when the range lies outside it.
+    pub fn part(map: Arc<Mapping>, range: Range<usize>) -> Option<SharedBytes> {
+        map.bytes().get(range.clone())?;
+        Some(SharedBytes { map, range })
+    }
+
+    /// The mapping this is a part of.
+    pub fn mapping(&self) -> &Arc<Mapping> {
+        &self.map
+    }
+}
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.map.bytes().get(self.range.clone()).unwrap_or_default()
     }
 }

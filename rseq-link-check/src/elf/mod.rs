@@ -2,16 +2,24 @@
 //! into the module-level facts the loader model needs: class, machine, type, `PT_INTERP`,
 //! the dynamic section (SONAME, DT_NEEDED, RPATH/RUNPATH, DF_* / DF_1_* flags), the dynamic
 //! symbols with their versions (versym, verdef, verneed), the GNU or SysV hash table, the
-//! dynamic relocations, TLS and the static `.symtab`.
+//! dynamic relocations, TLS and the static `.symtab`; and for the verifier and the link
+//! prediction, the section headers ([`section`]), the relocations of each section
+//! ([`relocation`]) and archives with their symbol index ([`archive`]).
+//!
+//! Everything else in the crate reads ELF through this module; `object` is the parser
+//! underneath, and nothing outside this module calls it.
 //!
 //! Parsing stores byte ranges into the mapping; later accesses re-view those ranges as
 //! `object`'s plain-old-data types, which is free and cannot fail differently the second time.
 //!
 //! This module uses `unsafe` in one place ([`map`]) to map the file.
 
+pub mod archive;
 mod dynamic;
 pub mod hash;
 pub mod map;
+pub mod relocation;
+pub mod section;
 mod symbols;
 mod versions;
 
@@ -23,9 +31,16 @@ use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _, SectionHeader 
 use object::Endianness;
 
 use crate::error::{Error, Result};
+pub use archive::Archive;
 pub use dynamic::DynamicInfo;
 pub use hash::SymbolHash;
-pub use symbols::{Symbol, SymbolTable};
+pub use map::{Mapping, SharedBytes};
+/// The ELF constants (`STT_*`, `SHT_*`, `R_*`, ...), under the names the specification
+/// gives them.
+pub use object::elf as consts;
+pub use relocation::Relocation;
+pub use section::SectionHeader;
+pub use symbols::{Symbol, SymbolBinding, SymbolKind, SymbolSection, SymbolTable, Visibility};
 pub use versions::{VersionDef, VersionEntry, VersionNeed, VersionNeeded};
 
 type Header = elf::FileHeader64<Endianness>;
@@ -33,6 +48,8 @@ type Header = elf::FileHeader64<Endianness>;
 pub type Sym = elf::Sym64<Endianness>;
 /// A raw 64-bit ELF relocation with addend.
 pub type Rela = elf::Rela64<Endianness>;
+/// A raw 64-bit ELF relocation without addend.
+pub type Rel = elf::Rel64<Endianness>;
 
 /// The machines the loader model understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -88,11 +105,14 @@ pub struct SymbolReloc {
     pub r_type: u32,
 }
 
-/// One mapped and parsed ELF file.
+/// One parsed ELF file over its bytes: by default a file mapping of its own, or a part of
+/// a shared mapping ([`SharedBytes`], an archive member) or borrowed bytes (`&[u8]`).
 #[derive(Debug)]
-pub struct ElfFile {
+pub struct ElfFile<D = Mapping> {
     path: PathBuf,
-    map: map::Mapping,
+    map: D,
+    /// The raw `e_type`.
+    pub e_type: u16,
     endian: Endianness,
     /// The machine.
     pub machine: Machine,
@@ -114,6 +134,38 @@ pub struct ElfFile {
     pub verneeds: Vec<VersionNeed>,
     hash: Option<SymbolHash>,
     relocs: Vec<Range<usize>>,
+    sections: Vec<SectionHeader>,
+    /// Index of the `SHT_DYNSYM` section (0 without one).
+    dynsym_index: usize,
+    /// Per section, the `SHT_REL`/`SHT_RELA` sections linked to `.symtab` that apply to it,
+    /// or why the table is inconsistent.
+    reloc_sections: std::result::Result<Vec<Vec<usize>>, &'static str>,
+}
+
+/// For each section, the relocation sections linked to the symbol table `symtab_index` that
+/// apply to it (their `sh_info`), in table order.
+fn relocation_sections(
+    sections: &[SectionHeader],
+    symtab_index: usize,
+) -> std::result::Result<Vec<Vec<usize>>, &'static str> {
+    let mut out = vec![Vec::new(); sections.len()];
+    for rs in sections {
+        if !rs.is_relocation() || rs.sh_link as usize != symtab_index {
+            continue;
+        }
+        let target = rs.sh_info as usize;
+        if target == 0 {
+            continue;
+        }
+        match sections.get(target) {
+            None => return Err("Invalid ELF sh_info for relocation section"),
+            Some(t) if t.is_relocation() => {
+                return Err("Unsupported ELF sh_info for relocation section")
+            }
+            Some(_) => out[target].push(rs.index),
+        }
+    }
+    Ok(out)
 }
 
 /// Byte range of `sub` inside `base`, which must contain it.
@@ -125,17 +177,25 @@ fn range_in(base: &[u8], sub: &[u8]) -> Range<usize> {
 impl ElfFile {
     /// Maps and parses the file at `path`.
     pub fn open(path: &Path) -> Result<ElfFile> {
-        let map = map::Mapping::open(path)?;
+        let map = Mapping::open(path)?;
         Self::parse(path, map)
     }
 
     /// Parses an in-memory image (for example the vDSO) under the name `path`.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<ElfFile> {
-        Self::parse(path, map::Mapping::from_vec(bytes))
+        Self::parse(path, Mapping::from_vec(bytes))
     }
 
-    fn parse(path: &Path, map: map::Mapping) -> Result<ElfFile> {
-        let data = map.bytes();
+    /// Identity of the underlying file (device, inode), as glibc compares it.
+    pub fn file_id(&self) -> (u64, u64) {
+        self.map.file_id()
+    }
+}
+
+impl<D: AsRef<[u8]>> ElfFile<D> {
+    /// Parses the ELF file held in `map`, named `path` in errors.
+    pub fn parse(path: &Path, map: D) -> Result<ElfFile<D>> {
+        let data = map.as_ref();
         let bad = |what: &str| Error::malformed(path, what);
         if data.len() < 4 || &data[..4] != b"\x7fELF" {
             return Err(Error::NotElf {
@@ -166,7 +226,8 @@ impl ElfFile {
                 })
             }
         };
-        let file_type = match header.e_type(endian) {
+        let e_type = header.e_type(endian);
+        let file_type = match e_type {
             elf::ET_EXEC => FileType::Executable,
             elf::ET_DYN => FileType::SharedObject,
             elf::ET_REL => FileType::Relocatable,
@@ -224,6 +285,29 @@ impl ElfFile {
         };
         let dynsym = view(&dynsym_table);
         let symtab = view(&symtab_table);
+        let dynsym_index = dynsym_table.section().0;
+        let symtab_index = symtab_table.section().0;
+        let section_headers = sections
+            .iter()
+            .enumerate()
+            .map(|(index, sh)| SectionHeader {
+                index,
+                name: sections
+                    .section_name(endian, sh)
+                    .ok()
+                    .and_then(|n| std::str::from_utf8(n).ok())
+                    .map(str::to_owned),
+                sh_type: sh.sh_type(endian),
+                sh_flags: sh.sh_flags(endian),
+                sh_addr: sh.sh_addr(endian),
+                sh_size: sh.sh_size(endian),
+                sh_addralign: sh.sh_addralign(endian),
+                sh_link: sh.sh_link(endian),
+                sh_info: sh.sh_info(endian),
+                contents: sh.data(endian, data).ok().map(|b| range_in(data, b)),
+            })
+            .collect::<Vec<_>>();
+        let reloc_sections = relocation_sections(&section_headers, symtab_index);
 
         let dynamic = match dynamic {
             Some(entries) => {
@@ -326,7 +410,7 @@ impl ElfFile {
 
         Ok(ElfFile {
             path: path.to_path_buf(),
-            map,
+            e_type,
             endian,
             machine,
             file_type,
@@ -341,6 +425,10 @@ impl ElfFile {
             verneeds,
             hash,
             relocs,
+            sections: section_headers,
+            dynsym_index,
+            reloc_sections,
+            map,
         })
     }
 
@@ -351,12 +439,108 @@ impl ElfFile {
 
     /// The mapped bytes.
     pub fn data(&self) -> &[u8] {
-        self.map.bytes()
+        self.map.as_ref()
     }
 
-    /// Identity of the underlying file (device, inode), as glibc compares it.
-    pub fn file_id(&self) -> (u64, u64) {
-        self.map.file_id()
+    /// The bytes the file was parsed from.
+    pub fn storage(&self) -> &D {
+        &self.map
+    }
+
+    /// Every section header, in table order (index 0 is the null section).
+    pub fn sections(&self) -> &[SectionHeader] {
+        &self.sections
+    }
+
+    /// The section header at `index`.
+    pub fn section(&self, index: usize) -> Option<&SectionHeader> {
+        self.sections.get(index)
+    }
+
+    /// The byte range of a section's contents in the file (empty for `SHT_NOBITS`).
+    pub fn section_range(&self, section: &SectionHeader) -> Result<Range<usize>> {
+        section
+            .contents
+            .clone()
+            .ok_or_else(|| Error::malformed(&self.path, "Invalid ELF section size or offset"))
+    }
+
+    /// A section's contents (empty for `SHT_NOBITS`).
+    pub fn section_data(&self, section: &SectionHeader) -> Result<&[u8]> {
+        let range = self.section_range(section)?;
+        Ok(self.data().get(range).unwrap_or_default())
+    }
+
+    /// The relocations that apply to section `index` of a relocatable object: the entries
+    /// of every `SHT_REL`/`SHT_RELA` section linked to `.symtab` whose `sh_info` names it,
+    /// in table order.
+    pub fn section_relocations(&self, index: usize) -> Result<Vec<Relocation>> {
+        let table = self
+            .reloc_sections
+            .as_ref()
+            .map_err(|what| Error::malformed(&self.path, *what))?;
+        let mut out = Vec::new();
+        for &rs in table.get(index).into_iter().flatten() {
+            let Some(rs) = self.sections.get(rs) else {
+                continue;
+            };
+            if let Ok(bytes) = self.section_data(rs) {
+                out.extend(relocation::decode(
+                    bytes,
+                    self.endian,
+                    rs.sh_type == elf::SHT_REL,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The dynamic relocations of a linked file: the entries of every `SHT_REL`/`SHT_RELA`
+    /// section linked to `.dynsym` (or, in a file without `.dynsym` such as a static PIE,
+    /// linked to no table), in table order.
+    pub fn dynamic_relocations(&self) -> Vec<Relocation> {
+        let mut out = Vec::new();
+        for rs in &self.sections {
+            if !rs.is_relocation() || rs.sh_link as usize != self.dynsym_index {
+                continue;
+            }
+            if let Ok(bytes) = self.section_data(rs) {
+                out.extend(relocation::decode(
+                    bytes,
+                    self.endian,
+                    rs.sh_type == elf::SHT_REL,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The `.symtab` symbol at `index`.
+    pub fn static_symbol(&self, index: u32) -> Option<Symbol<'_>> {
+        self.symtab.as_ref()?.get(self.data(), self.endian, index)
+    }
+
+    /// Every `.symtab` symbol except the null one, in table order.
+    pub fn all_static_symbols(&self) -> impl Iterator<Item = Symbol<'_>> + '_ {
+        let data = self.data();
+        let endian = self.endian;
+        self.symtab
+            .iter()
+            .flat_map(move |t| t.iter(data, endian))
+            .filter(|s| s.index != 0)
+    }
+
+    /// The name of the version of dynamic symbol `index` as a static linker sees it:
+    /// `None` for an unversioned file or a local/global index, the version's name otherwise.
+    pub fn symbol_version_name(&self, index: u32) -> Option<&str> {
+        let ndx = self.versym_of(index)? & 0x7fff;
+        if ndx <= 1 {
+            return None;
+        }
+        self.versions
+            .get(usize::from(ndx))
+            .filter(|v| v.hash != 0 || !v.name.is_empty())
+            .map(|v| v.name.as_str())
     }
 
     /// The byte order (always little-endian for supported files).

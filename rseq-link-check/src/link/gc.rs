@@ -10,7 +10,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use object::elf;
+use crate::elf::consts as elf;
 
 use super::input::{RelocTarget, SectionGraph};
 use super::resolve::{DefSource, Resolution};

@@ -2,56 +2,33 @@
 //! index, shared libraries through `.dynsym`, and the small linker scripts that stand in for
 //! some `.so` files (`libc.so` is `GROUP ( libc.so.6 libc_nonshared.a AS_NEEDED ( ld.so ) )`).
 //!
-//! Everything is read with the `object` crate; nothing here panics on a malformed file: a bad
+//! Everything is read through [`crate::elf`], each file mapped once (an archive's members
+//! are parts of the archive's mapping); nothing here panics on a malformed file: a bad
 //! input is a [`LinkError::BadInput`] naming the file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use object::elf;
-use object::read::archive::ArchiveFile;
-use object::read::elf::{ElfFile64, FileHeader, Sym};
-use object::{Endianness, Object, ObjectSection, ObjectSymbol, RelocationTarget};
-
 use super::LinkError;
+use crate::elf::consts as elf;
+use crate::elf::{Archive, ElfFile, Mapping, SharedBytes};
+use crate::error::Error;
 
-/// Symbol binding (`STB_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Binding {
-    /// `STB_LOCAL`.
-    Local,
-    /// `STB_GLOBAL`.
-    Global,
-    /// `STB_WEAK`.
-    Weak,
-    /// `STB_GNU_UNIQUE`.
-    Unique,
-}
+use crate::elf::SymbolKind;
+pub use crate::elf::{SymbolBinding as Binding, Visibility};
 
-impl Binding {
-    fn from_st_bind(b: u8) -> Binding {
-        match b {
-            elf::STB_LOCAL => Binding::Local,
-            elf::STB_WEAK => Binding::Weak,
-            elf::STB_GNU_UNIQUE => Binding::Unique,
-            _ => Binding::Global,
-        }
-    }
-
-    /// The name used in reports (`global`, `weak`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Binding::Local => "local",
-            Binding::Global => "global",
-            Binding::Weak => "weak",
-            Binding::Unique => "unique",
-        }
+/// The binding the static linkers act on: an unknown (OS- or processor-specific) binding
+/// counts as global.
+fn link_binding(st_bind: u8) -> Binding {
+    match Binding::from_st_bind(st_bind) {
+        Binding::Other(_) => Binding::Global,
+        b => b,
     }
 }
 
-/// Symbol type (`STT_*`), as far as resolution cares.
+/// Symbol type (`STT_*`), in the classes static resolution distinguishes: an indirect
+/// function is a function, and the types no definition can have are `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SymType {
@@ -67,17 +44,19 @@ pub enum SymType {
     Other,
 }
 
-impl SymType {
-    fn from_st_type(t: u8) -> SymType {
-        match t {
-            elf::STT_NOTYPE => SymType::NoType,
-            elf::STT_OBJECT => SymType::Object,
-            elf::STT_FUNC | elf::STT_GNU_IFUNC => SymType::Func,
-            elf::STT_TLS => SymType::Tls,
+impl From<SymbolKind> for SymType {
+    fn from(kind: SymbolKind) -> SymType {
+        match kind {
+            SymbolKind::NoType => SymType::NoType,
+            SymbolKind::Object => SymType::Object,
+            SymbolKind::Func | SymbolKind::Ifunc => SymType::Func,
+            SymbolKind::Tls => SymType::Tls,
             _ => SymType::Other,
         }
     }
+}
 
+impl SymType {
     /// The name used in reports (`tls`, `object`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,46 +66,6 @@ impl SymType {
             SymType::Tls => "tls",
             SymType::Other => "other",
         }
-    }
-}
-
-/// Symbol visibility (`STV_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Visibility {
-    /// `STV_DEFAULT`.
-    Default,
-    /// `STV_PROTECTED`.
-    Protected,
-    /// `STV_HIDDEN`.
-    Hidden,
-    /// `STV_INTERNAL`.
-    Internal,
-}
-
-impl Visibility {
-    fn from_st_other(o: u8) -> Visibility {
-        match o & 3 {
-            elf::STV_PROTECTED => Visibility::Protected,
-            elf::STV_HIDDEN => Visibility::Hidden,
-            elf::STV_INTERNAL => Visibility::Internal,
-            _ => Visibility::Default,
-        }
-    }
-
-    /// The name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Default => "default",
-            Visibility::Protected => "protected",
-            Visibility::Hidden => "hidden",
-            Visibility::Internal => "internal",
-        }
-    }
-
-    /// Hidden or internal: the symbol cannot leave its output file.
-    pub fn is_hidden(self) -> bool {
-        matches!(self, Visibility::Hidden | Visibility::Internal)
     }
 }
 
@@ -162,8 +101,7 @@ pub struct ObjectInput {
     pub path: PathBuf,
     /// Global and weak symbols.
     pub symbols: Vec<ObjSymbol>,
-    data: Arc<[u8]>,
-    range: (usize, usize),
+    file: Arc<ElfFile<SharedBytes>>,
 }
 
 /// What a section of an object keeps alive, for `--gc-sections`.
@@ -191,44 +129,45 @@ pub enum RelocTarget {
 }
 
 impl ObjectInput {
-    /// Parses an object from `data[range]`.
+    /// Parses the object held in `bytes` (a whole file, or an archive member).
     pub fn parse(
         origin: String,
         path: &Path,
-        data: Arc<[u8]>,
-        range: (usize, usize),
+        bytes: SharedBytes,
     ) -> Result<ObjectInput, LinkError> {
-        let bytes = data
-            .get(range.0..range.1)
-            .ok_or_else(|| bad(path, "member out of range"))?;
-        let file = ElfFile64::<Endianness>::parse(bytes)
-            .map_err(|e| bad(path, &format!("{origin}: not a 64-bit ELF object: {e}")))?;
-        if file.elf_header().e_type(file.endian()) != elf::ET_REL {
+        let file = ElfFile::parse(path, bytes).map_err(|e| {
+            bad(
+                path,
+                &format!("{origin}: not a 64-bit ELF object: {}", reason(e)),
+            )
+        })?;
+        if file.e_type != elf::ET_REL {
             return Err(bad(path, &format!("{origin}: not a relocatable object")));
         }
         let mut symbols = Vec::new();
-        for sym in file.symbols() {
-            let raw = sym.elf_symbol();
-            let bind = raw.st_bind();
+        for sym in file.all_static_symbols() {
+            let bind = sym.st_bind();
             if bind == elf::STB_LOCAL {
                 continue;
             }
-            let Ok(name) = sym.name() else { continue };
+            let Ok(name) = std::str::from_utf8(sym.name) else {
+                continue;
+            };
             if name.is_empty() {
                 continue;
             }
-            let section = sym.section_index().map(|i| i.0);
+            let section = sym.section_index();
             let section_name = section
-                .and_then(|i| file.section_by_index(object::SectionIndex(i)).ok())
-                .and_then(|s| s.name().ok().map(str::to_string));
+                .and_then(|i| file.section(i))
+                .and_then(|s| s.name.clone());
             symbols.push(ObjSymbol {
                 name: name.to_string(),
                 defined: !sym.is_undefined(),
                 common: sym.is_common(),
-                binding: Binding::from_st_bind(bind),
-                kind: SymType::from_st_type(raw.st_type()),
-                size: sym.size(),
-                visibility: Visibility::from_st_other(raw.st_other()),
+                binding: link_binding(bind),
+                kind: SymType::from(sym.kind()),
+                size: sym.size,
+                visibility: sym.visibility(),
                 section,
                 section_name,
             });
@@ -237,21 +176,14 @@ impl ObjectInput {
             origin,
             path: path.to_path_buf(),
             symbols,
-            data,
-            range,
+            file: Arc::new(file),
         })
     }
 
-    /// Builds the section reference graph (parsed on demand: only `--gc-sections` needs it).
+    /// Builds the section reference graph (only `--gc-sections` needs it).
     pub fn section_graph(&self) -> Result<SectionGraph, LinkError> {
-        let bytes = self
-            .data
-            .get(self.range.0..self.range.1)
-            .ok_or_else(|| bad(&self.path, "member out of range"))?;
-        let file = ElfFile64::<Endianness>::parse(bytes)
-            .map_err(|e| bad(&self.path, &format!("{}: {e}", self.origin)))?;
-        let endian = file.endian();
-        let count = file.elf_section_table().len();
+        let file = &self.file;
+        let count = file.sections().len();
         let mut g = SectionGraph {
             names: vec![String::new(); count],
             alloc: vec![false; count],
@@ -260,47 +192,45 @@ impl ObjectInput {
             edges: vec![Vec::new(); count],
         };
         // Symbol index -> target.
-        let mut targets: HashMap<usize, RelocTarget> = HashMap::new();
-        for sym in file.symbols() {
-            let raw = sym.elf_symbol();
-            let t = if raw.st_bind() == elf::STB_LOCAL {
+        let mut targets: HashMap<u32, RelocTarget> = HashMap::new();
+        for sym in file.all_static_symbols() {
+            let t = if sym.st_bind() == elf::STB_LOCAL {
                 match sym.section_index() {
-                    Some(s) => RelocTarget::Section(s.0),
+                    Some(s) => RelocTarget::Section(s),
                     None => continue,
                 }
             } else {
-                match sym.name() {
+                match std::str::from_utf8(sym.name) {
                     Ok(n) => RelocTarget::Global(n.to_string()),
                     Err(_) => continue,
                 }
             };
-            targets.insert(sym.index().0, t);
+            targets.insert(sym.index, t);
         }
         for section in file.sections() {
-            let idx = section.index().0;
-            let Some(slot) = g.names.get_mut(idx) else {
-                continue;
-            };
-            *slot = section.name().unwrap_or("").to_string();
-            let hdr = section.elf_section_header();
-            let flags = hdr.sh_flags.get(endian);
-            g.alloc[idx] = flags & u64::from(elf::SHF_ALLOC) != 0;
-            g.retain[idx] = flags & u64::from(elf::SHF_GNU_RETAIN) != 0;
-            g.sh_type[idx] = hdr.sh_type.get(endian);
+            let idx = section.index;
+            g.names[idx] = section.name_or_empty().to_string();
+            g.alloc[idx] = section.is_alloc();
+            g.retain[idx] = section.is_retain();
+            g.sh_type[idx] = section.sh_type;
             let mut edges = Vec::new();
-            for (_, reloc) in section.relocations() {
-                if let RelocationTarget::Symbol(si) = reloc.target() {
-                    if let Some(t) = targets.get(&si.0) {
-                        if !edges.contains(t) {
-                            edges.push(t.clone());
-                        }
+            let relocations = file
+                .section_relocations(idx)
+                .map_err(|e| bad(&self.path, &format!("{}: {}", self.origin, reason(e))))?;
+            for reloc in relocations {
+                if reloc.r_sym == 0 {
+                    continue;
+                }
+                if let Some(t) = targets.get(&reloc.r_sym) {
+                    if !edges.contains(t) {
+                        edges.push(t.clone());
                     }
                 }
             }
             g.edges[idx] = edges;
         }
         // A section's relocations live in a separate SHT_RELA section whose sh_info names the
-        // section; `object` already attributes them to the target section above.
+        // section; `ElfFile::section_relocations` attributes them to the target section.
         Ok(g)
     }
 }
@@ -334,86 +264,57 @@ pub struct SharedInput {
 }
 
 impl SharedInput {
-    /// Parses a shared library's dynamic symbols.
+    /// Parses a shared library's dynamic symbols from `data`, the contents of `path`.
     pub fn parse(path: &Path, data: &[u8]) -> Result<SharedInput, LinkError> {
-        let header = elf::FileHeader64::<Endianness>::parse(data)
-            .map_err(|e| bad(path, &format!("not a 64-bit ELF shared library: {e}")))?;
-        let endian = header.endian().map_err(|e| bad(path, &e.to_string()))?;
-        if header.e_type(endian) != elf::ET_DYN {
+        let file = ElfFile::parse(path, data).map_err(|e| {
+            bad(
+                path,
+                &format!("not a 64-bit ELF shared library: {}", reason(e)),
+            )
+        })?;
+        Self::from_elf(&file)
+    }
+
+    /// Reads a parsed shared library's dynamic symbols.
+    pub fn from_elf<D: AsRef<[u8]>>(file: &ElfFile<D>) -> Result<SharedInput, LinkError> {
+        let path = file.path();
+        if file.e_type != elf::ET_DYN {
             return Err(bad(path, "not a shared library (e_type is not ET_DYN)"));
-        }
-        let sections = header
-            .sections(endian, data)
-            .map_err(|e| bad(path, &e.to_string()))?;
-        let dynsym = sections
-            .symbols(endian, data, elf::SHT_DYNSYM)
-            .map_err(|e| bad(path, &e.to_string()))?;
-        let versions = sections
-            .versions(endian, data)
-            .map_err(|e| bad(path, &e.to_string()))?;
-        let mut soname = None;
-        if let Some((dynamic, link)) = sections
-            .dynamic(endian, data)
-            .map_err(|e| bad(path, &e.to_string()))?
-        {
-            let strings = sections
-                .strings(endian, data, link)
-                .map_err(|e| bad(path, &e.to_string()))?;
-            for d in dynamic {
-                if d.d_tag.get(endian) == u64::from(elf::DT_SONAME) {
-                    let off = d.d_val.get(endian);
-                    soname = u32::try_from(off)
-                        .ok()
-                        .and_then(|o| strings.get(o).ok())
-                        .map(|s| String::from_utf8_lossy(s).into_owned());
-                }
-            }
         }
         let mut defs = HashMap::new();
         let mut undefs = Vec::new();
-        for (i, sym) in dynsym.iter().enumerate() {
+        for sym in file.dynamic_symbols() {
             if sym.st_bind() == elf::STB_LOCAL {
                 continue;
             }
-            let Ok(name) = sym.name(endian, dynsym.strings()) else {
-                continue;
-            };
-            if name.is_empty() {
+            if sym.name.is_empty() {
                 continue;
             }
-            let name = String::from_utf8_lossy(name).into_owned();
-            if sym.is_undefined(endian) {
+            let name = sym.name_str();
+            if sym.is_undefined() {
                 undefs.push(name);
                 continue;
             }
-            let mut version = None;
-            if let Some(v) = &versions {
-                let vi = v.version_index(endian, object::SymbolIndex(i));
-                if vi.is_hidden() {
-                    // A non-default version never satisfies an unversioned reference at
-                    // static link time.
-                    continue;
-                }
-                version = v
-                    .version(vi)
-                    .ok()
-                    .flatten()
-                    .map(|v| String::from_utf8_lossy(v.name()).into_owned());
+            if sym.versym.is_some_and(|v| v & 0x8000 != 0) {
+                // A non-default version never satisfies an unversioned reference at static
+                // link time.
+                continue;
             }
+            let version = file.symbol_version_name(sym.index).map(str::to_owned);
             defs.insert(
                 name,
                 DynSymbol {
-                    binding: Binding::from_st_bind(sym.st_bind()),
-                    kind: SymType::from_st_type(sym.st_type()),
-                    size: sym.st_size(endian),
-                    visibility: Visibility::from_st_other(sym.st_other()),
+                    binding: link_binding(sym.st_bind()),
+                    kind: SymType::from(sym.kind()),
+                    size: sym.size,
+                    visibility: sym.visibility(),
                     version,
                 },
             );
         }
         Ok(SharedInput {
             path: path.to_path_buf(),
-            soname,
+            soname: file.soname().map(str::to_owned),
             defs,
             undefs,
         })
@@ -425,66 +326,35 @@ impl SharedInput {
 pub struct ArchiveInput {
     /// The path it was found at.
     pub path: PathBuf,
-    /// `(symbol, member offset)` in index order.
-    pub index: Vec<(String, u64)>,
-    /// ELF members in archive order: `(offset, name)`.
-    pub members: Vec<(u64, String)>,
-    data: Arc<[u8]>,
+    /// The archive: its symbol index (`(symbol, member offset)` in index order) and its ELF
+    /// members in archive order (`(offset, name)`).
+    pub archive: Archive,
 }
 
 impl ArchiveInput {
     /// Parses an archive's symbol index and member list.
-    pub fn parse(path: &Path, data: Arc<[u8]>) -> Result<ArchiveInput, LinkError> {
-        let archive = ArchiveFile::parse(&*data).map_err(|e| bad(path, &format!("{e}")))?;
-        if archive.is_thin() {
-            return Err(bad(path, "thin archives are not supported"));
-        }
-        let mut index = Vec::new();
-        if let Some(symbols) = archive.symbols().map_err(|e| bad(path, &e.to_string()))? {
-            for s in symbols {
-                let s = s.map_err(|e| bad(path, &e.to_string()))?;
-                index.push((String::from_utf8_lossy(s.name()).into_owned(), s.offset().0));
-            }
-        }
-        let mut members = Vec::new();
-        for m in archive.members() {
-            let m = m.map_err(|e| bad(path, &e.to_string()))?;
-            let Ok(bytes) = m.data(&*data) else { continue };
-            if bytes.starts_with(&elf::ELFMAG) {
-                let header_offset = m.file_range().0.saturating_sub(60);
-                members.push((
-                    header_offset,
-                    String::from_utf8_lossy(m.name()).into_owned(),
-                ));
-            }
-        }
+    pub fn parse(path: &Path, map: Arc<Mapping>) -> Result<ArchiveInput, LinkError> {
+        let archive = Archive::parse(path, map).map_err(|e| bad(path, &e.to_string()))?;
         Ok(ArchiveInput {
             path: path.to_path_buf(),
-            index,
-            members,
-            data,
+            archive,
         })
     }
 
     /// Loads the member whose header starts at `offset`.
     pub fn load_member(&self, offset: u64) -> Result<ObjectInput, LinkError> {
-        let archive =
-            ArchiveFile::parse(&*self.data).map_err(|e| bad(&self.path, &e.to_string()))?;
-        let m = archive
-            .member(object::read::archive::ArchiveOffset(offset))
+        let m = self
+            .archive
+            .member(offset)
             .map_err(|e| bad(&self.path, &e.to_string()))?;
-        let (start, size) = m.file_range();
-        let start = usize::try_from(start).map_err(|_| bad(&self.path, "member offset"))?;
-        let end = usize::try_from(size)
-            .ok()
-            .and_then(|s| start.checked_add(s))
-            .ok_or_else(|| bad(&self.path, "member size"))?;
-        let name = String::from_utf8_lossy(m.name()).into_owned();
+        let bytes = self
+            .archive
+            .member_bytes(&m)
+            .ok_or_else(|| bad(&self.path, "member out of range"))?;
         ObjectInput::parse(
-            format!("{}({})", self.path.display(), name),
+            format!("{}({})", self.path.display(), m.name),
             &self.path,
-            self.data.clone(),
-            (start, end),
+            bytes,
         )
     }
 }
@@ -586,29 +456,38 @@ pub enum InputFile {
 
 /// Reads a file named on the line and classifies it by content.
 pub fn read_input(path: &Path) -> Result<InputFile, LinkError> {
-    let data: Arc<[u8]> = std::fs::read(path)
-        .map_err(|e| LinkError::Io {
+    let map = Arc::new(Mapping::open(path).map_err(|e| match e {
+        Error::Io { source, .. } => LinkError::Io {
             path: path.to_path_buf(),
-            source: e,
-        })?
-        .into();
-    if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
-        return ArchiveInput::parse(path, data).map(InputFile::Archive);
+            source,
+        },
+        other => bad(path, &reason(other)),
+    })?);
+    let data = map.bytes();
+    if Archive::is_archive(data) {
+        return ArchiveInput::parse(path, map).map(InputFile::Archive);
     }
     if data.starts_with(&elf::ELFMAG) {
         let e_type = data.get(16..18).map(|b| u16::from_le_bytes([b[0], b[1]]));
         return match e_type {
-            Some(t) if t == elf::ET_DYN => SharedInput::parse(path, &data).map(InputFile::Shared),
-            _ => {
-                let len = data.len();
-                ObjectInput::parse(path.display().to_string(), path, data, (0, len))
-                    .map(InputFile::Object)
-            }
+            Some(t) if t == elf::ET_DYN => SharedInput::parse(path, data).map(InputFile::Shared),
+            _ => ObjectInput::parse(path.display().to_string(), path, SharedBytes::whole(map))
+                .map(InputFile::Object),
         };
     }
-    match std::str::from_utf8(&data) {
+    match std::str::from_utf8(data) {
         Ok(text) => parse_linker_script(path, text).map(|(e, g)| InputFile::Script(e, g)),
         Err(_) => Err(bad(path, "not an ELF file, archive or linker script")),
+    }
+}
+
+/// What is wrong with a file, without the path the link error names already.
+fn reason(e: Error) -> String {
+    match e {
+        Error::Malformed { what, .. } | Error::Unsupported { what, .. } => what,
+        Error::Io { source, .. } => source.to_string(),
+        Error::NotElf { .. } => "not an ELF file".to_string(),
+        other => other.to_string(),
     }
 }
 

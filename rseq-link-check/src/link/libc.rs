@@ -9,6 +9,7 @@ use std::process::Command;
 use serde::Serialize;
 
 use super::input::SharedInput;
+use crate::elf::ElfFile;
 
 /// What the build knows about the target's C library.
 #[derive(Debug, Clone, Serialize)]
@@ -53,8 +54,8 @@ impl TargetLibc {
             Some(p) => p.to_path_buf(),
             None => print_file_name(compiler, "libc.so.6")?,
         };
-        let data = std::fs::read(&libc).ok()?;
-        let lib = SharedInput::parse(&libc, &data).ok()?;
+        let file = ElfFile::open(&libc).ok()?;
+        let lib = SharedInput::from_elf(&file).ok()?;
         let version = lib
             .defs
             .values()
@@ -63,9 +64,12 @@ impl TargetLibc {
             .max()
             .map(|(_, v)| v);
         // The loader: libc.so.6's DT_NEEDED names it; look beside libc, then ask the driver.
-        let loader_name = read_needed(&data)
-            .into_iter()
-            .find(|n| n.starts_with("ld-"));
+        let loader_name = file
+            .dynamic
+            .iter()
+            .flat_map(|d| d.needed.iter())
+            .find(|n| n.starts_with("ld-"))
+            .cloned();
         let loader = loader_name.and_then(|n| {
             let beside = libc.parent().map(|d| d.join(&n)).filter(|p| p.is_file());
             beside
@@ -75,8 +79,8 @@ impl TargetLibc {
         let mut rseq_symbols = Vec::new();
         let mut owns_registration = false;
         if let Some(ld) = &loader {
-            if let Ok(ld_data) = std::fs::read(ld) {
-                if let Ok(ld) = SharedInput::parse(ld, &ld_data) {
+            if let Ok(ld_file) = ElfFile::open(ld) {
+                if let Ok(ld) = SharedInput::from_elf(&ld_file) {
                     for name in ["__rseq_offset", "__rseq_size", "__rseq_flags"] {
                         if let Some(d) = ld.defs.get(name) {
                             let v = d.version.clone().unwrap_or_default();
@@ -118,32 +122,6 @@ impl TargetLibc {
             format!("{who} does not register rseq: a module must register __rseq_abi")
         }
     }
-}
-
-fn read_needed(data: &[u8]) -> Vec<String> {
-    use object::read::elf::{Dyn, FileHeader};
-    let mut out = Vec::new();
-    let Ok(h) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
-        return out;
-    };
-    let Ok(endian) = h.endian() else { return out };
-    let Ok(sections) = h.sections(endian, data) else {
-        return out;
-    };
-    let Ok(Some((dynamic, link))) = sections.dynamic(endian, data) else {
-        return out;
-    };
-    let Ok(strings) = sections.strings(endian, data, link) else {
-        return out;
-    };
-    for d in dynamic {
-        if d.tag32(endian) == Some(object::elf::DT_NEEDED) {
-            if let Ok(s) = d.string(endian, strings) {
-                out.push(String::from_utf8_lossy(s).into_owned());
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

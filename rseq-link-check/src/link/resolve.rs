@@ -505,6 +505,7 @@ impl Resolver<'_> {
         let idx = self.archives.len();
         // Note every candidate definition of the watched symbol the archive offers.
         let watched_members: Vec<u64> = a
+            .archive
             .index
             .iter()
             .filter(|(n, _)| n == self.watched)
@@ -515,7 +516,12 @@ impl Resolver<'_> {
             g.push(idx);
         }
         if opts.whole {
-            let members: Vec<u64> = self.archives[idx].members.iter().map(|m| m.0).collect();
+            let members: Vec<u64> = self.archives[idx]
+                .archive
+                .members
+                .iter()
+                .map(|m| m.0)
+                .collect();
             for off in members {
                 self.load_member(idx, off)?;
             }
@@ -528,7 +534,7 @@ impl Resolver<'_> {
                     }
                 }
                 LinkerFlavor::Lld => {
-                    let index = self.archives[idx].index.clone();
+                    let index = self.archives[idx].archive.index.clone();
                     for (name, off) in index {
                         let s = self.res.symbols.entry(name).or_default();
                         if s.def.is_some() {
@@ -557,7 +563,7 @@ impl Resolver<'_> {
     /// One GNU ld pass over an archive's index; true when it loaded a member.
     fn scan_archive_gnu(&mut self, idx: usize) -> Result<bool, LinkError> {
         let mut progress = false;
-        let index = self.archives[idx].index.clone();
+        let index = self.archives[idx].archive.index.clone();
         for (name, off) in index {
             if self.loaded_members.contains(&(idx, off)) {
                 continue;

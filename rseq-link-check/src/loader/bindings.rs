@@ -2,12 +2,11 @@
 //! module's scope, as `_dl_relocate_object` does with immediate binding. The result is what
 //! `LD_DEBUG=bindings` prints (plus the references that bind locally, which it does not print).
 
-use object::elf;
 use serde::Serialize;
 
 use super::lookup::{self, Found, LookupState, Request};
 use super::{ModuleId, Process};
-use crate::elf::VersionEntry;
+use crate::elf::{SymbolBinding, VersionEntry};
 
 /// One resolved reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -170,9 +169,7 @@ impl Process {
                     continue;
                 }
                 *slot |= 1 << class;
-                if sym.bind() == elf::STB_LOCAL
-                    || matches!(sym.visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL)
-                {
+                if sym.binding() == SymbolBinding::Local || sym.visibility().is_hidden() {
                     let b = Binding {
                         from: id,
                         from_sym: Some(r.sym),
@@ -260,7 +257,8 @@ impl Process {
             flags: 0,
         };
         let found = lookup::lookup(self, state, &req, &self.modules[from].scope);
-        let weak_undef = reference.is_some_and(|r| r.bind() == elf::STB_WEAK && r.is_undefined());
+        let weak_undef =
+            reference.is_some_and(|r| r.binding() == SymbolBinding::Weak && r.is_undefined());
         let (to, to_sym, how) = match found {
             Some((Found { module, sym }, protected)) => (
                 Some(module),

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use object::elf;
+use crate::elf::consts as elf;
 
 use super::{ModuleId, Process};
 use crate::elf::hash::HashedName;
-use crate::elf::{Symbol, VersionEntry};
+use crate::elf::{Symbol, VersionEntry, Visibility};
 
 /// `ELF_RTYPE_CLASS_PLT`: PLT-like relocations (and TLS relocations on x86_64/aarch64).
 pub const CLASS_PLT: u32 = 1;
@@ -94,7 +94,7 @@ enum Check {
 }
 
 fn check_match(p: &Process, module: ModuleId, sym: &Symbol<'_>, req: &Request<'_>) -> Check {
-    let stt = sym.kind();
+    let stt = sym.st_type();
     if (sym.value == 0 && sym.shndx != elf::SHN_ABS && stt != elf::STT_TLS)
         || (req.type_class & CLASS_PLT != 0 && sym.shndx == elf::SHN_UNDEF)
     {
@@ -176,7 +176,7 @@ fn do_lookup_x(
             module: id,
             sym: index,
         };
-        match sym.bind() {
+        match sym.st_bind() {
             elf::STB_WEAK if p.options.dynamic_weak && weak_result.is_none() => {
                 *weak_result = Some(here);
             }
@@ -212,7 +212,7 @@ pub fn lookup(
     let mut result = result.or(weak)?;
     let protected = req
         .reference
-        .is_some_and(|r| r.visibility() == elf::STV_PROTECTED);
+        .is_some_and(|r| r.visibility() == Visibility::Protected);
     if protected && result.module != req.from {
         // The referencing module defines the symbol itself with protected visibility: its
         // own definition is used.

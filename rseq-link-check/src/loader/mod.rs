@@ -672,7 +672,7 @@ impl Process {
                     continue;
                 }
                 for v in &need.versions {
-                    if v.flags & object::elf::VER_FLG_WEAK != 0 {
+                    if v.flags & crate::elf::consts::VER_FLG_WEAK != 0 {
                         continue;
                     }
                     if !defs.iter().any(|d| d.hash == v.hash && d.name == v.name) {

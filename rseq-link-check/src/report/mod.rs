@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::elf::{SymbolBinding, SymbolKind, Visibility};
 use crate::error::ExitStatus;
 
 /// The exit status a report calls for.
@@ -22,12 +23,12 @@ pub struct Definition {
     /// `st_size`.
     pub size: u64,
     /// `global`, `weak`, `unique` or `local`.
-    pub binding: String,
+    pub binding: SymbolBinding,
     /// `tls`, `object`, `func`, `notype`, `ifunc`, `common`, ...
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SymbolKind,
     /// `default`, `protected`, `hidden` or `internal`.
-    pub visibility: String,
+    pub visibility: Visibility,
     /// The version it is defined with (`None` for an unversioned definition).
     pub version: Option<String>,
     /// True when the definition is hidden behind a non-default version (`sym@VER`).

@@ -8,13 +8,14 @@
 
 use std::collections::BTreeMap;
 
+use rseq_abi::abi::offsets;
 use serde::Serialize;
 
 use super::finding::{Code, Finding};
 use super::image::{names, Image};
 
 /// `sizeof(struct rseq_cs)`.
-pub const RSEQ_CS_SIZE: u64 = 32;
+pub const RSEQ_CS_SIZE: u64 = offsets::RSEQ_CS_SIZE as u64;
 
 /// One `struct rseq_cs` as read from the file (after relocation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,13 +45,14 @@ impl Descriptor {
     /// Reads the descriptor at `addr`.
     fn read(image: &Image<'_>, addr: u64) -> Option<Descriptor> {
         image.bytes(addr, RSEQ_CS_SIZE as usize)?;
+        let field = |offset: usize| addr.checked_add(offset as u64);
         Some(Descriptor {
             addr,
-            version: image.read_u32(addr)?,
-            flags: image.read_u32(addr.checked_add(4)?)?,
-            start_ip: image.read_u64(addr.checked_add(8)?)?,
-            post_commit_offset: image.read_u64(addr.checked_add(16)?)?,
-            abort_ip: image.read_u64(addr.checked_add(24)?)?,
+            version: image.read_u32(field(offsets::RSEQ_CS_VERSION)?)?,
+            flags: image.read_u32(field(offsets::RSEQ_CS_FLAGS)?)?,
+            start_ip: image.read_u64(field(offsets::RSEQ_CS_START_IP)?)?,
+            post_commit_offset: image.read_u64(field(offsets::RSEQ_CS_POST_COMMIT_OFFSET)?)?,
+            abort_ip: image.read_u64(field(offsets::RSEQ_CS_ABORT_IP)?)?,
             in_ptr_array: false,
         })
     }

@@ -13,13 +13,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use object::elf;
-use object::read::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
-use object::{
-    Architecture, BinaryFormat, Endianness, ObjectKind, SectionFlags, SectionIndex, SymbolKind,
-};
-
 use super::reloc;
+use crate::elf::{ElfFile, Symbol as ElfSymbol, SymbolKind};
 use crate::error::Error;
 
 pub use crate::elf::{FileType, Machine};
@@ -33,11 +28,12 @@ pub fn machine_name(machine: Machine) -> &'static str {
 }
 
 /// The abort signature of `machine`: the value the kernel compares with the four bytes
-/// before `abort_ip` (`RSEQ_SIG` of the kernel selftests and librseq).
+/// before `abort_ip` (`RSEQ_SIG` of the kernel selftests and librseq, from
+/// [`rseq_abi::abi::sig`]).
 pub fn signature(machine: Machine) -> u32 {
     match machine {
-        Machine::X86_64 => 0x5305_3053,
-        Machine::Aarch64 => 0xd428_bc00,
+        Machine::X86_64 => rseq_abi::abi::sig::X86,
+        Machine::Aarch64 => rseq_abi::abi::sig::AARCH64,
     }
 }
 
@@ -55,7 +51,7 @@ pub struct Region<'d> {
     /// `SHF_EXECINSTR`.
     pub executable: bool,
     /// Index of the section in the file.
-    pub index: SectionIndex,
+    pub index: usize,
 }
 
 impl Region<'_> {
@@ -111,49 +107,33 @@ pub mod names {
 impl<'d> Image<'d> {
     /// Parses `data` (the contents of `path`) and applies the relocations the verifier needs.
     pub fn parse(path: &Path, data: &'d [u8]) -> Result<Self, Error> {
-        let malformed = |e: object::Error| Error::malformed(path, e.to_string());
         let unsupported = |what: String| Error::Unsupported {
             path: path.to_owned(),
             what,
         };
-        if !data.starts_with(&elf::ELFMAG) {
-            return Err(Error::NotElf {
-                path: path.to_owned(),
-            });
-        }
-        let file = object::File::parse(data).map_err(malformed)?;
-        if file.format() != BinaryFormat::Elf {
-            return Err(unsupported(format!("a {:?} file", file.format())));
-        }
-        if !file.is_64() || file.endianness() != Endianness::Little {
-            return Err(unsupported("a 32-bit or big-endian ELF file".to_string()));
-        }
-        let arch = match file.architecture() {
-            Architecture::X86_64 => Machine::X86_64,
-            Architecture::Aarch64 => Machine::Aarch64,
-            other => return Err(unsupported(format!("the machine {other:?}"))),
-        };
-        let kind = match file.kind() {
-            ObjectKind::Relocatable => FileType::Relocatable,
-            ObjectKind::Executable => FileType::Executable,
-            ObjectKind::Dynamic => FileType::SharedObject,
-            other => return Err(unsupported(format!("the ELF file type {other:?}"))),
+        let file = ElfFile::parse(path, data)?;
+        let arch = file.machine;
+        let kind = match file.file_type {
+            FileType::Other => {
+                return Err(unsupported(format!("the ELF file type {}", file.e_type)))
+            }
+            kind => kind,
         };
 
         // Allocated sections at their addresses (a synthetic layout for .o files).
         let mut regions = Vec::new();
         let mut next_addr: u64 = 0;
         for section in file.sections() {
-            let SectionFlags::Elf { sh_flags } = section.flags() else {
-                continue;
-            };
-            if sh_flags & u64::from(elf::SHF_ALLOC) == 0 {
+            if !section.is_alloc() {
                 continue;
             }
-            let name = section.name().map_err(malformed)?.to_string();
-            let size = section.size();
+            let name = section
+                .name
+                .clone()
+                .ok_or_else(|| Error::malformed(path, "Invalid ELF section name offset"))?;
+            let size = section.sh_size;
             let addr = if kind == FileType::Relocatable {
-                let align = section.align().max(1);
+                let align = section.sh_addralign.max(1);
                 let addr = next_addr
                     .checked_next_multiple_of(align)
                     .ok_or_else(|| unsupported("a section layout beyond 2^64".to_string()))?;
@@ -162,20 +142,21 @@ impl<'d> Image<'d> {
                     .ok_or_else(|| unsupported("a section layout beyond 2^64".to_string()))?;
                 addr
             } else {
-                section.address()
+                section.sh_addr
             };
-            let bytes = section.data().map_err(malformed)?;
+            let range = file.section_range(section)?;
+            let bytes = data.get(range).unwrap_or_default();
             regions.push(Region {
                 name,
                 addr,
                 size,
                 data: Cow::Borrowed(bytes),
-                executable: sh_flags & u64::from(elf::SHF_EXECINSTR) != 0,
-                index: section.index(),
+                executable: section.is_execinstr(),
+                index: section.index,
             });
         }
 
-        let section_base: std::collections::HashMap<SectionIndex, u64> =
+        let section_base: std::collections::HashMap<usize, u64> =
             regions.iter().map(|r| (r.index, r.addr)).collect();
 
         // Code symbols, from .symtab or else .dynsym.
@@ -183,9 +164,10 @@ impl<'d> Image<'d> {
         // A file without critical sections needs nothing more: skip its symbol tables.
         let mut symbols = Vec::new();
         if has_rseq {
-            symbols = code_symbols(file.symbols(), kind, &section_base);
+            symbols = code_symbols(file.all_static_symbols(), kind, &section_base);
             if symbols.is_empty() {
-                symbols = code_symbols(file.dynamic_symbols(), kind, &section_base);
+                let dynamic = file.dynamic_symbols().filter(|s| s.index != 0);
+                symbols = code_symbols(dynamic, kind, &section_base);
             }
         }
         symbols.sort_by(|a, b| a.addr.cmp(&b.addr).then(b.is_function.cmp(&a.is_function)));
@@ -202,11 +184,9 @@ impl<'d> Image<'d> {
         // Only files with critical-section metadata need their relocations applied.
         if has_rseq {
             match kind {
-                FileType::Relocatable => {
-                    reloc::apply_object_relocations(&mut image, &file).map_err(malformed)?
-                }
+                FileType::Relocatable => reloc::apply_object_relocations(&mut image, &file)?,
                 FileType::SharedObject | FileType::Executable | FileType::Other => {
-                    reloc::apply_dynamic_relocations(&mut image, &file).map_err(malformed)?
+                    reloc::apply_dynamic_relocations(&mut image, &file)
                 }
             }
         }
@@ -298,50 +278,44 @@ impl<'d> Image<'d> {
     }
 
     /// Mutable contents of the section holding `addr` and the offset of `addr` in it.
-    pub(crate) fn patch_site(&mut self, index: SectionIndex, offset: u64) -> Option<&mut [u8]> {
+    pub(crate) fn patch_site(&mut self, index: usize, offset: u64) -> Option<&mut [u8]> {
         let region = self.regions.iter_mut().find(|r| r.index == index)?;
         let start = usize::try_from(offset).ok()?;
         region.data.to_mut().get_mut(start..)
     }
 
     /// Address of the section with index `index`, when it is allocated.
-    pub(crate) fn section_addr(&self, index: SectionIndex) -> Option<u64> {
+    pub(crate) fn section_addr(&self, index: usize) -> Option<u64> {
         self.regions
             .iter()
             .find(|r| r.index == index)
             .map(|r| r.addr)
     }
 
-    /// Resolves a relocation target of a `.o` file to an address, or the name of the
-    /// undefined symbol it refers to.
+    /// Resolves the symbol a relocation of a `.o` file names (`r_sym`, 0 for none) to an
+    /// address, or the name of the undefined symbol it refers to.
     pub(crate) fn resolve_target(
         &self,
-        file: &object::File<'d>,
-        target: RelocationTarget,
+        file: &ElfFile<&'d [u8]>,
+        r_sym: u32,
     ) -> Result<u64, String> {
-        match target {
-            RelocationTarget::Section(index) => self
-                .section_addr(index)
-                .ok_or_else(|| format!("section #{}", index.0)),
-            RelocationTarget::Symbol(index) => {
-                let sym = file
-                    .symbol_by_index(index)
-                    .map_err(|_| format!("symbol #{}", index.0))?;
-                let name = sym.name().unwrap_or("?").to_string();
-                if sym.is_undefined() {
-                    return Err(name);
-                }
-                match sym.section_index() {
-                    Some(section) => match self.section_addr(section) {
-                        Some(base) => Ok(base.wrapping_add(sym.address())),
-                        None => Err(name),
-                    },
-                    None if sym.is_definition() => Ok(sym.address()),
-                    None => Err(name),
-                }
-            }
-            RelocationTarget::Absolute => Ok(0),
-            _ => Err("an unsupported relocation target".to_string()),
+        if r_sym == 0 {
+            return Ok(0);
+        }
+        let sym = file
+            .static_symbol(r_sym)
+            .ok_or_else(|| format!("symbol #{r_sym}"))?;
+        let name = std::str::from_utf8(sym.name).unwrap_or("?").to_string();
+        if sym.is_undefined() {
+            return Err(name);
+        }
+        match sym.section_index() {
+            Some(section) => match self.section_addr(section) {
+                Some(base) => Ok(base.wrapping_add(sym.value)),
+                None => Err(name),
+            },
+            None if sym.is_definition() => Ok(sym.value),
+            None => Err(name),
         }
     }
 }
@@ -354,14 +328,15 @@ pub fn is_rseq_section(name: &str) -> bool {
 }
 
 /// The defined code symbols of one symbol table, at their (possibly synthetic) addresses.
-fn code_symbols<'d>(
-    syms: impl Iterator<Item = object::Symbol<'d, 'd>>,
+fn code_symbols<'a>(
+    syms: impl Iterator<Item = ElfSymbol<'a>>,
     kind: FileType,
-    section_base: &std::collections::HashMap<SectionIndex, u64>,
+    section_base: &std::collections::HashMap<usize, u64>,
 ) -> Vec<Symbol> {
     let mut out = Vec::new();
     for sym in syms {
-        if !matches!(sym.kind(), SymbolKind::Text) || sym.is_undefined() {
+        let sym_kind = sym.kind();
+        if !matches!(sym_kind, SymbolKind::Func | SymbolKind::Ifunc) || sym.is_undefined() {
             continue;
         }
         let Some(index) = sym.section_index() else {
@@ -370,24 +345,22 @@ fn code_symbols<'d>(
         let Some(&base) = section_base.get(&index) else {
             continue;
         };
-        let Ok(name) = sym.name() else { continue };
+        let Ok(name) = std::str::from_utf8(sym.name) else {
+            continue;
+        };
         if name.is_empty() {
             continue;
         }
         let addr = if kind == FileType::Relocatable {
-            base.saturating_add(sym.address())
+            base.saturating_add(sym.value)
         } else {
-            sym.address()
+            sym.value
         };
-        let is_function = matches!(
-            sym.flags(),
-            object::SymbolFlags::Elf { st_info, .. } if st_info & 0xf == elf::STT_FUNC
-        );
         out.push(Symbol {
             name: name.to_string(),
             addr,
-            size: sym.size(),
-            is_function,
+            size: sym.size,
+            is_function: sym_kind == SymbolKind::Func,
         });
     }
     out

@@ -14,36 +14,24 @@
 //!
 //! Relocation types the verifier does not need (TLS, GOT-indirect loads) are left alone.
 
-use object::elf;
-use object::read::{Object, ObjectSection, Relocation, RelocationFlags, RelocationTarget};
-
 use super::image::{is_rseq_section, Image, Machine};
-
-fn r_type(reloc: &Relocation) -> Option<u32> {
-    match reloc.flags() {
-        RelocationFlags::Elf { r_type } => Some(r_type),
-        _ => None,
-    }
-}
+use crate::elf::consts as elf;
+use crate::elf::ElfFile;
+use crate::error::Error;
 
 /// Fills the `__rseq_*` sections of an executable or shared object from its dynamic
 /// `R_*_RELATIVE` relocations.
-pub(crate) fn apply_dynamic_relocations<'d>(
-    image: &mut Image<'d>,
-    file: &object::File<'d>,
-) -> object::Result<()> {
-    let Some(relocs) = file.dynamic_relocations() else {
-        return Ok(());
-    };
+pub(crate) fn apply_dynamic_relocations<'d>(image: &mut Image<'d>, file: &ElfFile<&'d [u8]>) {
     let relative = match image.arch {
         Machine::X86_64 => elf::R_X86_64_RELATIVE,
         Machine::Aarch64 => elf::R_AARCH64_RELATIVE,
     };
-    for (addr, reloc) in relocs {
+    for reloc in file.dynamic_relocations() {
         // REL keeps the value in place; only RELA needs the addend written in.
-        if r_type(&reloc) != Some(relative) || reloc.has_implicit_addend() {
+        if reloc.r_type != relative || reloc.implicit_addend {
             continue;
         }
+        let addr = reloc.r_offset;
         let Some(region) = image
             .regions
             .iter_mut()
@@ -54,7 +42,7 @@ pub(crate) fn apply_dynamic_relocations<'d>(
         let Ok(offset) = usize::try_from(addr - region.addr) else {
             continue;
         };
-        let value = reloc.addend() as u64;
+        let value = reloc.r_addend as u64;
         if let Some(place) = region
             .data
             .to_mut()
@@ -64,37 +52,33 @@ pub(crate) fn apply_dynamic_relocations<'d>(
             place.copy_from_slice(&value.to_le_bytes());
         }
     }
-    Ok(())
 }
 
 /// Applies the ordinary relocations of every allocated section of a `.o` file against the
 /// synthetic layout of [`Image::parse`].
 pub(crate) fn apply_object_relocations<'d>(
     image: &mut Image<'d>,
-    file: &object::File<'d>,
-) -> object::Result<()> {
+    file: &ElfFile<&'d [u8]>,
+) -> Result<(), Error> {
     let arch = image.arch;
     for section in file.sections() {
-        let index = section.index();
+        let index = section.index;
+        let relocations = file.section_relocations(index)?;
         let Some(base) = image.section_addr(index) else {
             continue;
         };
-        for (offset, reloc) in section.relocations() {
-            let Some(r_type) = r_type(&reloc) else {
-                continue;
-            };
+        for reloc in relocations {
+            let r_type = reloc.r_type;
+            let offset = reloc.r_offset;
             let place_addr = base.wrapping_add(offset);
-            let target = reloc.target();
-            let s = match image.resolve_target(file, target) {
+            let s = match image.resolve_target(file, reloc.r_sym) {
                 Ok(s) => s,
                 Err(name) => {
-                    if !matches!(target, RelocationTarget::Absolute) {
-                        image.unresolved.insert(place_addr, name);
-                    }
+                    image.unresolved.insert(place_addr, name);
                     continue;
                 }
             };
-            let addend = reloc.addend();
+            let addend = reloc.r_addend;
             let Some(place) = image.patch_site(index, offset) else {
                 continue;
             };

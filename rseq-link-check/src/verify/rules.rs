@@ -31,14 +31,17 @@ fn at(image: &Image<'_>, addr: u64) -> String {
 
 /// Checks the descriptor fields (alignment, version, flags).
 pub fn check_descriptor(d: &Descriptor, out: &mut Vec<Finding>) {
-    if !d.addr.is_multiple_of(32) {
+    if !d
+        .addr
+        .is_multiple_of(core::mem::align_of::<rseq_abi::RseqCs>() as u64)
+    {
         out.push(Finding::new(
             Code::CsMisaligned,
             Some(d.addr),
             format!("descriptor at {:#x} is not 32-byte aligned", d.addr),
         ));
     }
-    if d.version != 0 {
+    if d.version != rseq_abi::abi::RSEQ_CS_VERSION {
         out.push(Finding::new(
             Code::CsBadVersion,
             Some(d.addr),
@@ -48,7 +51,16 @@ pub fn check_descriptor(d: &Descriptor, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    const DEPRECATED: u32 = 0b111;
+    // The deprecated bits are exactly what this check looks for.
+    #[allow(deprecated)]
+    use rseq_abi::abi::{
+        RSEQ_CS_FLAG_NO_RESTART_ON_MIGRATE, RSEQ_CS_FLAG_NO_RESTART_ON_PREEMPT,
+        RSEQ_CS_FLAG_NO_RESTART_ON_SIGNAL,
+    };
+    #[allow(deprecated)]
+    const DEPRECATED: u32 = RSEQ_CS_FLAG_NO_RESTART_ON_PREEMPT
+        | RSEQ_CS_FLAG_NO_RESTART_ON_SIGNAL
+        | RSEQ_CS_FLAG_NO_RESTART_ON_MIGRATE;
     if d.flags & DEPRECATED != 0 {
         out.push(Finding::new(
             Code::CsDeprecatedFlags,
