@@ -12,8 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::link::{LinkError, UnknownCode};
-
 /// Why a command could not produce a report. Every input variant names the file and what
 /// is wrong; [`Error::exit_status`] says which exit status it calls for.
 #[derive(Debug, thiserror::Error)]
@@ -161,3 +159,42 @@ impl ExitStatus {
         self as i32
     }
 }
+
+/// Why a link line could not be analysed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The command line itself is unusable.
+    #[error("link line: {0}")]
+    Args(String),
+    /// An input could not be read.
+    #[error("{path}: cannot read: {source} (check the path and its permissions)", path = .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input is not an object, archive, shared library or linker script we can read.
+    #[error("{path}: {message}", path = .path.display())]
+    BadInput {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A version script or dynamic list does not parse.
+    #[error("{path}: {message} (fix the script syntax)", path = .path.display())]
+    Script {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// An unknown code in a policy setting.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown diagnostic code `{0}` in the rseq link policy (run `rseq-link-check explain` for the list)")]
+pub struct UnknownCode(pub String);

@@ -26,6 +26,7 @@
 
 mod analysis;
 mod asm;
+pub mod buildscript;
 pub mod cli;
 mod diag;
 mod elf;
@@ -37,6 +38,7 @@ mod render;
 mod report;
 pub mod runtime;
 mod verify;
+pub mod wrapper;
 
 pub use analysis::{bindings, check, graph, load, resolve, RSEQ_ABI};
 pub use asm::{listing_for_file, AsmListing, Line, Marker, SectionListing};
@@ -44,8 +46,7 @@ pub use diag::{Catalog, Code, Diagnostic, Severity, VerifyCode, CATALOG};
 pub use error::{Error, ExitStatus, Result};
 pub use explain::{explain, ExplainReport, Explanation};
 pub use link::{
-    buildscript, predict_command, wrapper, Level, LinkError, LinkPrediction, LinkReport, Policy,
-    UnknownCode,
+    predict_command, Level, LinkError, LinkPrediction, LinkReport, Policy, UnknownCode,
 };
 pub use loader::{DlopenMode, Options, Process};
 pub use render::{emit, ColorChoice, Format, Render, RenderOptions};

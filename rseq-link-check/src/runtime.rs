@@ -1,14 +1,15 @@
 //! The in-process ground truth that the static analysis predicts: who registered this
 //! process's rseq areas and why, glibc's exported variables, the auxiliary vector, the
 //! calling thread's area, and which loaded modules define the legacy `__rseq_abi` and which
-//! definition the loader resolves. Where [`crate::loader`] models what glibc's loader will
-//! do with a program, this module asks the running process what it did.
+//! definition the loader resolves. Where the loader model ([`crate::resolve`],
+//! [`crate::bindings`]) predicts what glibc's loader will do with a program, this module asks
+//! the running process what it did.
 //!
 //! [`diagnose`] gathers a [`Diagnosis`] value; rendering is separate: `Display` gives the
 //! human form, [`Diagnosis::to_json`] the machine-readable one.
 //!
 //! Loaded modules come from `dl_iterate_phdr(3)`; each module's symbol tables are read
-//! from its file through [`crate::elf`] (the executable through `/proc/self/exe`), and a
+//! from its file through the crate's ELF reader (the executable through `/proc/self/exe`), and a
 //! `__rseq_abi` definition's address in the calling thread is the module's TLS block
 //! (`dlpi_tls_data`) plus the symbol's value. The loader's choice is
 //! `dlsym(RTLD_DEFAULT, "__rseq_abi")`. The registration facts come from `rseq_abi`'s

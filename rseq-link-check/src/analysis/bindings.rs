@@ -1,8 +1,8 @@
 //! `bindings`: every symbol binding of every loaded module, as `LD_DEBUG=bindings` prints
 //! them with immediate binding, and the references nothing defines.
 
-use super::check::loader_diagnostics;
 use super::names;
+use super::rules::loader_diagnostics;
 use crate::loader::Process;
 use crate::report::{BindingEntry, BindingsReport, Unresolved};
 

@@ -5,8 +5,10 @@
 
 mod bindings;
 mod check;
+mod definitions;
 mod graph;
 mod resolve;
+mod rules;
 
 use std::path::Path;
 
@@ -14,9 +16,10 @@ use crate::error::Result;
 use crate::loader::{ModuleId, Options, Process};
 
 pub use bindings::bindings;
-pub use check::{check, loader_diagnostics};
+pub use check::check;
 pub use graph::graph;
 pub use resolve::resolve;
+pub use rules::loader_diagnostics;
 
 /// The symbol `resolve` looks at by default.
 pub const RSEQ_ABI: &str = "__rseq_abi";

@@ -1,91 +1,12 @@
 //! `resolve`: every definition of one symbol in load order, the one a lookup selects, and
 //! the definition each module's code uses (and why), with the rseq findings about them.
 
-use super::check::{loader_diagnostics, rseq_abi_diagnostics};
+use super::definitions::definitions;
+use super::rules::{loader_diagnostics, rseq_abi_diagnostics};
 use super::{names, RSEQ_ABI};
-use crate::elf::{ElfFile, Symbol, SymbolBinding, SymbolKind};
 use crate::loader::bindings::{BindKind, Binding};
 use crate::loader::{ModuleId, Process};
-use crate::report::{Definition, Reference, ResolveReport, Winner};
-
-fn tls_align(file: &ElfFile, sym: &Symbol<'_>) -> Option<u64> {
-    if sym.kind() != SymbolKind::Tls {
-        return None;
-    }
-    let seg = file.tls?.align.max(1);
-    let off = if sym.value == 0 {
-        seg
-    } else {
-        1u64 << sym.value.trailing_zeros().min(63)
-    };
-    Some(seg.min(off))
-}
-
-pub(super) struct Def {
-    pub(super) module: ModuleId,
-    pub(super) def: Definition,
-}
-
-fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<Def> {
-    let mut out = Vec::new();
-    for &id in order {
-        let m = &p.modules[id];
-        let f = &m.file;
-        let mut exported_any = false;
-        f.find_dynamic(name.as_bytes(), |_, s| {
-            if !s.is_undefined() {
-                exported_any = true;
-                let raw = s.versym.unwrap_or(1);
-                let version = f
-                    .version(raw & 0x7fff)
-                    .filter(|v| v.filename.is_none() && v.hash != 0)
-                    .map(|v| v.name.clone());
-                out.push(Def {
-                    module: id,
-                    def: Definition {
-                        module: m.name.clone(),
-                        size: s.size,
-                        binding: s.binding(),
-                        kind: s.kind(),
-                        visibility: s.visibility(),
-                        version,
-                        hidden_version: raw & 0x8000 != 0,
-                        exported: s.binding() != SymbolBinding::Local
-                            && !s.visibility().is_hidden(),
-                        align: tls_align(f, &s),
-                    },
-                });
-            }
-            None::<()>
-        });
-        if exported_any {
-            continue;
-        }
-        // A copy fixed at static link time: only in .symtab.
-        if let Some(t) = f.symtab() {
-            if let Some(s) = t
-                .named(f.data(), f.endian(), name.as_bytes())
-                .find(|s| !s.is_undefined() && s.kind() != SymbolKind::Section)
-            {
-                out.push(Def {
-                    module: id,
-                    def: Definition {
-                        module: m.name.clone(),
-                        size: s.size,
-                        binding: s.binding(),
-                        kind: s.kind(),
-                        visibility: s.visibility(),
-                        version: None,
-                        hidden_version: false,
-                        exported: false,
-                        align: tls_align(f, &s),
-                    },
-                });
-            }
-        }
-    }
-    out
-}
+use crate::report::{Reference, ResolveReport, Winner};
 
 fn how(p: &Process, b: &Binding) -> &'static str {
     match b.how {

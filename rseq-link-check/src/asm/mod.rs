@@ -9,7 +9,6 @@
 
 pub mod listing;
 
-pub use crate::render::{render_listing, ColorChoice};
 pub use listing::{build_listing, AsmListing, Line, Marker, SectionListing};
 
 use std::path::Path;

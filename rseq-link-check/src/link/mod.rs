@@ -1,5 +1,6 @@
 //! Build time: predicting what the static link makes of a symbol (by default `__rseq_abi`),
-//! checking from a build script, and confirming the final link as a linker wrapper.
+//! the model that the build-script API (`crate::buildscript`) and the linker wrapper
+//! (`crate::wrapper`) run.
 //!
 //! The pipeline is parse → resolve → outcome → diagnose:
 //! [`LinkLine::parse`] reads the command line as rustc hands it to `cc`; [`resolve`] replays
@@ -9,25 +10,22 @@
 //! `--gc-sections` drops, what the other linker would do differently, what the linker
 //! rejects) with build-time diagnostics from the shared catalog.
 
-mod args;
-pub mod buildscript;
+pub(crate) mod args;
 mod gc;
 mod input;
-mod libc;
-mod policy;
-mod prediction;
-mod report;
+pub(crate) mod libc;
+pub(crate) mod policy;
+pub(crate) mod prediction;
+pub(crate) mod report;
 mod resolve;
-mod search;
+pub(crate) mod search;
 mod version_script;
-pub mod wrapper;
 
-use std::path::PathBuf;
-
+pub use crate::error::{LinkError, UnknownCode};
 pub use args::{split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind};
 pub use input::{Binding, SymType, Visibility};
 pub use libc::TargetLibc;
-pub use policy::{Level, Policy, UnknownCode};
+pub use policy::{Level, Policy};
 pub use prediction::{
     predict, LinkPrediction, OtherLinker, OutcomeState, PredictOptions, SymbolOutcome,
 };
@@ -35,40 +33,6 @@ pub use report::LinkReport;
 pub use resolve::{resolve, Candidate, NeededLib, Rejection, RejectionKind, Resolution};
 pub use search::SearchConfig;
 pub use version_script::{glob_match, DynamicList, ScriptVerdict, SymbolPattern, VersionScript};
-
-/// Why a link line could not be analysed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LinkError {
-    /// The command line itself is unusable.
-    #[error("link line: {0}")]
-    Args(String),
-    /// An input could not be read.
-    #[error("{path}: cannot read: {source} (check the path and its permissions)", path = .path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An input is not an object, archive, shared library or linker script we can read.
-    #[error("{path}: {message}", path = .path.display())]
-    BadInput {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// A version script or dynamic list does not parse.
-    #[error("{path}: {message} (fix the script syntax)", path = .path.display())]
-    Script {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 /// The `predict` command: parses `args` (a `cc` link line), predicts the link of `symbol`
 /// with the rules of `rules` (`bfd`/`lld`, default: the line's `-fuse-ld=`), searching the

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{Code, Diagnostic, Severity};
+use crate::error::UnknownCode;
 
 /// What to do with findings of one code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +41,6 @@ impl Default for Policy {
         Policy { levels }
     }
 }
-
-/// An unknown code in a policy setting.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown diagnostic code `{0}` in the rseq link policy (run `rseq-link-check explain` for the list)")]
-pub struct UnknownCode(pub String);
 
 impl Policy {
     /// The default policy with the environment's overrides applied.

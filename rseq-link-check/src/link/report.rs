@@ -98,3 +98,28 @@ impl Outcome for LinkReport {
         }
     }
 }
+
+/// The outcome of a build-script check.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct BuildReport {
+    /// The target's C library, when found.
+    pub libc: Option<super::libc::TargetLibc>,
+    /// The trial link: prediction, loader model, findings after the policy.
+    pub link: LinkReport,
+    /// The linker's error output when the trial link failed.
+    pub link_error: Option<String>,
+}
+
+impl BuildReport {
+    /// True when a finding has error severity.
+    pub fn has_errors(&self) -> bool {
+        self.link.has_errors()
+    }
+}
+
+impl crate::report::Outcome for BuildReport {
+    fn exit_status(&self) -> crate::ExitStatus {
+        self.link.exit_status()
+    }
+}

@@ -22,7 +22,6 @@ pub mod decode;
 pub mod descriptor;
 pub mod finding;
 pub mod image;
-pub mod reloc;
 pub mod report;
 pub mod rules;
 

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::diagnostics;
-use crate::link::buildscript::BuildReport;
+use crate::link::report::BuildReport;
 use crate::link::{LinkPrediction, LinkReport, OutcomeState};
 use crate::render::{Render, RenderOptions};
 

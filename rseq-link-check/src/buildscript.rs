@@ -36,13 +36,15 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use super::args::{LinkLine, LinkerFlavor};
-use super::libc::TargetLibc;
-use super::policy::{Level, Policy, UnknownCode};
-use super::prediction::{predict, PredictOptions};
-use super::report::LinkReport;
-use super::search::SearchConfig;
 use crate::diag::Code;
+use crate::error::UnknownCode;
+use crate::link::args::{LinkLine, LinkerFlavor};
+use crate::link::libc::TargetLibc;
+use crate::link::policy::{Level, Policy};
+use crate::link::prediction::{predict, PredictOptions};
+pub use crate::link::report::BuildReport;
+use crate::link::report::LinkReport;
+use crate::link::search::SearchConfig;
 use crate::render::{emit, Format, RenderOptions};
 
 /// The kind of crate being checked.
@@ -68,31 +70,6 @@ enum LibKind {
 /// Why the check could not run: the crate's [`Error`](crate::Error) (a bad policy
 /// setting, the compiler or a file of the trial link, the link line, the loader model).
 pub type BuildScriptError = crate::Error;
-
-/// The outcome of a build-script check.
-#[derive(Debug, Clone, Serialize)]
-#[non_exhaustive]
-pub struct BuildReport {
-    /// The target's C library, when found.
-    pub libc: Option<TargetLibc>,
-    /// The trial link: prediction, loader model, findings after the policy.
-    pub link: LinkReport,
-    /// The linker's error output when the trial link failed.
-    pub link_error: Option<String>,
-}
-
-impl BuildReport {
-    /// True when a finding has error severity.
-    pub fn has_errors(&self) -> bool {
-        self.link.has_errors()
-    }
-}
-
-impl crate::report::Outcome for BuildReport {
-    fn exit_status(&self) -> crate::ExitStatus {
-        self.link.exit_status()
-    }
-}
 
 /// A build-script check of the crate's link inputs.
 #[derive(Debug, Clone)]

@@ -16,11 +16,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::args::LinkLine;
-use super::policy::Policy;
-use super::prediction::{predict, PredictOptions};
-use super::report::LinkReport;
-use super::search::SearchConfig;
+use crate::link::args::LinkLine;
+use crate::link::policy::Policy;
+use crate::link::prediction::{predict, PredictOptions};
+use crate::link::report::LinkReport;
+use crate::link::search::SearchConfig;
 use crate::render::{emit, Format, RenderOptions};
 
 /// The environment variable naming the real linker (default `cc`).
@@ -110,7 +110,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         .map(|d| d.display().to_string())
         .collect();
     for item in &line.items {
-        if let super::args::LinkItem::File(f) = item {
+        if let crate::link::args::LinkItem::File(f) = item {
             if is_shared_name(f) {
                 if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
                     library_path.push(dir.display().to_string());

@@ -14,7 +14,7 @@
 //!
 //! Relocation types the verifier does not need (TLS, GOT-indirect loads) are left alone.
 
-use super::image::{is_rseq_section, Image, Machine};
+use super::{is_rseq_section, Image, Machine};
 use crate::elf::consts as elf;
 use crate::elf::ElfFile;
 use crate::error::Error;

@@ -7,13 +7,13 @@
 //! `R_*_RELATIVE` relocations (the addend is the value). Relocatable `.o` files have no
 //! addresses yet, so the allocated sections are laid out one after the other from 0 (as a
 //! linker would, honouring alignment) and their ordinary relocations are applied against
-//! that layout; see [`crate::verify::reloc`].
+//! that layout; see the `reloc` submodule.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::reloc;
+mod reloc;
 use crate::elf::{ElfFile, Symbol as ElfSymbol, SymbolKind};
 use crate::error::Error;
 
@@ -269,7 +269,7 @@ impl<'d> Image<'d> {
     /// `name+0xoff` (or `name`) for `addr`, when a symbol names it.
     pub fn describe(&self, addr: u64) -> Option<String> {
         let (sym, off) = self.symbolize(addr)?;
-        let name = super::demangle(&sym.name);
+        let name = crate::verify::demangle(&sym.name);
         Some(if off == 0 {
             name
         } else {
