@@ -36,12 +36,12 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rseq_abi::percpu::{
+use rseq_abi::thread::Unavailable;
+use rseq_percpu::rseq_critical;
+use rseq_percpu::{
     aborted_sections, CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
     PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
 };
-use rseq_abi::rseq_critical;
-use rseq_abi::thread::Unavailable;
 
 use rseq_testkit::allowed_cpus;
 

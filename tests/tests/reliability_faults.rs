@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rseq_abi::abi::{Rseq, RSEQ_SIG};
-use rseq_abi::percpu::{PerCpuCounter, PerCpuRing, Slot};
 use rseq_abi::thread::{self, Reason, Registrar, Unavailable};
+use rseq_percpu::{PerCpuCounter, PerCpuRing, Slot};
 use rseq_tests::child::{run_test_in_child, ChildEnv};
 use rseq_tests::stress::{self, Config, Indexing, Kind};
 

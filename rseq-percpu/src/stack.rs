@@ -119,7 +119,7 @@ stack_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 ///
 /// ```
 /// use core::ptr::NonNull;
-/// use rseq_abi::percpu::{PerCpuStack, Slot, StackLink, StackNode};
+/// use rseq_percpu::{PerCpuStack, Slot, StackLink, StackNode};
 ///
 /// struct Job {
 ///     id: u32,
@@ -321,7 +321,7 @@ impl<T: StackNode, I: IndexKind> fmt::Debug for PerCpuStack<T, I> {
 #[cfg(test)]
 mod tests {
     use super::{PerCpuStack, StackLink, StackNode};
-    use crate::percpu::testing::pin_here;
+    use crate::testing::pin_here;
     use core::ptr::NonNull;
 
     struct Node {

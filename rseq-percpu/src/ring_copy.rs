@@ -123,7 +123,7 @@ copy_ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 /// CPU, copied in and out inside per-CPU critical sections.
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpuCopyRing;
+/// use rseq_percpu::PerCpuCopyRing;
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq)]
 /// struct Sample {
@@ -339,7 +339,7 @@ impl<T: Copy, I: IndexKind> fmt::Debug for PerCpuCopyRing<T, I> {
 #[cfg(test)]
 mod tests {
     use super::PerCpuCopyRing;
-    use crate::percpu::Slot;
+    use crate::Slot;
 
     /// Pushes `items` and pops them back on one thread pinned nowhere in particular: every
     /// item comes back whole, from the slot it went to.
@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn pop_copies_out_whole_items() {
         std::thread::spawn(|| {
-            crate::percpu::testing::pin_here();
+            crate::testing::pin_here();
             let ring = PerCpuCopyRing::<[u8; 5]>::new(2);
             let slot = ring.push([1, 2, 3, 4, 5]).unwrap();
             ring.push([6, 7, 8, 9, 10]).unwrap();

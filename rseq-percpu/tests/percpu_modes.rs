@@ -28,11 +28,11 @@
 mod common;
 
 use common::{in_child_with, Child, Env};
-use rseq_abi::percpu::{
+use rseq_abi::thread::{self, Registrar};
+use rseq_percpu::{
     aborted_sections, CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
     PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
 };
-use rseq_abi::thread::{self, Registrar};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -369,7 +369,7 @@ fn counter_checker_catches_a_non_restartable_twin() {
         Child::new(Env::GlibcDefault),
         || {
             pin_process_to_two_cpus();
-            let words: Vec<AtomicU64> = (0..rseq_abi::thread::possible_cpus())
+            let words: Vec<AtomicU64> = (0..rseq_abi::cpu::possible_cpus())
                 .map(|_| AtomicU64::new(0))
                 .collect();
             const ADDS: u64 = 2_000;

@@ -5,8 +5,8 @@
 //! so an abort comes back to the operation's retry loop, which counts it (one relaxed
 //! atomic add, only on the abort path) before trying again. The fast path is unchanged.
 
-use crate::thread::Unavailable;
 use core::sync::atomic::{AtomicU64, Ordering};
+use rseq_abi::thread::Unavailable;
 
 /// Why a section did not commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,7 +78,7 @@ add_section!(
 /// instruction, no shared cache line), `sum` adds the words.
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpuCounter;
+/// use rseq_percpu::PerCpuCounter;
 ///
 /// let counter = PerCpuCounter::new();
 /// std::thread::scope(|s| {
@@ -96,7 +96,7 @@ add_section!(
 /// Indexed by concurrency id instead of CPU number:
 ///
 /// ```
-/// use rseq_abi::percpu::{MmCid, PerCpuCounter};
+/// use rseq_percpu::{MmCid, PerCpuCounter};
 ///
 /// let counter = PerCpuCounter::with_index(MmCid);
 /// counter.add(5);

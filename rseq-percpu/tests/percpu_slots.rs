@@ -4,11 +4,11 @@
 
 mod common;
 
-use rseq_abi::percpu::{
+use rseq_abi::thread;
+use rseq_percpu::{
     MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing, PerCpuSpinLock, PerCpuStack, Slot, StackLink,
     StackNode,
 };
-use rseq_abi::thread;
 use std::ptr::NonNull;
 
 struct Node {

@@ -71,7 +71,7 @@ try_lock_section!(
 /// guard that gives access to that slot's value and tells which slot it is.
 ///
 /// ```
-/// use rseq_abi::percpu::{PerCpuSpinLock, Slot};
+/// use rseq_percpu::{PerCpuSpinLock, Slot};
 ///
 /// let mut lock = PerCpuSpinLock::new_with(|_| Vec::new());
 /// std::thread::scope(|s| {
@@ -313,7 +313,7 @@ impl<T: fmt::Debug> fmt::Debug for PerCpuSpinLockGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::PerCpuSpinLock;
-    use crate::percpu::testing::pin_here;
+    use crate::testing::pin_here;
 
     #[test]
     fn a_held_slot_cannot_be_taken_again_on_its_cpu() {

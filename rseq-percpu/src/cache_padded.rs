@@ -29,7 +29,7 @@ use core::ops::{Deref, DerefMut};
 /// a cache line (or an adjacent-line prefetch pair).
 ///
 /// ```
-/// use rseq_abi::percpu::CachePadded;
+/// use rseq_percpu::CachePadded;
 ///
 /// let slots = [CachePadded::new(0u64), CachePadded::new(0u64)];
 /// let a = &slots[0] as *const _ as usize;

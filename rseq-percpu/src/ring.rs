@@ -114,7 +114,7 @@ ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 /// `pop` are per-CPU critical sections on the calling CPU's ring.
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpuRing;
+/// use rseq_percpu::PerCpuRing;
 ///
 /// let ring = PerCpuRing::new(8);
 /// assert!(ring.push(10).is_ok());
@@ -274,8 +274,8 @@ impl<I: IndexKind> fmt::Debug for PerCpuRing<I> {
 #[cfg(test)]
 mod tests {
     use super::PerCpuRing;
-    use crate::percpu::testing::pin_here;
-    use crate::percpu::{MmCid, Slot};
+    use crate::testing::pin_here;
+    use crate::{MmCid, Slot};
 
     #[test]
     fn one_cpu_is_first_in_first_out_and_bounded() {
