@@ -375,7 +375,7 @@ fn counter_checker_catches_a_non_restartable_twin() {
             const ADDS: u64 = 2_000;
             on_four_threads(|_| {
                 for _ in 0..ADDS {
-                    let word = &words[thread::current_cpu() as usize];
+                    let word = &words[rseq_abi::cpu::current_cpu() as usize];
                     let v = word.load(Ordering::Relaxed);
                     std::thread::yield_now();
                     word.store(v + 1, Ordering::Relaxed);
@@ -632,10 +632,10 @@ fn stack_checker_catches_a_non_restartable_twin() {
             pin_process_to_two_cpus();
             let total = THREADS * NODES_PER_THREAD;
             let nodes = Node::all(total);
-            let tops: Vec<AtomicUsize> = (0..thread::possible_cpus())
+            let tops: Vec<AtomicUsize> = (0..rseq_abi::cpu::possible_cpus())
                 .map(|_| AtomicUsize::new(0))
                 .collect();
-            let top = || &tops[thread::current_cpu() as usize];
+            let top = || &tops[rseq_abi::cpu::current_cpu() as usize];
             let push = |node: &Node| {
                 let top = top();
                 node.twin_next

@@ -446,7 +446,7 @@ fn handle_sigusr1() {
 }
 
 fn slots() -> usize {
-    rseq_abi::thread::possible_cpus()
+    rseq_abi::cpu::possible_cpus()
 }
 
 macro_rules! run_families {
