@@ -1,9 +1,10 @@
 //! How one attempt at a critical section ended, and the process-wide count of aborted
 //! sections.
 //!
-//! Every section of this module is generated with `on_abort = return Err(Attempt::Aborted)`,
-//! so an abort comes back to the operation's retry loop, which counts it (one relaxed
-//! atomic add, only on the abort path) before trying again. The fast path is unchanged.
+//! Every section of this crate is generated with `on_abort = return Err(Attempt::Aborted)`,
+//! so an abort comes back to [`retry`], the one retry loop all structures share, which
+//! counts it (one relaxed atomic add, only on the abort path) before trying again. `retry`
+//! is inlined into each operation with its closures, so the fast path is unchanged.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use rseq_abi::thread::Unavailable;
@@ -30,6 +31,25 @@ pub(crate) enum Attempt {
 impl From<Unavailable> for Attempt {
     fn from(_: Unavailable) -> Self {
         Attempt::Fallback
+    }
+}
+
+/// Runs `attempt` until it commits (`Ok`) or ends in an outcome the operation handles
+/// itself (`Err`): an aborted section is counted and retried, a section that left early
+/// because a value changed is retried, and so is any outcome for which `retry_also` says
+/// so (e.g. a held lock the caller waits for, after backing off inside `retry_also`).
+#[inline(always)]
+pub(crate) fn retry<T>(
+    mut attempt: impl FnMut() -> Result<T, Attempt>,
+    mut retry_also: impl FnMut(Attempt) -> bool,
+) -> Result<T, Attempt> {
+    loop {
+        match attempt() {
+            Err(Attempt::Aborted) => count_abort(),
+            Err(Attempt::Changed) => {}
+            Err(outcome) if retry_also(outcome) => {}
+            done => return done,
+        }
     }
 }
 

@@ -22,7 +22,7 @@
 //! lock, which `pop` also drains when the calling CPU's ring is empty.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, Attempt};
+use super::attempt::{retry, Attempt};
 use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -211,27 +211,23 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     /// unavailable on this thread). Returns the slot, or gives the item back when full.
     pub fn push(&self, item: T) -> Result<Slot, T> {
         let src = (&item as *const T).cast::<u8>();
-        loop {
+        let attempt = retry(
             // SAFETY: `rings` covers every index the kernel reports; its counters and cells
             // are written only by these sections; every cell is `size_of::<T>()` bytes and
             // `src` points to a whole `T`.
-            let attempt = unsafe {
+            || unsafe {
                 if I::MM_CID {
                     push_mm_cid(&self.rings, src, size_of::<T>())
                 } else {
                     push_cpu_id(&self.rings, src, size_of::<T>())
                 }
-            };
-            return match attempt {
-                Ok(i) => Ok(Slot::PerCpu(i)),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Full) => Err(item),
-                Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
-                Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Empty | Attempt::Busy),
+        );
+        match attempt {
+            Ok(i) => Ok(Slot::PerCpu(i)),
+            Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
+            Err(_full) => Err(item),
         }
     }
 
@@ -239,28 +235,23 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     /// unavailable on this thread), the oldest of the shared ring.
     pub fn pop(&self) -> Option<(T, Slot)> {
         let mut out = MaybeUninit::<T>::uninit();
-        loop {
-            // SAFETY: as in push; `out` is a local buffer of `size_of::<T>()` bytes.
-            let attempt = unsafe {
-                let dst = out.as_mut_ptr().cast::<u8>();
+        let dst = out.as_mut_ptr().cast::<u8>();
+        let attempt = retry(
+            // SAFETY: as in push; `dst` is a local buffer of `size_of::<T>()` bytes.
+            || unsafe {
                 if I::MM_CID {
                     pop_mm_cid(&self.rings, dst, size_of::<T>())
                 } else {
                     pop_cpu_id(&self.rings, dst, size_of::<T>())
                 }
-            };
-            return match attempt {
-                // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
-                Ok(i) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Empty | Attempt::Fallback) => {
-                    self.shared.pop().map(|item| (item, Slot::Shared))
-                }
-                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Full | Attempt::Busy),
+        );
+        match attempt {
+            // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
+            Ok(i) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
+            // Empty, or rseq unavailable on this thread.
+            Err(_) => self.shared.pop().map(|item| (item, Slot::Shared)),
         }
     }
 

@@ -182,12 +182,12 @@ mod tests {
         for (i, slot) in per_cpu.iter().enumerate() {
             assert_eq!(*slot as usize, i % 256);
             let addr = slot as *const u8 as usize;
-            assert_eq!(addr % CachePadded::<u8>::ALIGN, 0);
+            assert_eq!(addr % core::mem::align_of::<CachePadded<u8>>(), 0);
         }
         if per_cpu.len() > 1 {
             let a = per_cpu.slot_ptr(0) as usize;
             let b = per_cpu.slot_ptr(1) as usize;
-            assert_eq!(b - a, CachePadded::<u8>::ALIGN);
+            assert_eq!(b - a, core::mem::align_of::<CachePadded<u8>>());
         }
         assert!(per_cpu.get(per_cpu.len()).is_none());
         assert!(per_cpu.slot_ptr(per_cpu.len()).is_null());
