@@ -62,7 +62,7 @@ pub(crate) fn count_abort() {
     ABORTS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// The number of per-CPU critical sections of this module that the kernel aborted (and
+/// The number of per-CPU critical sections of this crate that the kernel aborted (and
 /// that were then retried) in this process so far. A diagnostic for stress tests and
 /// tuning: each abort is a preemption, migration or signal that landed inside a section,
 /// or a first use on a thread whose area was not yet registered.

@@ -31,7 +31,7 @@
 //! # When rseq is unavailable
 //!
 //! A section on a thread whose rseq area is not live aborts, and the section reports
-//! [`Unavailable`](rseq_abi::thread::Unavailable) when
+//! [`Unavailable`] when
 //! [`prepare_current_thread`](rseq_abi::thread::prepare_current_thread) cannot make it live
 //! (kernel without rseq, a seccomp filter, another library's registration, ...). The
 //! operation then takes its fallback path, which uses atomics on a separate *shared* slot

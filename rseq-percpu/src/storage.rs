@@ -33,7 +33,7 @@ use core::fmt;
 ///
 /// Shared access to another CPU's slot is allowed (`&T`, [`PerCpu::get`],
 /// [`PerCpu::iter`]); what a slot may be used for concurrently is up to `T` (the per-CPU
-/// building blocks of this module keep words that only critical sections of the slot's
+/// building blocks of this crate keep words that only critical sections of the slot's
 /// own CPU write).
 ///
 /// ```

@@ -1,4 +1,4 @@
-//! Helpers for this module's unit tests.
+//! Helpers for this crate's unit tests.
 
 /// Pins the calling thread to the CPU it runs on, so that every later operation uses one
 /// slot.

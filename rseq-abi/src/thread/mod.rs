@@ -31,9 +31,9 @@
 //!
 //! # Safety
 //!
-//! This module uses `unsafe` only in [`prepare_unload`], for the store to `rseq_cs`; the
-//! per-architecture primitives, the own area and the registration live in submodules that
-//! state their own.
+//! This module uses `unsafe` only for the volatile read of `cpu_id` and, in
+//! [`prepare_unload`], for the store to `rseq_cs`; the per-architecture primitives, the
+//! own area and the registration live in submodules that state their own.
 #![allow(unsafe_code)]
 
 #[macro_use]
