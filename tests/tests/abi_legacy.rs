@@ -2,7 +2,10 @@
 //! and a C shared library (built with gcc) that defines `__rseq_abi` weakly, as software
 //! written for glibc < 2.35 does. Both must see one area, registered by the Rust side when
 //! glibc does not own registration. The executable and the library are built at test time;
-//! the executable's build is cached under the test target directory.
+//! the executable's build is cached under the test target directory. The runtime side
+//! (addresses, `cpu_id`s, the registrar) is printed by the fixture; which module defines
+//! `__rseq_abi` and which definition each module binds to is checked against
+//! rseq-link-check's loader model of the same programs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,6 +102,22 @@ fn run(bin: &str, tunable: bool) -> Report {
     Report { fields }
 }
 
+/// The loader model's view of `__rseq_abi` in `bin` (with `libpeer.so` opened by `dlopen`
+/// with `RTLD_GLOBAL`, as the fixture does, for the `dlopen-*` executables): every
+/// definition in load order and the one the executable's lookups select.
+fn model(bin: &str) -> rseq_link_check::report::ResolveReport {
+    let base = build();
+    let exe = base.join("target/debug").join(bin);
+    let mut opts = rseq_link_check::loader::Options::default();
+    if bin.starts_with("dlopen") {
+        let peer = base.join("lib/libpeer.so").to_string_lossy().into_owned();
+        opts.dlopen
+            .push((peer, rseq_link_check::loader::DlopenMode::Global));
+    }
+    let p = rseq_link_check::rseq::load(&exe, &opts).expect("model the fixture program");
+    rseq_link_check::rseq::resolve(&p, "__rseq_abi")
+}
+
 /// One area: the executable's `__rseq_abi`, registered by the crate, read by both sides.
 fn assert_one_live_area(bin: &str) {
     let r = run(bin, true);
@@ -113,6 +132,25 @@ fn assert_one_live_area(bin: &str) {
     );
     assert_eq!(r.get("registrar"), "crate");
     assert_eq!(r.get("own_area_symbol"), "__rseq_abi");
+    let m = model(bin);
+    let defs = &m.definitions;
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(defs[0].module.ends_with(bin), "{defs:?}");
+    assert_eq!(defs[0].binding, "weak");
+    assert_eq!(defs[0].size, 32);
+    assert!(defs[0].exported, "{defs:?}");
+    assert!(defs[1].module.ends_with("libpeer.so"), "{defs:?}");
+    let winner = m.winner.as_ref().expect("a definition is selected");
+    assert_eq!(winner.module, defs[0].module, "{m:?}");
+    let peer = m
+        .references
+        .iter()
+        .find(|r| r.module.ends_with("libpeer.so"));
+    assert_eq!(
+        peer.and_then(|r| r.binds_to.as_deref()),
+        Some(defs[0].module.as_str()),
+        "the library binds to the executable's definition: {m:?}"
+    );
 }
 
 #[test]
@@ -134,6 +172,19 @@ fn dlopened_library_without_export_gets_its_own_area() {
     assert_eq!(r.get("prepared"), "true");
     assert_ne!(r.get("peer_area"), r.get("rust_area"));
     assert_eq!(r.int("peer_cpu_id"), -1);
+    let m = model("dlopen-plain");
+    let defs = &m.definitions;
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(!defs[0].exported, "{defs:?}");
+    let peer = m
+        .references
+        .iter()
+        .find(|r| r.module.ends_with("libpeer.so"));
+    assert_eq!(
+        peer.and_then(|r| r.binds_to.as_deref()),
+        Some(defs[1].module.as_str()),
+        "the library binds to its own definition: {m:?}"
+    );
 }
 
 /// When glibc owns registration the crate uses glibc's area and leaves `__rseq_abi`
