@@ -96,4 +96,3 @@ pub mod thread;
 #[cfg(feature = "std")]
 pub use errno::Errno;
 
-pub use abi::{Rseq, RseqCs, RSEQ_SIG, SYS_RSEQ};
