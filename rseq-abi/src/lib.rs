@@ -95,4 +95,3 @@ pub mod thread;
 
 #[cfg(feature = "std")]
 pub use errno::Errno;
-
