@@ -25,19 +25,19 @@ use std::time::{Duration, Instant};
 /// Writes a crate with `n` functions into `dir`; with the attribute when `critical`.
 fn write_crate(dir: &Path, name: &str, n: usize, critical: bool) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("src"))?;
-    let abi = workspace_root().join("rseq-abi");
+    let percpu = workspace_root().join("rseq-percpu");
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-         [dependencies]\nrseq-abi = {{ path = {abi:?}, default-features = false, features = [\"percpu\"] }}\n\n\
+         [dependencies]\nrseq-percpu = {{ path = {percpu:?} }}\n\n\
          [workspace]\n",
-        abi = abi.display().to_string()
+        percpu = percpu.display().to_string()
     );
     write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
     let mut s = String::from(
         "//! Generated: functions with critical sections, for benchmarks.\n\
          #![allow(clippy::missing_safety_doc, dead_code)]\n\
-         use rseq_abi::thread::Unavailable;\n\
-         #[allow(unused_imports)]\nuse rseq_abi::rseq_critical;\n\n",
+         use rseq_percpu::Unavailable;\n\
+         #[allow(unused_imports)]\nuse rseq_percpu::rseq_critical;\n\n",
     );
     for i in 0..n {
         let attr = if critical { "#[rseq_critical]\n" } else { "" };

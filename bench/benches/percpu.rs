@@ -1,4 +1,4 @@
-//! Per-CPU operations of `rseq_abi::percpu` against what a Rust user would pick instead,
+//! Per-CPU operations of `rseq_percpu` against what a Rust user would pick instead,
 //! at 1 thread, 2 threads on 2 CPUs and 8 threads on 2 CPUs.
 //!
 //! Every case runs in threads started once ([`Pool`]); criterion's figure is the total
@@ -15,13 +15,13 @@
 
 use criterion::{BenchmarkId, Criterion};
 use crossbeam_queue::{ArrayQueue, SegQueue};
-use rseq_abi::percpu::{
-    aborted_sections, CachePadded, PerCpu, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
-    PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
-};
 use rseq_bench::affinity::current_cpu;
 use rseq_bench::pool::{FnWorker, Placement, Pool, Worker};
 use rseq_bench::results::{markdown_table, save, Measured};
+use rseq_percpu::{
+    aborted_sections, CachePadded, PerCpu, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
+    PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
+};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ptr::NonNull;

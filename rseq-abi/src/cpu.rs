@@ -1,5 +1,5 @@
 //! CPU numbers: readers of the calling thread's rseq area (`cpu_id`, `cpu_id_start`,
-//! `node_id`, `mm_cid`), [`current_cpu`] with its `sched_getcpu` fallback, and the number
+//! `node_id`, `mm_cid`), [`current_cpu`] with its [`sched_getcpu`] fallback, and the number
 //! of possible CPUs from the kernel's possible-CPU mask.
 //!
 //! # Safety
@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use crate::abi::offsets;
 use crate::thread::{area, feature_size, mm_cid_supported};
+use crate::Errno;
 
 /// The offset just past `node_id`: a feature size at least this large means the kernel
 /// fills it.
@@ -66,14 +67,21 @@ pub fn mm_cid() -> Option<u32> {
 pub fn current_cpu() -> u32 {
     match cpu_id() {
         c if c >= 0 => c as u32,
-        _ => crate::sys::sched_getcpu().unwrap_or(0),
+        _ => sched_getcpu().unwrap_or(0),
     }
 }
 
-/// `mm_cid` when the feature size covers it and this thread's area is live.
-#[inline]
-pub fn current_mm_cid() -> Option<u32> {
-    mm_cid()
+/// `int sched_getcpu(void)`: the CPU the calling thread is running on.
+///
+/// See `sched_getcpu(3)`.
+pub fn sched_getcpu() -> Result<u32, Errno> {
+    // SAFETY: sched_getcpu takes no arguments and touches no caller memory.
+    let ret = unsafe { libc::sched_getcpu() };
+    if ret >= 0 {
+        Ok(ret as u32)
+    } else {
+        Err(Errno::last())
+    }
 }
 
 /// The number of possible CPUs: the highest index in `/sys/devices/system/cpu/possible`
@@ -96,7 +104,7 @@ pub fn possible_cpus() -> usize {
 
 /// Parses a kernel CPU list (`"0-3,8,10-11\n"`) and returns its highest index, or `None`
 /// when the list is empty or malformed.
-pub fn cpu_list_max(list: &str) -> Option<usize> {
+pub(crate) fn cpu_list_max(list: &str) -> Option<usize> {
     let mut max = None;
     for part in list.trim().split(',') {
         let (lo, hi) = match part.split_once('-') {
@@ -119,7 +127,17 @@ pub fn cpu_list_max(list: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::cpu_list_max;
+    use super::{cpu_list_max, possible_cpus};
+
+    #[test]
+    fn possible_cpus_from_the_kernel_mask() {
+        let mask = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+        let max = cpu_list_max(&mask).unwrap();
+        assert_eq!(possible_cpus(), max + 1);
+        assert!(rseq_testkit::allowed_cpus()
+            .iter()
+            .all(|&c| c < possible_cpus()));
+    }
 
     #[test]
     fn cpu_lists() {

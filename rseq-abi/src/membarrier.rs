@@ -11,29 +11,27 @@
 use std::sync::OnceLock;
 
 use crate::sys::{
-    membarrier, MEMBARRIER_CMD_FLAG_CPU, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-    MEMBARRIER_CMD_QUERY, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
+    membarrier, membarrier_cpu, membarrier_query, MembarrierCommand, MembarrierQuery,
 };
 use crate::Errno;
 
-/// `membarrier(MEMBARRIER_CMD_QUERY, 0, 0)`: the bit mask of commands the kernel supports.
-pub fn supported_commands() -> Result<i32, Errno> {
-    membarrier(MEMBARRIER_CMD_QUERY, 0, 0)
+/// `membarrier(MEMBARRIER_CMD_QUERY, 0, 0)`: the commands the kernel supports.
+pub fn supported_commands() -> Result<MembarrierQuery, Errno> {
+    membarrier_query()
 }
 
 /// Registers the process for the rseq fence (once; later calls return the first result).
 /// `EINVAL` means the kernel lacks it (before Linux 5.10, or without `CONFIG_RSEQ`).
 pub fn register_rseq_fence() -> Result<(), Errno> {
     static REGISTERED: OnceLock<Result<(), Errno>> = OnceLock::new();
-    *REGISTERED
-        .get_or_init(|| membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0).map(drop))
+    *REGISTERED.get_or_init(|| membarrier(MembarrierCommand::RegisterPrivateExpeditedRseq))
 }
 
 /// Restarts the rseq critical sections of every running thread of this process, on all
 /// CPUs (registering the process first when needed).
 pub fn rseq_fence() -> Result<(), Errno> {
     register_rseq_fence()?;
-    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0).map(drop)
+    membarrier(MembarrierCommand::PrivateExpeditedRseq)
 }
 
 /// Restarts the rseq critical section of the thread of this process running on `cpu`, if
@@ -41,11 +39,5 @@ pub fn rseq_fence() -> Result<(), Errno> {
 /// possible; `EINVAL` for a number that does not fit the call's `int`.
 pub fn rseq_fence_cpu(cpu: u32) -> Result<(), Errno> {
     register_rseq_fence()?;
-    let cpu = i32::try_from(cpu).map_err(|_| Errno::EINVAL)?;
-    membarrier(
-        MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-        MEMBARRIER_CMD_FLAG_CPU,
-        cpu,
-    )
-    .map(drop)
+    membarrier_cpu(MembarrierCommand::PrivateExpeditedRseq, cpu)
 }

@@ -13,18 +13,6 @@
 use crate::abi::{Rseq, SYS_RSEQ};
 use crate::Errno;
 
-/// `MEMBARRIER_CMD_QUERY`: returns the bit mask of supported commands.
-pub const MEMBARRIER_CMD_QUERY: i32 = 0;
-/// `MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ`: restart the rseq critical sections of every
-/// thread of the process that is running (on all CPUs, or one with
-/// [`MEMBARRIER_CMD_FLAG_CPU`]).
-pub const MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: i32 = 1 << 7;
-/// `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ`: the registration the process must
-/// do once before using [`MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ`].
-pub const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: i32 = 1 << 8;
-/// `MEMBARRIER_CMD_FLAG_CPU`: the command targets only the CPU given as `cpu_id`.
-pub const MEMBARRIER_CMD_FLAG_CPU: u32 = 1 << 0;
-
 /// `int rseq(struct rseq *rseq, uint32_t rseq_len, int flags, uint32_t sig)`: registers
 /// (`flags` = 0) or unregisters ([`RSEQ_FLAG_UNREGISTER`](crate::abi::RSEQ_FLAG_UNREGISTER))
 /// the calling thread's rseq area.
@@ -51,31 +39,110 @@ pub unsafe fn rseq(area: *mut Rseq, len: u32, flags: i32, sig: u32) -> Result<()
     }
 }
 
-/// `int membarrier(int cmd, unsigned int flags, int cpu_id)`: issues a memory barrier on
-/// the set of threads the command selects.
-///
-/// See `membarrier(2)`. Returns the command's non-negative result (a bit mask for
-/// [`MEMBARRIER_CMD_QUERY`], 0 otherwise).
-pub fn membarrier(cmd: i32, flags: u32, cpu_id: i32) -> Result<i32, Errno> {
-    // SAFETY: membarrier takes no pointers; every argument is passed by value and any
-    // invalid combination is rejected by the kernel with an errno.
-    let ret = unsafe { libc::syscall(libc::SYS_membarrier, cmd, flags, cpu_id) };
-    if ret >= 0 {
-        Ok(ret as i32)
-    } else {
-        Err(Errno::last())
+/// `MEMBARRIER_CMD_QUERY`.
+const MEMBARRIER_CMD_QUERY: i32 = 0;
+/// `MEMBARRIER_CMD_FLAG_CPU`: the command targets only the CPU given as `cpu_id`.
+const MEMBARRIER_CMD_FLAG_CPU: u32 = 1 << 0;
+
+/// A `membarrier(2)` command (`enum membarrier_cmd` of `<linux/membarrier.h>`), except
+/// `MEMBARRIER_CMD_QUERY`, which is [`membarrier_query`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum MembarrierCommand {
+    /// `MEMBARRIER_CMD_GLOBAL`: a barrier on every running thread of the system.
+    Global = 1 << 0,
+    /// `MEMBARRIER_CMD_GLOBAL_EXPEDITED`: a barrier on the running threads of every process
+    /// registered for it.
+    GlobalExpedited = 1 << 1,
+    /// `MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED`.
+    RegisterGlobalExpedited = 1 << 2,
+    /// `MEMBARRIER_CMD_PRIVATE_EXPEDITED`: a barrier on the running threads of this process.
+    PrivateExpedited = 1 << 3,
+    /// `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED`.
+    RegisterPrivateExpedited = 1 << 4,
+    /// `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE`: also a core-serialising instruction.
+    PrivateExpeditedSyncCore = 1 << 5,
+    /// `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE`.
+    RegisterPrivateExpeditedSyncCore = 1 << 6,
+    /// `MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ`: restart the rseq critical sections of every
+    /// running thread of this process (on all CPUs, or one with [`membarrier_cpu`]).
+    PrivateExpeditedRseq = 1 << 7,
+    /// `MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ`: the registration the process must
+    /// do once before using [`MembarrierCommand::PrivateExpeditedRseq`].
+    RegisterPrivateExpeditedRseq = 1 << 8,
+}
+
+bitflags::bitflags! {
+    /// The commands the kernel supports: the result of [`membarrier_query`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct MembarrierQuery: u32 {
+        /// [`MembarrierCommand::Global`].
+        const GLOBAL = MembarrierCommand::Global as u32;
+        /// [`MembarrierCommand::GlobalExpedited`].
+        const GLOBAL_EXPEDITED = MembarrierCommand::GlobalExpedited as u32;
+        /// [`MembarrierCommand::RegisterGlobalExpedited`].
+        const REGISTER_GLOBAL_EXPEDITED = MembarrierCommand::RegisterGlobalExpedited as u32;
+        /// [`MembarrierCommand::PrivateExpedited`].
+        const PRIVATE_EXPEDITED = MembarrierCommand::PrivateExpedited as u32;
+        /// [`MembarrierCommand::RegisterPrivateExpedited`].
+        const REGISTER_PRIVATE_EXPEDITED = MembarrierCommand::RegisterPrivateExpedited as u32;
+        /// [`MembarrierCommand::PrivateExpeditedSyncCore`].
+        const PRIVATE_EXPEDITED_SYNC_CORE = MembarrierCommand::PrivateExpeditedSyncCore as u32;
+        /// [`MembarrierCommand::RegisterPrivateExpeditedSyncCore`].
+        const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE =
+            MembarrierCommand::RegisterPrivateExpeditedSyncCore as u32;
+        /// [`MembarrierCommand::PrivateExpeditedRseq`].
+        const PRIVATE_EXPEDITED_RSEQ = MembarrierCommand::PrivateExpeditedRseq as u32;
+        /// [`MembarrierCommand::RegisterPrivateExpeditedRseq`].
+        const REGISTER_PRIVATE_EXPEDITED_RSEQ =
+            MembarrierCommand::RegisterPrivateExpeditedRseq as u32;
+        // Commands of newer kernels are kept, not dropped.
+        const _ = !0;
     }
 }
 
-/// `int sched_getcpu(void)`: the CPU the calling thread is running on.
-///
-/// See `sched_getcpu(3)`.
-pub fn sched_getcpu() -> Result<u32, Errno> {
-    // SAFETY: sched_getcpu takes no arguments and touches no caller memory.
-    let ret = unsafe { libc::sched_getcpu() };
+impl MembarrierQuery {
+    /// Whether the kernel supports `cmd`.
+    pub fn supports(self, cmd: MembarrierCommand) -> bool {
+        self.bits() & cmd as u32 != 0
+    }
+}
+
+/// The raw call: `cmd`, `flags`, `cpu_id` passed through, the non-negative result returned.
+fn raw_membarrier(cmd: i32, flags: u32, cpu_id: i32) -> Result<u32, Errno> {
+    // SAFETY: membarrier takes no pointers; every argument is passed by value and any
+    // invalid combination is rejected by the kernel with an errno.
+    let ret = unsafe { libc::syscall(libc::SYS_membarrier, cmd, flags, cpu_id) };
     if ret >= 0 {
         Ok(ret as u32)
     } else {
         Err(Errno::last())
     }
+}
+
+/// `membarrier(MEMBARRIER_CMD_QUERY, 0, 0)`: the commands the kernel supports.
+///
+/// See `membarrier(2)`. `ENOSYS` when the kernel (or a seccomp filter) has no membarrier.
+pub fn membarrier_query() -> Result<MembarrierQuery, Errno> {
+    raw_membarrier(MEMBARRIER_CMD_QUERY, 0, 0).map(MembarrierQuery::from_bits_retain)
+}
+
+/// `membarrier(cmd, 0, 0)`: issues a memory barrier on the set of threads `cmd` selects.
+///
+/// See `membarrier(2)`. `EINVAL` for a command the kernel lacks, `EPERM` for a command the
+/// process did not register for.
+pub fn membarrier(cmd: MembarrierCommand) -> Result<(), Errno> {
+    raw_membarrier(cmd as i32, 0, 0).map(drop)
+}
+
+/// `membarrier(cmd, MEMBARRIER_CMD_FLAG_CPU, cpu)`: `cmd` restricted to the thread running
+/// on `cpu`, if any (the kernel accepts it for
+/// [`MembarrierCommand::PrivateExpeditedRseq`] only).
+///
+/// See `membarrier(2)`. The kernel ignores a CPU that is not possible; `EINVAL` for a
+/// number that does not fit the call's `int`.
+pub fn membarrier_cpu(cmd: MembarrierCommand, cpu: u32) -> Result<(), Errno> {
+    let cpu = i32::try_from(cpu).map_err(|_| Errno::EINVAL)?;
+    raw_membarrier(cmd as i32, MEMBARRIER_CMD_FLAG_CPU, cpu).map(drop)
 }

@@ -13,16 +13,16 @@ fn assert_current_cpu_right() {
     let cpu = *rseq_testkit::allowed_cpus().last().expect("an allowed CPU");
     rseq_testkit::pin_current_thread(&[cpu]);
     assert_eq!(rseq_testkit::sched_getcpu(), cpu as i32);
-    assert_eq!(thread::current_cpu(), cpu as u32);
+    assert_eq!(rseq_abi::cpu::current_cpu(), cpu as u32);
 }
 
 /// The calling thread's area is this crate's own, never-registered area.
 fn assert_own_area_unregistered() {
     assert_eq!(thread::area(), thread::own_area());
-    assert_eq!(thread::cpu_id(), RSEQ_CPU_ID_UNINITIALIZED);
-    assert_eq!(thread::cpu_id_start(), 0);
-    assert_eq!(thread::node_id(), None);
-    assert_eq!(thread::current_mm_cid(), None);
+    assert_eq!(rseq_abi::cpu::cpu_id(), RSEQ_CPU_ID_UNINITIALIZED);
+    assert_eq!(rseq_abi::cpu::cpu_id_start(), 0);
+    assert_eq!(rseq_abi::cpu::node_id(), None);
+    assert_eq!(rseq_abi::cpu::mm_cid(), None);
 }
 
 #[test]
@@ -42,15 +42,15 @@ fn glibc_owned() {
         // SAFETY: this crate's own area is valid TLS of this thread; the call fails.
         let other = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
         assert_eq!(other, Err(Errno::EINVAL));
-        assert!(thread::mm_cid().is_some());
-        assert_eq!(thread::node_id(), Some(0));
+        assert!(rseq_abi::cpu::mm_cid().is_some());
+        assert_eq!(rseq_abi::cpu::node_id(), Some(0));
         assert_current_cpu_right();
-        assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
+        assert_eq!(rseq_abi::cpu::cpu_id(), rseq_testkit::sched_getcpu());
         std::thread::spawn(move || {
             assert_eq!(thread::area_offset(), glibc.offset);
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             assert_current_cpu_right();
-            assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
+            assert_eq!(rseq_abi::cpu::cpu_id(), rseq_testkit::sched_getcpu());
         })
         .join()
         .unwrap();
@@ -64,11 +64,11 @@ fn own_registration() {
         assert_eq!(glibc.size, 0, "the tunable turns glibc's registration off");
         assert_eq!(thread::area(), thread::own_area());
         assert_eq!(
-            thread::cpu_id(),
+            rseq_abi::cpu::cpu_id(),
             RSEQ_CPU_ID_UNINITIALIZED,
             "not registered before asked"
         );
-        assert_eq!(thread::current_mm_cid(), None);
+        assert_eq!(rseq_abi::cpu::mm_cid(), None);
         assert_eq!(thread::prepare_current_thread(), Ok(()));
         assert_eq!(thread::registrar(), Registrar::Crate);
         assert_eq!(thread::feature_size(), 28);
@@ -77,16 +77,16 @@ fn own_registration() {
         let again = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
         assert_eq!(again, Err(Errno::EBUSY));
         assert_current_cpu_right();
-        assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
-        assert!(thread::current_mm_cid().is_some());
+        assert_eq!(rseq_abi::cpu::cpu_id(), rseq_testkit::sched_getcpu());
+        assert!(rseq_abi::cpu::mm_cid().is_some());
         let offset = thread::area_offset();
         std::thread::spawn(move || {
             assert_eq!(thread::area_offset(), offset);
-            assert_eq!(thread::cpu_id(), RSEQ_CPU_ID_UNINITIALIZED);
+            assert_eq!(rseq_abi::cpu::cpu_id(), RSEQ_CPU_ID_UNINITIALIZED);
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             assert_eq!(thread::prepare_current_thread(), Ok(()), "idempotent");
             assert_current_cpu_right();
-            assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
+            assert_eq!(rseq_abi::cpu::cpu_id(), rseq_testkit::sched_getcpu());
         })
         .join()
         .unwrap();
@@ -135,7 +135,7 @@ fn refused_before_exec(name: &str, errno: Errno) {
     in_child_with(name, child, || {
         let glibc = rseq_abi::glibc::rseq_symbols().unwrap();
         assert_eq!(glibc.size, 0, "glibc's registration failed at start-up");
-        let glibc_area = thread::thread_pointer().wrapping_offset(glibc.offset) as *const Rseq;
+        let glibc_area = common::thread_pointer().wrapping_offset(glibc.offset) as *const Rseq;
         // SAFETY: glibc's area of this thread, at `__rseq_offset` from the thread pointer.
         let glibc_cpu = unsafe { core::ptr::addr_of!((*glibc_area).cpu_id).read_volatile() };
         assert_eq!(glibc_cpu as i32, RSEQ_CPU_ID_REGISTRATION_FAILED);
@@ -235,7 +235,7 @@ fn own_area_registered_by_someone_else() {
             assert_eq!(thread::prepare_current_thread(), Ok(()));
             assert_eq!(thread::registrar(), Registrar::Crate);
             assert_current_cpu_right();
-            assert_eq!(thread::cpu_id(), rseq_testkit::sched_getcpu());
+            assert_eq!(rseq_abi::cpu::cpu_id(), rseq_testkit::sched_getcpu());
         },
     );
 }

@@ -12,12 +12,12 @@ fn glibc_owns_registration_by_default() {
     assert_eq!(thread::registrar(), Registrar::Glibc(glibc));
     assert_eq!(thread::area_offset(), glibc.offset);
     assert_eq!(thread::prepare_current_thread(), Ok(()));
-    let cpu = thread::cpu_id();
-    assert!(cpu >= 0 && (cpu as usize) < thread::possible_cpus());
+    let cpu = rseq_abi::cpu::cpu_id();
+    assert!(cpu >= 0 && (cpu as usize) < rseq_abi::cpu::possible_cpus());
     std::thread::spawn(move || {
         assert_eq!(thread::prepare_current_thread(), Ok(()));
         assert_eq!(thread::area_offset(), glibc.offset);
-        assert!(thread::cpu_id() >= 0);
+        assert!(rseq_abi::cpu::cpu_id() >= 0);
     })
     .join()
     .unwrap();

@@ -3,24 +3,19 @@
 mod common;
 
 use common::{in_child, Env};
-use rseq_abi::sys::{
-    membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
-    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
-};
+use rseq_abi::sys::{membarrier, MembarrierCommand, MembarrierQuery};
 use rseq_abi::{membarrier as fence, Errno};
 
 #[test]
 fn fence_registers_first() {
     in_child("fence_registers_first", Env::GlibcDefault, || {
         let supported = fence::supported_commands().unwrap();
-        assert_ne!(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0);
-        assert_ne!(
-            supported & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ,
-            0
-        );
+        assert!(supported.contains(MembarrierQuery::PRIVATE_EXPEDITED_RSEQ));
+        assert!(supported.contains(MembarrierQuery::REGISTER_PRIVATE_EXPEDITED_RSEQ));
+        assert!(supported.supports(MembarrierCommand::PrivateExpeditedRseq));
         // Without the registration the kernel refuses the fence.
         assert_eq!(
-            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0),
+            membarrier(MembarrierCommand::PrivateExpeditedRseq),
             Err(Errno::EPERM)
         );
         assert_eq!(fence::rseq_fence(), Ok(()));

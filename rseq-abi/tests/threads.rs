@@ -21,9 +21,13 @@ fn memory_kb() -> (u64, u64) {
 
 fn short_lived_thread() {
     std::thread::spawn(|| {
-        assert_eq!(thread::cpu_id(), -1, "a new thread starts unregistered");
+        assert_eq!(
+            rseq_abi::cpu::cpu_id(),
+            -1,
+            "a new thread starts unregistered"
+        );
         assert_eq!(thread::prepare_current_thread(), Ok(()));
-        assert!(thread::cpu_id() >= 0);
+        assert!(rseq_abi::cpu::cpu_id() >= 0);
     })
     .join()
     .unwrap();
@@ -114,7 +118,7 @@ fn forked_child_reads_cpu_id() {
     if pid == 0 {
         rseq_testkit::pin_current_thread(&[cpu]);
         let ok = thread::prepare_current_thread().is_ok()
-            && thread::cpu_id() == cpu as i32
+            && rseq_abi::cpu::cpu_id() == cpu as i32
             && rseq_testkit::sched_getcpu() == cpu as i32;
         // SAFETY: leaving the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };

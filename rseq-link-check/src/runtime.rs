@@ -171,7 +171,7 @@ pub fn diagnose() -> Diagnosis {
         rseq_flags: g.flags,
     });
     let fence = rseq_abi::membarrier::supported_commands()
-        .map(|m| m & rseq_abi::sys::MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ != 0)
+        .map(|m| m.contains(rseq_abi::sys::MembarrierQuery::PRIVATE_EXPEDITED_RSEQ))
         .unwrap_or(false);
     Diagnosis {
         registrar,
@@ -185,12 +185,12 @@ pub fn diagnose() -> Diagnosis {
             area,
             own_area: thread::own_area() as usize,
             unavailable,
-            cpu_id: thread::cpu_id(),
-            cpu_id_start: thread::cpu_id_start(),
-            node_id: thread::node_id(),
-            mm_cid: thread::mm_cid(),
+            cpu_id: rseq_abi::cpu::cpu_id(),
+            cpu_id_start: rseq_abi::cpu::cpu_id_start(),
+            node_id: rseq_abi::cpu::node_id(),
+            mm_cid: rseq_abi::cpu::mm_cid(),
         },
-        possible_cpus: thread::possible_cpus(),
+        possible_cpus: rseq_abi::cpu::possible_cpus(),
         membarrier_rseq_fence: fence,
         own_area_symbol: thread::OWN_AREA_SYMBOL,
         rseq_abi: rseq_abi_report(area),
@@ -213,6 +213,7 @@ fn registrar_report(r: Registrar) -> RegistrarReport {
             };
             ("nobody", Some(reason), errno)
         }
+        _ => ("unknown", None, None),
     };
     RegistrarReport {
         kind,

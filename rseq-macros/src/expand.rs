@@ -25,6 +25,13 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 use std::collections::HashMap;
 
+/// The one path generated code reaches the runtime through: `rseq_percpu`'s hidden
+/// `__private` module (the facade crate pins this crate's version exactly, so nothing a
+/// user could call is part of the contract).
+fn private() -> TokenStream {
+    quote!(::rseq_percpu::__private)
+}
+
 /// Operands of one section, declared next to its template.
 #[derive(Default)]
 struct Operands {
@@ -194,6 +201,7 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
 
 /// The `asm!` invocation of one section on `arch`.
 fn asm_block(c: &Critical, arch: &dyn Arch, abort: &TokenStream) -> (TokenStream, TokenStream) {
+    let p = private();
     let lowered = lower(c, arch);
     let asm = backend::section(arch, &lowered.ops, &lowered.exit_labels);
     let lines = asm.lines.iter().map(|l| Literal::string(l));
@@ -218,8 +226,8 @@ fn asm_block(c: &Critical, arch: &dyn Arch, abort: &TokenStream) -> (TokenStream
         quote!(#name = label #block,)
     });
     let field = match c.index.kind {
-        IndexKind::CpuId => quote!(::rseq_abi::abi::offsets::RSEQ_CPU_ID),
-        IndexKind::MmCid => quote!(::rseq_abi::abi::offsets::RSEQ_MM_CID),
+        IndexKind::CpuId => quote!(#p::offsets::RSEQ_CPU_ID),
+        IndexKind::MmCid => quote!(#p::offsets::RSEQ_MM_CID),
     };
     let idx = &c.index.name;
     let options = if arch.att_syntax() {
@@ -234,9 +242,9 @@ fn asm_block(c: &Critical, arch: &dyn Arch, abort: &TokenStream) -> (TokenStream
             #(#lines,)*
             area = in(reg) __rseq_area,
             idx = in(reg) #idx,
-            rseq_cs = const ::rseq_abi::abi::offsets::RSEQ_RSEQ_CS,
+            rseq_cs = const #p::offsets::RSEQ_RSEQ_CS,
             field = const #field,
-            sig = const ::rseq_abi::abi::RSEQ_SIG,
+            sig = const #p::RSEQ_SIG,
             #(#inputs)*
             #(#scratch)*
             #(#exits)*
@@ -249,6 +257,7 @@ fn asm_block(c: &Critical, arch: &dyn Arch, abort: &TokenStream) -> (TokenStream
 
 /// The whole function.
 pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
+    let p = private();
     let item = &c.item;
     let attrs = &item.attrs;
     let vis = &item.vis;
@@ -267,15 +276,15 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
     // reads 0 everywhere and the section must not run at all.
     let (prepare, supported) = match c.index.kind {
         IndexKind::CpuId => (
-            quote!(::rseq_abi::thread::prepare_current_thread),
+            quote!(#p::prepare_current_thread),
             quote!(::core::result::Result::Ok(())),
         ),
         IndexKind::MmCid => (
-            quote!(::rseq_abi::thread::prepare_current_thread_mm_cid),
-            quote!(if ::rseq_abi::thread::mm_cid_supported() {
+            quote!(#p::prepare_current_thread_mm_cid),
+            quote!(if #p::mm_cid_supported() {
                 ::core::result::Result::Ok(())
             } else {
-                ::rseq_abi::thread::prepare_current_thread_mm_cid()
+                #p::prepare_current_thread_mm_cid()
             }),
         ),
     };
@@ -307,14 +316,8 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
     });
 
     let (x86_start, a64_start) = match c.index.kind {
-        IndexKind::CpuId => (
-            quote!(::rseq_abi::abi::offsets::RSEQ_CPU_ID_START),
-            quote!(cpu_id_start),
-        ),
-        IndexKind::MmCid => (
-            quote!(::rseq_abi::abi::offsets::RSEQ_MM_CID),
-            quote!(mm_cid),
-        ),
+        IndexKind::CpuId => (quote!(#p::offsets::RSEQ_CPU_ID_START), quote!(cpu_id_start)),
+        IndexKind::MmCid => (quote!(#p::offsets::RSEQ_MM_CID), quote!(mm_cid)),
     };
     // With mm_cid, an area that is not live reads mm_cid 0 like a live one: check cpu_id
     // before the section (with cpu_id the section's own compare catches it).
@@ -329,7 +332,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
                     ::core::arch::asm!(
                         "movl %fs:{field}({area}), {v:e}",
                         area = in(reg) __rseq_area,
-                        field = const ::rseq_abi::abi::offsets::RSEQ_CPU_ID,
+                        field = const #p::offsets::RSEQ_CPU_ID,
                         v = lateout(reg) v,
                         options(att_syntax, nostack, preserves_flags, readonly)
                     );
@@ -341,7 +344,7 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
             let __rseq_cpu_id: i32 = unsafe {
                 ::core::ptr::read_volatile(::core::ptr::addr_of!((*__rseq_area).cpu_id))
             } as i32;
-            if __rseq_cpu_id < 0 || !::rseq_abi::thread::mm_cid_supported() {
+            if __rseq_cpu_id < 0 || !#p::mm_cid_supported() {
                 #abort
             }
         },
@@ -370,11 +373,11 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
             /// Out of line, so that the fast path keeps its registers.
             #[cold]
             #[inline(never)]
-            fn __rseq_after_abort() -> ::core::result::Result<(), ::rseq_abi::thread::Unavailable> {
+            fn __rseq_after_abort() -> ::core::result::Result<(), #p::Unavailable> {
                 // SAFETY: `area()` designates this thread's readable `struct rseq` (always,
                 // even before registration); the kernel writes `cpu_id` with single stores.
                 let cpu_id = unsafe {
-                    ::core::ptr::read_volatile(::core::ptr::addr_of!((*::rseq_abi::thread::area()).cpu_id))
+                    ::core::ptr::read_volatile(::core::ptr::addr_of!((*#p::area()).cpu_id))
                 } as i32;
                 if cpu_id < 0 {
                     #prepare()
@@ -395,22 +398,22 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
             // The assembly addresses these fields by number and writes `struct rseq_cs`
             // as `.long, .long, .quad, .quad, .quad` with `.balign 32`.
             const _: () = {
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::Rseq, cpu_id_start) == ::rseq_abi::abi::offsets::RSEQ_CPU_ID_START);
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::Rseq, cpu_id) == ::rseq_abi::abi::offsets::RSEQ_CPU_ID);
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::Rseq, rseq_cs) == ::rseq_abi::abi::offsets::RSEQ_RSEQ_CS);
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::Rseq, mm_cid) == ::rseq_abi::abi::offsets::RSEQ_MM_CID);
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::RseqCs, start_ip) == 8);
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::RseqCs, post_commit_offset) == 16);
-                ::core::assert!(::core::mem::offset_of!(::rseq_abi::abi::RseqCs, abort_ip) == 24);
-                ::core::assert!(::core::mem::size_of::<::rseq_abi::abi::RseqCs>() == 32);
-                ::core::assert!(::core::mem::align_of::<::rseq_abi::abi::RseqCs>() == 32);
+                ::core::assert!(::core::mem::offset_of!(#p::Rseq, cpu_id_start) == #p::offsets::RSEQ_CPU_ID_START);
+                ::core::assert!(::core::mem::offset_of!(#p::Rseq, cpu_id) == #p::offsets::RSEQ_CPU_ID);
+                ::core::assert!(::core::mem::offset_of!(#p::Rseq, rseq_cs) == #p::offsets::RSEQ_RSEQ_CS);
+                ::core::assert!(::core::mem::offset_of!(#p::Rseq, mm_cid) == #p::offsets::RSEQ_MM_CID);
+                ::core::assert!(::core::mem::offset_of!(#p::RseqCs, start_ip) == 8);
+                ::core::assert!(::core::mem::offset_of!(#p::RseqCs, post_commit_offset) == 16);
+                ::core::assert!(::core::mem::offset_of!(#p::RseqCs, abort_ip) == 24);
+                ::core::assert!(::core::mem::size_of::<#p::RseqCs>() == 32);
+                ::core::assert!(::core::mem::align_of::<#p::RseqCs>() == 32);
                 ::core::assert!(::core::mem::size_of::<usize>() == 8);
             };
 
             #[cfg(target_arch = "x86_64")]
-            let __rseq_area: isize = ::rseq_abi::thread::area_offset();
+            let __rseq_area: isize = #p::area_offset();
             #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
-            let __rseq_area: *mut ::rseq_abi::abi::Rseq = ::rseq_abi::thread::area();
+            let __rseq_area: *mut #p::Rseq = #p::area();
 
             #[allow(unreachable_code, clippy::never_loop)]
             '__rseq: loop {

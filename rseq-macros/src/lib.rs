@@ -11,7 +11,7 @@
 //! crate's manifest, is the full specification.
 //!
 //! ```rust
-//! use rseq_abi::thread::Unavailable;
+//! use rseq_percpu::Unavailable;
 //! use rseq_macros::rseq_critical;
 //!
 //! /// Adds `n` to this CPU's word (`counters` has one word per possible CPU).
@@ -23,7 +23,7 @@
 //!     Ok(())                                    // returned once committed
 //! }
 //!
-//! let mut counters = vec![0usize; rseq_abi::thread::possible_cpus()];
+//! let mut counters = vec![0usize; rseq_abi::cpu::possible_cpus()];
 //! for _ in 0..100 {
 //!     // SAFETY: one word per possible CPU.
 //!     if unsafe { counter_add(counters.as_mut_ptr(), 1) }.is_err() {
@@ -58,7 +58,7 @@
 //! Compare a word and, if equal, commit a store (`rseq_load_cbne_store__ptr`):
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! #[rseq_critical]
 //! unsafe fn cmpxchg(words: *mut usize, expect: usize, newv: usize) -> Result<bool, Unavailable> {
@@ -71,7 +71,7 @@
 //!     commit(v, newv);
 //!     Ok(true)
 //! }
-//! let mut words = vec![7usize; rseq_abi::thread::possible_cpus()];
+//! let mut words = vec![7usize; rseq_abi::cpu::possible_cpus()];
 //! // SAFETY: one word per possible CPU.
 //! if let Ok(done) = unsafe { cmpxchg(words.as_mut_ptr(), 8, 9) } {
 //!     assert!(!done); // 7 != 8: the early exit
@@ -82,7 +82,7 @@
 //! Add to a word (`rseq_load_add_store__ptr`), here bound to the concurrency id:
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! #[rseq_critical]
 //! unsafe fn add(counters: *mut usize, count: usize) -> Result<(), Unavailable> {
@@ -91,7 +91,7 @@
 //!     commit_add(v, count);
 //!     Ok(())
 //! }
-//! let mut counters = vec![0usize; rseq_abi::thread::possible_cpus()];
+//! let mut counters = vec![0usize; rseq_abi::cpu::possible_cpus()];
 //! // SAFETY: mm_cid is below the number of possible CPUs.
 //! let ok = unsafe { add(counters.as_mut_ptr(), 5) }.is_ok();
 //! assert_eq!(counters.iter().sum::<usize>(), if ok { 5 } else { 0 });
@@ -101,7 +101,7 @@
 //! `head = head->next` (`rseq_load_cbeq_store_add_load_store__ptr`):
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! #[repr(C)]
 //! struct Node { value: usize, next: usize }
@@ -122,8 +122,8 @@
 //!     Ok(true)
 //! }
 //! let mut node = Node { value: 42, next: 0 };
-//! let cpu = rseq_abi::thread::current_cpu() as usize;
-//! let mut heads = vec![&mut node as *mut Node as usize; rseq_abi::thread::possible_cpus()];
+//! let cpu = rseq_abi::cpu::current_cpu() as usize;
+//! let mut heads = vec![&mut node as *mut Node as usize; rseq_abi::cpu::possible_cpus()];
 //! let mut out = 0usize;
 //! // SAFETY: every list holds `node`, whose `next` is null.
 //! match unsafe { pop(heads.as_mut_ptr(), core::mem::offset_of!(Node, next), &mut out) } {
@@ -140,7 +140,7 @@
 //! Pointer chase then add (`rseq_load_add_load_load_add_store__ptr`):
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! #[rseq_critical]
 //! unsafe fn chase_add(tables: *mut [usize; 2], inc: usize) -> Result<(), Unavailable> {
@@ -152,7 +152,7 @@
 //! }
 //! let mut counter = 0usize;
 //! let ptr = &mut counter as *mut usize as usize;
-//! let mut tables = vec![[0, ptr]; rseq_abi::thread::possible_cpus()];
+//! let mut tables = vec![[0, ptr]; rseq_abi::cpu::possible_cpus()];
 //! // SAFETY: every table points to `counter`.
 //! let ok = unsafe { chase_add(tables.as_mut_ptr(), 3) }.is_ok();
 //! assert_eq!(counter, if ok { 3 } else { 0 });
@@ -161,7 +161,7 @@
 //! Two compares then commit (`rseq_load_cbne_load_cbne_store__ptr`):
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! #[rseq_critical]
 //! unsafe fn cmp2_store(v: *mut usize, expect: usize, v2: *mut usize, expect2: usize, newv: usize)
@@ -181,7 +181,7 @@
 //!     commit(v, newv);
 //!     Ok(0)
 //! }
-//! let n = rseq_abi::thread::possible_cpus();
+//! let n = rseq_abi::cpu::possible_cpus();
 //! let (mut a, mut b) = (vec![1usize; n], vec![2usize; n]);
 //! // SAFETY: one word per possible CPU in both arrays.
 //! if let Ok(r) = unsafe { cmp2_store(a.as_mut_ptr(), 1, b.as_mut_ptr(), 3, 9) } {
@@ -198,7 +198,7 @@
 //! (`rseq_load_cbne_store_store__ptr`): a per-CPU buffer push.
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! const CAP: usize = 8;
 //!
@@ -222,7 +222,7 @@
 //!     commit_release(tail, next); // or `commit(tail, next)`
 //!     Ok(true)
 //! }
-//! let n = rseq_abi::thread::possible_cpus();
+//! let n = rseq_abi::cpu::possible_cpus();
 //! let (mut tails, mut slots) = (vec![0usize; n], vec![0usize; n * CAP]);
 //! // SAFETY: one tail per CPU, CAP slots per CPU.
 //! if let Ok(true) = unsafe { push(tails.as_mut_ptr(), slots.as_mut_ptr(), 77) } {
@@ -235,7 +235,7 @@
 //! (`rseq_load_cbne_memcpy_store__ptr`):
 //!
 //! ```rust
-//! # use rseq_abi::thread::Unavailable;
+//! # use rseq_percpu::Unavailable;
 //! # use rseq_macros::rseq_critical;
 //! #[rseq_critical]
 //! unsafe fn publish(offs: *mut usize, bufs: *mut [u8; 64], src: *const u8, len: usize)
@@ -253,7 +253,7 @@
 //!     commit(off, len);            // or `commit_release(off, len)`
 //!     Ok(true)
 //! }
-//! let n = rseq_abi::thread::possible_cpus();
+//! let n = rseq_abi::cpu::possible_cpus();
 //! let (mut offs, mut bufs) = (vec![0usize; n], vec![[0u8; 64]; n]);
 //! let msg = b"hello";
 //! // SAFETY: one offset and one 64-byte buffer per CPU.
@@ -265,10 +265,11 @@
 //!
 //! # Implementation
 //!
-//! The generated code refers to `::rseq_abi` (the thread area and the uapi constants, as
-//! `const` asm operands, with compile-time checks of the layout it relies on), so a crate
-//! using the attribute depends on `rseq-abi`, which re-exports it as
-//! `rseq_abi::rseq_critical` (feature `percpu`). Phases, one module each: `attr` (attribute
+//! The generated code refers only to `::rseq_percpu::__private` (the thread area and the
+//! uapi constants, as `const` asm operands, with compile-time checks of the layout it
+//! relies on), so a crate using the attribute depends on `rseq-percpu`, which re-exports it
+//! as `rseq_percpu::rseq_critical` and pins this crate's version exactly (the thiserror
+//! pattern: the hidden module is not a public API). Phases, one module each: `attr` (attribute
 //! arguments), `parse` (function body to the `ir`), `validate` (every semantic rule, all
 //! errors combined), `expand` (the Rust wrapper: index read, prelude, retry loop, operands)
 //! over `backend` (shared descriptor and table emission, one file per architecture behind

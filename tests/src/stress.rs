@@ -36,12 +36,12 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rseq_abi::percpu::{
+use rseq_abi::thread::Unavailable;
+use rseq_percpu::rseq_critical;
+use rseq_percpu::{
     aborted_sections, CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
     PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
 };
-use rseq_abi::rseq_critical;
-use rseq_abi::thread::Unavailable;
 
 use rseq_testkit::allowed_cpus;
 
@@ -326,7 +326,7 @@ impl Worker {
         if slot == Slot::Shared {
             self.fallbacks += 1;
         }
-        let cpu = rseq_abi::thread::current_cpu();
+        let cpu = rseq_abi::cpu::current_cpu();
         if cpu != self.last_cpu {
             self.migrations += 1;
             self.last_cpu = cpu;
@@ -368,7 +368,7 @@ fn drive(cfg: &Config, op: &Op<'_>, manager: Option<&Manager<'_>>) -> Result<Out
                     ops: 0,
                     fallbacks: 0,
                     migrations: 0,
-                    last_cpu: rseq_abi::thread::current_cpu(),
+                    last_cpu: rseq_abi::cpu::current_cpu(),
                     delays: cfg.delays,
                 };
                 started.fetch_add(1, Ordering::AcqRel);
@@ -725,16 +725,16 @@ fn counter<I: IndexKind + Default>(cfg: &Config) -> Result<Outcome, Violation> {
 /// The broken twin of [`counter`]: `word[index] += 1` as a plain load and store, outside
 /// any critical section, with the usual injections between them.
 fn unprotected_counter<I: IndexKind + Default>(cfg: &Config) -> Result<Outcome, Violation> {
-    let words: Vec<AtomicU64> = (0..rseq_abi::thread::possible_cpus())
+    let words: Vec<AtomicU64> = (0..rseq_abi::cpu::possible_cpus())
         .map(|_| AtomicU64::new(0))
         .collect();
     let out = drive(
         cfg,
         &|w| {
             let i = if I::MM_CID {
-                rseq_abi::thread::current_mm_cid().unwrap_or(0)
+                rseq_abi::cpu::mm_cid().unwrap_or(0)
             } else {
-                rseq_abi::thread::current_cpu()
+                rseq_abi::cpu::current_cpu()
             } as usize;
             let word = &words[i % words.len()];
             let v = word.load(Ordering::Relaxed);
@@ -812,7 +812,7 @@ inc_active_section!(
 fn membarrier<I: IndexKind + Default>(cfg: &Config) -> Result<Outcome, Violation> {
     rseq_abi::membarrier::register_rseq_fence()
         .map_err(|e| Violation(format!("membarrier registration: {e}")))?;
-    let slots = rseq_abi::thread::possible_cpus();
+    let slots = rseq_abi::cpu::possible_cpus();
     let make = || -> Box<[Entry]> {
         (0..slots)
             .map(|_| Entry {
@@ -828,7 +828,7 @@ fn membarrier<I: IndexKind + Default>(cfg: &Config) -> Result<Outcome, Violation
 
     let op = |w: &mut Worker| -> Result<(), String> {
         loop {
-            if rseq_abi::thread::cpu_id() < 0 {
+            if rseq_abi::cpu::cpu_id() < 0 {
                 return Err("worker thread without a live rseq area".into());
             }
             // SAFETY: `active` always holds the address of `list_a` or `list_b`, which

@@ -2,13 +2,14 @@
 //! and a C shared library (built with gcc) that defines `__rseq_abi` weakly, as software
 //! written for glibc < 2.35 does. Both must see one area, registered by the Rust side when
 //! glibc does not own registration. The executable and the library are built at test time;
-//! the executable's build is cached under the test target directory.
+//! the executable's build is cached under the test target directory. The runtime side
+//! (addresses, `cpu_id`s, the registrar) is printed by the fixture; which module defines
+//! `__rseq_abi` and which definition each module binds to is checked against
+//! rseq-link-check's loader model of the same programs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-
-use serde_json::Value;
 
 const NO_GLIBC_RSEQ: &str = "glibc.pthread.rseq=0";
 
@@ -56,7 +57,6 @@ fn build() -> &'static Path {
 
 struct Report {
     fields: std::collections::HashMap<String, String>,
-    diagnosis: Value,
 }
 
 impl Report {
@@ -95,16 +95,27 @@ fn run(bin: &str, tunable: bool) -> Report {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut fields = std::collections::HashMap::new();
-    let mut diagnosis = Value::Null;
     for line in stdout.lines() {
         let (k, v) = line.split_once('=').unwrap();
-        if k == "diagnosis" {
-            diagnosis = serde_json::from_str(v).unwrap();
-        } else {
-            fields.insert(k.to_owned(), v.to_owned());
-        }
+        fields.insert(k.to_owned(), v.to_owned());
     }
-    Report { fields, diagnosis }
+    Report { fields }
+}
+
+/// The loader model's view of `__rseq_abi` in `bin` (with `libpeer.so` opened by `dlopen`
+/// with `RTLD_GLOBAL`, as the fixture does, for the `dlopen-*` executables): every
+/// definition in load order and the one the executable's lookups select.
+fn model(bin: &str) -> rseq_link_check::ResolveReport {
+    let base = build();
+    let exe = base.join("target/debug").join(bin);
+    let mut opts = rseq_link_check::Options::default();
+    if bin.starts_with("dlopen") {
+        let peer = base.join("lib/libpeer.so").to_string_lossy().into_owned();
+        opts.dlopen
+            .push((peer, rseq_link_check::DlopenMode::Global));
+    }
+    let p = rseq_link_check::load(&exe, &opts).expect("model the fixture program");
+    rseq_link_check::resolve(&p, "__rseq_abi")
 }
 
 /// One area: the executable's `__rseq_abi`, registered by the crate, read by both sides.
@@ -119,19 +130,27 @@ fn assert_one_live_area(bin: &str) {
         r.int("cpu"),
         "{bin}: the library reads the live cpu_id"
     );
-    let d = &r.diagnosis;
-    assert_eq!(d["registrar"]["kind"], "crate");
-    assert_eq!(d["own_area_symbol"], "__rseq_abi");
-    let defs = d["rseq_abi"]["definitions"].as_array().unwrap();
+    assert_eq!(r.get("registrar"), "crate");
+    assert_eq!(r.get("own_area_symbol"), "__rseq_abi");
+    let m = model(bin);
+    let defs = &m.definitions;
     assert_eq!(defs.len(), 2, "{defs:?}");
-    assert!(defs[0]["module"].as_str().unwrap().ends_with(bin));
-    assert_eq!(defs[0]["binding"], "WEAK");
-    assert_eq!(defs[0]["size"], 32);
-    assert_eq!(defs[0]["exported"], true);
-    assert_eq!(defs[0]["is_the_area"], true);
-    assert!(defs[1]["module"].as_str().unwrap().ends_with("libpeer.so"));
-    assert_eq!(defs[1]["is_the_area"], false);
-    assert_eq!(d["rseq_abi"]["resolved_module"], defs[0]["module"]);
+    assert!(defs[0].module.ends_with(bin), "{defs:?}");
+    assert_eq!(defs[0].binding.to_string(), "weak");
+    assert_eq!(defs[0].size, 32);
+    assert!(defs[0].exported, "{defs:?}");
+    assert!(defs[1].module.ends_with("libpeer.so"), "{defs:?}");
+    let winner = m.winner.as_ref().expect("a definition is selected");
+    assert_eq!(winner.module, defs[0].module, "{m:?}");
+    let peer = m
+        .references
+        .iter()
+        .find(|r| r.module.ends_with("libpeer.so"));
+    assert_eq!(
+        peer.and_then(|r| r.binds_to.as_deref()),
+        Some(defs[0].module.as_str()),
+        "the library binds to the executable's definition: {m:?}"
+    );
 }
 
 #[test]
@@ -153,14 +172,18 @@ fn dlopened_library_without_export_gets_its_own_area() {
     assert_eq!(r.get("prepared"), "true");
     assert_ne!(r.get("peer_area"), r.get("rust_area"));
     assert_eq!(r.int("peer_cpu_id"), -1);
-    let defs = r.diagnosis["rseq_abi"]["definitions"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(defs[0]["exported"], false, "{defs:?}");
+    let m = model("dlopen-plain");
+    let defs = &m.definitions;
+    assert_eq!(defs.len(), 2, "{defs:?}");
+    assert!(!defs[0].exported, "{defs:?}");
+    let peer = m
+        .references
+        .iter()
+        .find(|r| r.module.ends_with("libpeer.so"));
     assert_eq!(
-        r.diagnosis["rseq_abi"]["resolved_module"],
-        defs[1]["module"]
+        peer.and_then(|r| r.binds_to.as_deref()),
+        Some(defs[1].module.as_str()),
+        "the library binds to its own definition: {m:?}"
     );
 }
 
@@ -174,7 +197,7 @@ fn glibc_owned_leaves_the_legacy_area_unregistered() {
     assert_eq!(r.get("peer_area"), r.get("rust_own_area"));
     assert_eq!(r.int("rust_cpu_id"), r.int("cpu"));
     assert_eq!(r.int("peer_cpu_id"), -1);
-    assert_eq!(r.diagnosis["registrar"]["kind"], "glibc");
+    assert_eq!(r.get("registrar"), "glibc");
 
     // The link checker's view of the same process: the Rust executable looks up
     // __rseq_offset, so its own definition is not the error, but the C library reads the

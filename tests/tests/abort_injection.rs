@@ -2,7 +2,7 @@
 //! (x86_64): see `reliability_support/injection.rs` for the method.
 //!
 //! - `every_boundary_of_every_section`: the tracee `rseq-abort-tracee` runs every operation
-//!   family of `rseq_abi::percpu` and of `#[rseq_critical]`, on `cpu_id` and on `mm_cid`;
+//!   family of `rseq_percpu` and of `#[rseq_critical]`, on `cpu_id` and on `mm_cid`;
 //!   each boundary gets a preemption and a signal, each must land on the abort handler,
 //!   and the tracee's exactly-once checks must hold to the end. Prints the coverage.
 //!   The same again with glibc's registration off (the crate registers its own area).

@@ -76,7 +76,7 @@ extern "C" fn on_segv(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::
 /// The broken twin: the same load and store with no descriptor armed, as a section the
 /// kernel does not know about would behave.
 unsafe fn unarmed(words: *mut usize, page: *mut usize) -> Result<(), Probe> {
-    let v = words.wrapping_add(rseq_abi::thread::current_cpu() as usize * STRIDE);
+    let v = words.wrapping_add(rseq_abi::cpu::current_cpu() as usize * STRIDE);
     // SAFETY: `page` is mapped (the fault is handled), `v` is a slot of `words`.
     unsafe {
         std::arch::asm!(
@@ -110,7 +110,7 @@ fn first_attempt(probe: ProbeFn) -> (Result<(), Probe>, bool, *mut libc::c_void)
     PAGE.store(page as usize, Ordering::Relaxed);
     FAULTS.store(0, Ordering::Relaxed);
     // The page reads 0 once readable: any other initial value shows a commit.
-    let mut words = vec![usize::MAX; rseq_abi::thread::possible_cpus() * STRIDE];
+    let mut words = vec![usize::MAX; rseq_abi::cpu::possible_cpus() * STRIDE];
     // Make sure the area is live first (the first section of a thread may abort on
     // registration, which is not what this test is about).
     rseq_abi::thread::prepare_current_thread().expect("rseq is available on this machine");
@@ -130,7 +130,7 @@ fn run(probe: ProbeFn) {
         "the fault inside the section aborts it"
     );
     assert!(!committed, "nothing committed");
-    let mut words = vec![0usize; rseq_abi::thread::possible_cpus() * STRIDE];
+    let mut words = vec![0usize; rseq_abi::cpu::possible_cpus() * STRIDE];
     // SAFETY: `page` is readable and writable now.
     unsafe { page.cast::<usize>().write(7) };
     let mut committed = false;

@@ -415,7 +415,7 @@ fn handle_sigusr1() {
 }
 
 fn slots() -> usize {
-    rseq_abi::thread::possible_cpus()
+    rseq_abi::cpu::possible_cpus()
 }
 
 /// Conversions of the sections' outcomes into the driver's steps (see [`Paths::op`]).

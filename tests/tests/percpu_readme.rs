@@ -1,6 +1,6 @@
 //! The README's per-CPU counter example compiles and runs: it is extracted from
 //! `README.md` (section "A per-CPU counter"), wrapped in `fn main`, and built with rustc
-//! against the `rseq-abi` this test was built with.
+//! against the `rseq-percpu` this test was built with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,11 +55,11 @@ fn readme_per_cpu_counter_example_builds_and_runs() {
     let bin = dir.path().join("readme_counter");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut errors = String::new();
-    for abi in rlibs(deps, "rseq_abi") {
+    for percpu in rlibs(deps, "rseq_percpu") {
         let out = Command::new(&rustc)
             .args(["--edition", "2021", "--crate-type", "bin"])
             .arg("--extern")
-            .arg(format!("rseq_abi={}", abi.display()))
+            .arg(format!("rseq_percpu={}", percpu.display()))
             .arg("-L")
             .arg(format!("dependency={}", deps.display()))
             .arg(&src)

@@ -3,12 +3,12 @@
 //! to `cpu_id` and to `mm_cid`, has a well-formed descriptor listed in
 //! `__rseq_cs_ptr_array`, its signature before the abort handler, and its commit last.
 
-use rseq_abi::percpu::{
+use rseq_link_check::__fuzz::render::render_text;
+use rseq_link_check::verify_file;
+use rseq_percpu::{
     CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing, PerCpuSpinLock,
     PerCpuStack, Slot, StackLink, StackNode,
 };
-use rseq_link_check::__fuzz::render::render_text;
-use rseq_link_check::verify_file;
 use std::ptr::NonNull;
 
 struct Node {
@@ -53,7 +53,7 @@ fn exercise<I: IndexKind + Copy>(index: I) {
     let _ = copies.pop();
 }
 
-/// The section functions of `rseq_abi::percpu`: module and function name.
+/// The section functions of `rseq_percpu`: module and function name.
 const SECTIONS: &[&str] = &[
     "counter::add_cpu_id",
     "counter::add_mm_cid",
@@ -87,14 +87,14 @@ fn every_percpu_section_in_this_binary_verifies_clean() {
         .filter(|s| {
             s.function
                 .as_deref()
-                .is_some_and(|f| f.contains("rseq_abi::percpu::"))
+                .is_some_and(|f| f.contains("rseq_percpu::"))
         })
         .collect();
     for s in &ours {
         assert!(s.descriptor.in_ptr_array, "{text}");
     }
     for name in SECTIONS {
-        let path = format!("rseq_abi::percpu::{name}");
+        let path = format!("rseq_percpu::{name}");
         assert!(
             ours.iter()
                 .any(|s| s.function.as_deref().is_some_and(|f| f.contains(&path))),

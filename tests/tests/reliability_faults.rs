@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rseq_abi::abi::{Rseq, RSEQ_SIG};
-use rseq_abi::percpu::{PerCpuCounter, PerCpuRing, Slot};
 use rseq_abi::thread::{self, Reason, Registrar, Unavailable};
+use rseq_percpu::{PerCpuCounter, PerCpuRing, Slot};
 use rseq_tests::child::{run_test_in_child, ChildEnv};
 use rseq_tests::stress::{self, Config, Indexing, Kind};
 
@@ -254,7 +254,7 @@ fn fork_during_a_run() {
                         }
                         let code = if !ok {
                             11
-                        } else if thread::cpu_id() < 0 {
+                        } else if rseq_abi::cpu::cpu_id() < 0 {
                             10
                         } else if counter.sum() != start + 10_000 {
                             12
@@ -375,7 +375,7 @@ fn load_use_unload(prepare: bool) {
     let so = std::env::var("RSEQ_UNLOAD_MODULE").expect("module path");
     let path = std::ffi::CString::new(so.clone()).unwrap();
     assert_eq!(thread::prepare_current_thread(), Ok(()));
-    let mut counters = vec![0u64; 16 * rseq_abi::thread::possible_cpus()];
+    let mut counters = vec![0u64; 16 * rseq_abi::cpu::possible_cpus()];
     for _ in 0..CYCLES {
         // SAFETY: dlopen of a module with no constructors.
         let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };

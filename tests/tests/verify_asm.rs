@@ -4,7 +4,8 @@
 
 mod verify_support;
 
-use rseq_link_check::__fuzz::asm::{listing_for_file, render_listing, ColorChoice, Marker};
+use rseq_link_check::__fuzz::asm::{listing_for_file, Marker};
+use rseq_link_check::{__fuzz::render::render_listing, ColorChoice};
 use verify_support::{build_aarch64, build_x86_64, Form};
 
 fn markers(listing: &rseq_link_check::__fuzz::asm::AsmListing) -> Vec<Marker> {

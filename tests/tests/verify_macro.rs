@@ -1,7 +1,8 @@
 //! Programs built with `#[rseq_critical]` verify clean: every operation family, bound to
 //! `cpu_id` and to `mm_cid`, compiled by rustc in debug and release, as PIE and non-PIE
 //! executables and as object files (`tests/fixtures/verify/macro/families.rs`, built at
-//! test time against the `rseq-abi` and `rseq-macros` this test was built with).
+//! test time against the `rseq-percpu` this test was built with, and its `rseq-abi` and
+//! `rseq-macros`).
 
 mod verify_support;
 
@@ -32,7 +33,8 @@ fn artifacts(deps: &Path, name: &str, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Compiles the fixture with `flags`, trying the candidate libraries newest first (the
-/// deps directory can hold builds of `rseq-abi` with other feature sets).
+/// deps directory can hold several builds of `rseq-percpu`); its own dependencies are
+/// found in the deps directory.
 fn build(out: &Path, name: &str, flags: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
@@ -40,30 +42,26 @@ fn build(out: &Path, name: &str, flags: &[&str]) -> PathBuf {
     let dst = out.join(name);
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let mut errors = String::new();
-    for macros in artifacts(deps, "rseq_macros", "so") {
-        for abi in artifacts(deps, "rseq_abi", "rlib") {
-            let output = Command::new(&rustc)
-                .args(["--edition", "2021", "--crate-type", "bin"])
-                .args(flags)
-                .arg("--extern")
-                .arg(format!("rseq_macros={}", macros.display()))
-                .arg("--extern")
-                .arg(format!("rseq_abi={}", abi.display()))
-                .arg("-L")
-                .arg(format!("dependency={}", deps.display()))
-                .arg(&src)
-                .arg("-o")
-                .arg(&dst)
-                .output()
-                .unwrap();
-            if output.status.success() {
-                return dst;
-            }
-            errors.push_str(&String::from_utf8_lossy(&output.stderr));
+    for percpu in artifacts(deps, "rseq_percpu", "rlib") {
+        let output = Command::new(&rustc)
+            .args(["--edition", "2021", "--crate-type", "bin"])
+            .args(flags)
+            .arg("--extern")
+            .arg(format!("rseq_percpu={}", percpu.display()))
+            .arg("-L")
+            .arg(format!("dependency={}", deps.display()))
+            .arg(&src)
+            .arg("-o")
+            .arg(&dst)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return dst;
         }
+        errors.push_str(&String::from_utf8_lossy(&output.stderr));
     }
     panic!(
-        "the fixture did not build with any rseq-abi/rseq-macros build in {}:\n{errors}",
+        "the fixture did not build with any rseq-percpu build in {}:\n{errors}",
         deps.display()
     );
 }

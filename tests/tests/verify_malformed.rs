@@ -29,9 +29,9 @@ fn survive(data: &[u8]) -> bool {
             let report = analyse(&image, "mutant").report;
             let _ = rseq_link_check::__fuzz::render::render_text(&report);
             let listing = build_listing(&image, "mutant", None);
-            let _ = rseq_link_check::__fuzz::asm::render_listing(
+            let _ = rseq_link_check::__fuzz::render::render_listing(
                 &listing,
-                rseq_link_check::__fuzz::asm::ColorChoice::Never,
+                rseq_link_check::ColorChoice::Never,
             );
             true
         }

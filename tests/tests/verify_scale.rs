@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use rseq_link_check::__fuzz::asm::{listing_for_file, render_listing, ColorChoice};
+use rseq_link_check::__fuzz::asm::listing_for_file;
 use rseq_link_check::__fuzz::render::render_text;
+use rseq_link_check::{__fuzz::render::render_listing, ColorChoice};
 use verify_support::{fixture_dir, verify};
 
 /// The largest x86_64 ELF file directly in /usr/bin or /usr/lib/x86_64-linux-gnu.

@@ -11,11 +11,11 @@
 //! Pushing on the intrusive per-CPU stack is `unsafe`; the one node outlives the stack's use.
 
 use crossbeam_queue::{ArrayQueue, SegQueue};
-use rseq_abi::percpu::{
+use rseq_bench::fastpath::CASES;
+use rseq_percpu::{
     PerCpu, PerCpuCopyRing, PerCpuCounter, PerCpuRing, PerCpuSpinLock, PerCpuStack, Slot,
     StackLink, StackNode,
 };
-use rseq_bench::fastpath::CASES;
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::ptr::NonNull;

@@ -31,14 +31,15 @@
 //!
 //! # Safety
 //!
-//! This module uses `unsafe` only in [`prepare_unload`], for the store to `rseq_cs`; the
-//! per-architecture primitives, the own area and the registration live in submodules that
-//! state their own.
+//! This module uses `unsafe` only for the volatile read of `cpu_id` and, in
+//! [`prepare_unload`], for the store to `rseq_cs`; the per-architecture primitives, the
+//! own area and the registration live in submodules that state their own.
 #![allow(unsafe_code)]
 
 #[macro_use]
 mod area;
 mod process;
+mod reason;
 mod registration;
 
 #[cfg_attr(
@@ -58,85 +59,18 @@ compile_error!(
     "rseq-abi: thread-area discovery supports x86_64 (not x32), aarch64 and riscv64; build without the `std` feature for the ABI types alone"
 );
 
-use core::fmt;
 use core::sync::atomic::{AtomicIsize, Ordering};
 
 pub use self::area::OWN_AREA_SYMBOL;
+pub use self::reason::{Reason, Unavailable};
 use crate::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED};
-pub use crate::cpu::{
-    cpu_id, cpu_id_start, current_cpu, current_mm_cid, mm_cid, node_id, possible_cpus,
-};
 use crate::glibc::GlibcRseq;
 use crate::Errno;
 use process::Owner;
 
-/// Why rseq cannot be used on the calling thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// `rseq(2)` was refused with this errno: `ENOSYS` (kernel without rseq, or a seccomp
-    /// filter), `EPERM` (seccomp filter), or another unexpected error.
-    Refused(Errno),
-    /// Another area, unknown to this crate, was registered on the thread first (`EINVAL`
-    /// for a different area, `EBUSY` for the same one registered by someone else).
-    Foreign(Errno),
-    /// glibc owns registration and its registration failed (`cpu_id` is
-    /// `RSEQ_CPU_ID_REGISTRATION_FAILED`); the errno `rseq(2)` now fails with, when a
-    /// side-effect-free probe shows it is refused.
-    GlibcFailed(Option<Errno>),
-    /// glibc owns registration but this thread's area was never registered (a thread
-    /// created without glibc's thread start-up).
-    NotRegistered,
-    /// The thread already ran its exit destructor and unregistered its area.
-    ThreadExited,
-    /// The running kernel does not fill `mm_cid` (`AT_RSEQ_FEATURE_SIZE` below 28, Linux
-    /// before 6.3), so sections indexed by it cannot be used.
-    MmCidUnsupported,
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::Refused(e) => write!(
-                f,
-                "rseq(2) refused with {e}: kernel without rseq or a seccomp filter"
-            ),
-            Reason::Foreign(e) => write!(f, "another rseq area is registered on this thread ({e})"),
-            Reason::GlibcFailed(Some(e)) => {
-                write!(
-                    f,
-                    "glibc's rseq registration failed; rseq(2) is refused with {e}"
-                )
-            }
-            Reason::GlibcFailed(None) => {
-                write!(f, "glibc's rseq registration failed on this thread")
-            }
-            Reason::NotRegistered => write!(f, "glibc did not register this thread's rseq area"),
-            Reason::MmCidUnsupported => write!(
-                f,
-                "the kernel does not fill mm_cid (feature size {} < 28)",
-                feature_size()
-            ),
-            Reason::ThreadExited => {
-                write!(f, "this thread already unregistered its rseq area at exit")
-            }
-        }
-    }
-}
-
-/// rseq cannot be used on the calling thread: take the fallback path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("rseq is unavailable on this thread: {0}")]
-pub struct Unavailable(pub Reason);
-
-impl Unavailable {
-    /// Why rseq is unavailable.
-    pub fn reason(self) -> Reason {
-        self.0
-    }
-}
-
 /// Who registers rseq areas in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Registrar {
     /// glibc registered every thread's area; [`area_offset`] is `__rseq_offset`.
     Glibc(GlibcRseq),
@@ -183,17 +117,20 @@ fn area_offset_slow() -> isize {
     offset
 }
 
-/// The calling thread's thread pointer (x86_64: the `fs` base; aarch64: `tpidr_el0`;
-/// riscv64: `tp`).
-#[inline(always)]
-pub fn thread_pointer() -> *mut u8 {
-    arch::thread_pointer()
-}
-
-/// The calling thread's rseq area: [`thread_pointer`] + [`area_offset`].
+/// The calling thread's rseq area: the thread pointer (x86_64: the `fs` base; aarch64:
+/// `tpidr_el0`; riscv64: `tp`) + [`area_offset`].
 #[inline(always)]
 pub fn area() -> *mut Rseq {
-    thread_pointer().wrapping_offset(area_offset()) as *mut Rseq
+    arch::thread_pointer().wrapping_offset(area_offset()) as *mut Rseq
+}
+
+/// The area's `cpu_id`, read here so that this module does not depend on `cpu` (which
+/// reads the area through this one).
+#[inline(always)]
+fn live_cpu_id() -> i32 {
+    // SAFETY: `area()` always designates a readable, 32-byte-aligned `struct rseq` of the
+    // calling thread; the kernel writes `cpu_id` with single aligned stores.
+    unsafe { core::ptr::addr_of!((*area()).cpu_id).read_volatile() as i32 }
 }
 
 /// Makes the calling thread's area live and returns `Ok(())` when its `cpu_id` is a CPU
@@ -205,7 +142,7 @@ pub fn area() -> *mut Rseq {
 pub fn prepare_current_thread() -> Result<(), Unavailable> {
     let p = process::process();
     match p.owner {
-        Owner::Glibc(_) => match cpu_id() {
+        Owner::Glibc(_) => match live_cpu_id() {
             c if c >= 0 => Ok(()),
             RSEQ_CPU_ID_REGISTRATION_FAILED => Err(Unavailable(Reason::GlibcFailed(
                 registration::probe_refusal(),
@@ -217,7 +154,7 @@ pub fn prepare_current_thread() -> Result<(), Unavailable> {
         ))),
         Owner::Crate => {
             registration::register_current_thread().map_err(Unavailable)?;
-            if cpu_id() >= 0 {
+            if live_cpu_id() >= 0 {
                 Ok(())
             } else {
                 Err(Unavailable(Reason::NotRegistered))
@@ -305,6 +242,10 @@ pub fn prepare_unload() {
 
 /// The address of this crate's own area in the calling thread (the legacy `__rseq_abi`
 /// of this module with the `legacy-rseq-abi` feature), whether or not it is in use.
+///
+/// Not part of the API: the project's end-to-end tests and link fixtures compare it with
+/// [`area`] and with what C code sharing `__rseq_abi` sees.
+#[doc(hidden)]
 pub fn own_area() -> *mut Rseq {
     registration::own_area()
 }

@@ -14,8 +14,9 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+use super::arch;
 use super::area::OWN_AREA_LEN;
-use super::{arch, Reason};
+use super::reason::Reason;
 use crate::abi::{Rseq, RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
 use crate::{sys, Errno};
 

@@ -33,7 +33,7 @@ fn at(image: &Image<'_>, addr: u64) -> String {
 pub fn check_descriptor(d: &Descriptor, out: &mut Vec<Finding>) {
     if !d
         .addr
-        .is_multiple_of(core::mem::align_of::<rseq_abi::RseqCs>() as u64)
+        .is_multiple_of(core::mem::align_of::<rseq_abi::abi::RseqCs>() as u64)
     {
         out.push(Finding::new(
             Code::CsMisaligned,

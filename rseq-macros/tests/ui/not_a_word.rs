@@ -1,7 +1,7 @@
 use rseq_macros::rseq_critical;
 
 #[rseq_critical]
-unsafe fn f(counters: *mut u32, n: u32) -> Result<(), rseq_abi::thread::Unavailable> {
+unsafe fn f(counters: *mut u32, n: u32) -> Result<(), rseq_percpu::Unavailable> {
     let cpu = cpu_id();
     let slot = counters.wrapping_add(cpu);
     commit_add(slot, n);

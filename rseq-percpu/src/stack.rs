@@ -25,7 +25,7 @@
 //! [`PerCpuStack::pop_from`]): a thread on another CPU does not steal them.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, Attempt};
+use super::attempt::{retry, Attempt};
 use super::shared::SharedSlot;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -119,7 +119,7 @@ stack_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 ///
 /// ```
 /// use core::ptr::NonNull;
-/// use rseq_abi::percpu::{PerCpuStack, Slot, StackLink, StackNode};
+/// use rseq_percpu::{PerCpuStack, Slot, StackLink, StackNode};
 ///
 /// struct Job {
 ///     id: u32,
@@ -208,22 +208,22 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
         // SAFETY: the caller lends us the node, so its link is ours to write.
         let link = unsafe { Self::link(node).as_ref() };
         let addr = node.as_ptr() as usize;
-        loop {
+        let attempt = retry(
             // SAFETY: `tops` covers every index the kernel reports; tops are written only by
             // these sections; `link` is the private node's.
-            let attempt = unsafe {
+            || unsafe {
                 if I::MM_CID {
                     push_mm_cid(&self.tops, addr, link)
                 } else {
                     push_cpu_id(&self.tops, addr, link)
                 }
-            };
-            match attempt {
-                Ok(i) => return Slot::PerCpu(i),
-                Err(Attempt::Aborted) => count_abort(),
-                Err(Attempt::Fallback) => return self.push_shared(addr, link),
-                Err(Attempt::Changed | Attempt::Full | Attempt::Empty | Attempt::Busy) => continue,
-            }
+            },
+            |outcome| outcome != Attempt::Fallback,
+        );
+        match attempt {
+            Ok(i) => Slot::PerCpu(i),
+            // Only the fallback ends the loop without a commit.
+            Err(_) => self.push_shared(addr, link),
         }
     }
 
@@ -242,26 +242,23 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
     /// empty. Returns the node and the slot it came from.
     pub fn pop(&self) -> Option<(NonNull<T>, Slot)> {
         let mut out = 0usize;
-        loop {
+        let attempt = retry(
             // SAFETY: `tops` covers every index the kernel reports; every non-zero top and
             // link is the address of a pushed node, valid until popped (push's contract),
             // and its link is at `LINK_OFFSET`. `out` is a local word.
-            let attempt = unsafe {
+            || unsafe {
                 if I::MM_CID {
                     pop_mm_cid(&self.tops, T::LINK_OFFSET, &mut out)
                 } else {
                     pop_cpu_id(&self.tops, T::LINK_OFFSET, &mut out)
                 }
-            };
-            return match attempt {
-                Ok(i) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Empty | Attempt::Fallback) => self.pop_shared(),
-                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Full | Attempt::Busy),
+        );
+        match attempt {
+            Ok(i) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
+            // Empty, or rseq unavailable on this thread.
+            Err(_) => self.pop_shared(),
         }
     }
 
@@ -321,7 +318,7 @@ impl<T: StackNode, I: IndexKind> fmt::Debug for PerCpuStack<T, I> {
 #[cfg(test)]
 mod tests {
     use super::{PerCpuStack, StackLink, StackNode};
-    use crate::percpu::testing::pin_here;
+    use crate::testing::pin_here;
     use core::ptr::NonNull;
 
     struct Node {

@@ -4,8 +4,8 @@
 //!
 //! Threads on which rseq is unavailable all meet here, from any CPU, so the lock is taken
 //! with an atomic compare-and-swap (acquire) and released with a store (release). A waiter
-//! spins reading the word (no cache-line ping-pong while it is held) and yields its CPU
-//! after a few rounds: with more threads than CPUs the holder may be preempted, and pure
+//! spins reading the word (no cache-line ping-pong while it is held), backing off with
+//! crossbeam-utils' `Backoff` (exponential spinning, then yielding its CPU): with more threads than CPUs the holder may be preempted, and pure
 //! spinning would then burn the holder's time slice.
 //!
 //! # Unsafe
@@ -17,6 +17,7 @@ use super::CachePadded;
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crossbeam_utils::Backoff;
 use std::collections::VecDeque;
 
 /// A value behind a spin lock, in its own cache line.
@@ -46,7 +47,7 @@ impl<T> SharedSlot<T> {
 
     /// Takes the lock, spinning (then yielding) while another thread holds it.
     pub(crate) fn lock(&self) -> SharedGuard<'_, T> {
-        let mut spins = 0u32;
+        let backoff = Backoff::new();
         loop {
             if !self.inner.locked.load(Ordering::Relaxed)
                 && self
@@ -57,7 +58,7 @@ impl<T> SharedSlot<T> {
             {
                 return SharedGuard { slot: self };
             }
-            backoff(&mut spins);
+            backoff.snooze();
         }
     }
 
@@ -73,16 +74,6 @@ impl<T> SharedSlot<T> {
     /// The value, exclusively (no locking needed).
     pub(crate) fn get_mut(&mut self) -> &mut T {
         self.inner.value.get_mut()
-    }
-}
-
-/// Waits a little: a few busy rounds, then yields the CPU to whoever holds what we wait for.
-pub(crate) fn backoff(spins: &mut u32) {
-    if *spins < 64 {
-        *spins += 1;
-        core::hint::spin_loop();
-    } else {
-        std::thread::yield_now();
     }
 }
 

@@ -19,8 +19,8 @@
 //! thread can lock at once.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, Attempt};
-use super::shared::{backoff, SharedGuard, SharedSlot};
+use super::attempt::{retry, Attempt};
+use super::shared::{SharedGuard, SharedSlot};
 use super::{CachePadded, CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
 use core::cell::UnsafeCell;
@@ -28,6 +28,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{fence, AtomicUsize, Ordering};
+use crossbeam_utils::Backoff;
 
 /// One per-CPU slot: the lock word first (the sections address it as the slot address).
 #[repr(C)]
@@ -71,7 +72,7 @@ try_lock_section!(
 /// guard that gives access to that slot's value and tells which slot it is.
 ///
 /// ```
-/// use rseq_abi::percpu::{PerCpuSpinLock, Slot};
+/// use rseq_percpu::{PerCpuSpinLock, Slot};
 ///
 /// let mut lock = PerCpuSpinLock::new_with(|_| Vec::new());
 /// std::thread::scope(|s| {
@@ -144,33 +145,34 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
     /// Takes the lock of the calling CPU's slot (of the shared slot when rseq is
     /// unavailable on this thread), spinning and then yielding while it is held.
     pub fn lock(&self) -> PerCpuSpinLockGuard<'_, T> {
-        let mut spins = 0u32;
-        loop {
-            match self.attempt() {
-                Ok(guard) => return guard,
-                Err(Attempt::Busy) => backoff(&mut spins),
-                Err(Attempt::Aborted) => count_abort(),
-                Err(Attempt::Fallback) => return self.lock_shared(),
-                Err(Attempt::Changed | Attempt::Full | Attempt::Empty) => continue,
-            }
+        let backoff = Backoff::new();
+        let attempt = retry(
+            || self.attempt(),
+            |outcome| match outcome {
+                Attempt::Busy => {
+                    backoff.snooze();
+                    true
+                }
+                Attempt::Fallback => false,
+                _ => true,
+            },
+        );
+        match attempt {
+            Ok(guard) => guard,
+            // Only the fallback ends the loop without taking the lock.
+            Err(_) => self.lock_shared(),
         }
     }
 
     /// Takes the lock of the calling CPU's slot (of the shared slot when rseq is
     /// unavailable on this thread) if it is free; `None` if it is held.
     pub fn try_lock(&self) -> Option<PerCpuSpinLockGuard<'_, T>> {
-        loop {
-            return match self.attempt() {
-                Ok(guard) => Some(guard),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Fallback) => self.shared.try_lock().map(|guard| PerCpuSpinLockGuard {
-                    inner: GuardInner::Shared(guard),
-                }),
-                Err(Attempt::Busy | Attempt::Changed | Attempt::Full | Attempt::Empty) => None,
-            };
+        match retry(|| self.attempt(), |_| false) {
+            Ok(guard) => Some(guard),
+            Err(Attempt::Fallback) => self.shared.try_lock().map(|guard| PerCpuSpinLockGuard {
+                inner: GuardInner::Shared(guard),
+            }),
+            Err(_busy) => None,
         }
     }
 
@@ -313,7 +315,7 @@ impl<T: fmt::Debug> fmt::Debug for PerCpuSpinLockGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::PerCpuSpinLock;
-    use crate::percpu::testing::pin_here;
+    use crate::testing::pin_here;
 
     #[test]
     fn a_held_slot_cannot_be_taken_again_on_its_cpu() {

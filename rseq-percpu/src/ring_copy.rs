@@ -22,7 +22,7 @@
 //! lock, which `pop` also drains when the calling CPU's ring is empty.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, Attempt};
+use super::attempt::{retry, Attempt};
 use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -123,7 +123,7 @@ copy_ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 /// CPU, copied in and out inside per-CPU critical sections.
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpuCopyRing;
+/// use rseq_percpu::PerCpuCopyRing;
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq)]
 /// struct Sample {
@@ -211,27 +211,23 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     /// unavailable on this thread). Returns the slot, or gives the item back when full.
     pub fn push(&self, item: T) -> Result<Slot, T> {
         let src = (&item as *const T).cast::<u8>();
-        loop {
+        let attempt = retry(
             // SAFETY: `rings` covers every index the kernel reports; its counters and cells
             // are written only by these sections; every cell is `size_of::<T>()` bytes and
             // `src` points to a whole `T`.
-            let attempt = unsafe {
+            || unsafe {
                 if I::MM_CID {
                     push_mm_cid(&self.rings, src, size_of::<T>())
                 } else {
                     push_cpu_id(&self.rings, src, size_of::<T>())
                 }
-            };
-            return match attempt {
-                Ok(i) => Ok(Slot::PerCpu(i)),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Full) => Err(item),
-                Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
-                Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Empty | Attempt::Busy),
+        );
+        match attempt {
+            Ok(i) => Ok(Slot::PerCpu(i)),
+            Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
+            Err(_full) => Err(item),
         }
     }
 
@@ -239,28 +235,23 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     /// unavailable on this thread), the oldest of the shared ring.
     pub fn pop(&self) -> Option<(T, Slot)> {
         let mut out = MaybeUninit::<T>::uninit();
-        loop {
-            // SAFETY: as in push; `out` is a local buffer of `size_of::<T>()` bytes.
-            let attempt = unsafe {
-                let dst = out.as_mut_ptr().cast::<u8>();
+        let dst = out.as_mut_ptr().cast::<u8>();
+        let attempt = retry(
+            // SAFETY: as in push; `dst` is a local buffer of `size_of::<T>()` bytes.
+            || unsafe {
                 if I::MM_CID {
                     pop_mm_cid(&self.rings, dst, size_of::<T>())
                 } else {
                     pop_cpu_id(&self.rings, dst, size_of::<T>())
                 }
-            };
-            return match attempt {
-                // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
-                Ok(i) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Empty | Attempt::Fallback) => {
-                    self.shared.pop().map(|item| (item, Slot::Shared))
-                }
-                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Full | Attempt::Busy),
+        );
+        match attempt {
+            // SAFETY: the section committed, so the copy of a whole pushed `T` completed.
+            Ok(i) => Some((unsafe { out.assume_init() }, Slot::PerCpu(i))),
+            // Empty, or rseq unavailable on this thread.
+            Err(_) => self.shared.pop().map(|item| (item, Slot::Shared)),
         }
     }
 
@@ -339,7 +330,7 @@ impl<T: Copy, I: IndexKind> fmt::Debug for PerCpuCopyRing<T, I> {
 #[cfg(test)]
 mod tests {
     use super::PerCpuCopyRing;
-    use crate::percpu::Slot;
+    use crate::Slot;
 
     /// Pushes `items` and pops them back on one thread pinned nowhere in particular: every
     /// item comes back whole, from the slot it went to.
@@ -370,7 +361,7 @@ mod tests {
     #[test]
     fn pop_copies_out_whole_items() {
         std::thread::spawn(|| {
-            crate::percpu::testing::pin_here();
+            crate::testing::pin_here();
             let ring = PerCpuCopyRing::<[u8; 5]>::new(2);
             let slot = ring.push([1, 2, 3, 4, 5]).unwrap();
             ring.push([6, 7, 8, 9, 10]).unwrap();

@@ -26,7 +26,7 @@
 //! rseq is unavailable.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, Attempt};
+use super::attempt::{retry, Attempt};
 use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -114,7 +114,7 @@ ring_sections!(push_mm_cid, pop_mm_cid, mm_cid);
 /// `pop` are per-CPU critical sections on the calling CPU's ring.
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpuRing;
+/// use rseq_percpu::PerCpuRing;
 ///
 /// let ring = PerCpuRing::new(8);
 /// assert!(ring.push(10).is_ok());
@@ -174,26 +174,22 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// unavailable on this thread). Returns the slot, or gives the item back when that
     /// ring is full.
     pub fn push(&self, item: usize) -> Result<Slot, usize> {
-        loop {
+        let attempt = retry(
             // SAFETY: `rings` covers every index the kernel reports, and its counters and
             // cells are written only by these sections.
-            let attempt = unsafe {
+            || unsafe {
                 if I::MM_CID {
                     push_mm_cid(&self.rings, item)
                 } else {
                     push_cpu_id(&self.rings, item)
                 }
-            };
-            return match attempt {
-                Ok(i) => Ok(Slot::PerCpu(i)),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Full) => Err(item),
-                Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
-                Err(Attempt::Changed | Attempt::Empty | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Empty | Attempt::Busy),
+        );
+        match attempt {
+            Ok(i) => Ok(Slot::PerCpu(i)),
+            Err(Attempt::Fallback) => self.shared.push(item).map(|()| Slot::Shared),
+            Err(_full) => Err(item),
         }
     }
 
@@ -202,26 +198,21 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// the slot it came from.
     pub fn pop(&self) -> Option<(usize, Slot)> {
         let mut out = 0usize;
-        loop {
+        let attempt = retry(
             // SAFETY: as in push; `out` is a local word.
-            let attempt = unsafe {
+            || unsafe {
                 if I::MM_CID {
                     pop_mm_cid(&self.rings, &mut out)
                 } else {
                     pop_cpu_id(&self.rings, &mut out)
                 }
-            };
-            return match attempt {
-                Ok(i) => Some((out, Slot::PerCpu(i))),
-                Err(Attempt::Aborted) => {
-                    count_abort();
-                    continue;
-                }
-                Err(Attempt::Empty | Attempt::Fallback) => {
-                    self.shared.pop().map(|item| (item, Slot::Shared))
-                }
-                Err(Attempt::Changed | Attempt::Full | Attempt::Busy) => continue,
-            };
+            },
+            |outcome| matches!(outcome, Attempt::Full | Attempt::Busy),
+        );
+        match attempt {
+            Ok(i) => Some((out, Slot::PerCpu(i))),
+            // Empty, or rseq unavailable on this thread.
+            Err(_) => self.shared.pop().map(|item| (item, Slot::Shared)),
         }
     }
 
@@ -274,8 +265,8 @@ impl<I: IndexKind> fmt::Debug for PerCpuRing<I> {
 #[cfg(test)]
 mod tests {
     use super::PerCpuRing;
-    use crate::percpu::testing::pin_here;
-    use crate::percpu::{MmCid, Slot};
+    use crate::testing::pin_here;
+    use crate::{MmCid, Slot};
 
     #[test]
     fn one_cpu_is_first_in_first_out_and_bounded() {

@@ -38,7 +38,7 @@
 //! threads on both paths can count at the same time.
 #![allow(unsafe_code)]
 
-use super::attempt::{count_abort, Attempt};
+use super::attempt::{retry, Attempt};
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
 use core::fmt;
@@ -78,7 +78,7 @@ add_section!(
 /// instruction, no shared cache line), `sum` adds the words.
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpuCounter;
+/// use rseq_percpu::PerCpuCounter;
 ///
 /// let counter = PerCpuCounter::new();
 /// std::thread::scope(|s| {
@@ -96,7 +96,7 @@ add_section!(
 /// Indexed by concurrency id instead of CPU number:
 ///
 /// ```
-/// use rseq_abi::percpu::{MmCid, PerCpuCounter};
+/// use rseq_percpu::{MmCid, PerCpuCounter};
 ///
 /// let counter = PerCpuCounter::with_index(MmCid);
 /// counter.add(5);
@@ -162,16 +162,15 @@ impl<I: IndexKind> PerCpuCounter<I> {
     /// After a first attempt did not commit: retry while the section aborts, or fall back.
     #[cold]
     #[inline(never)]
-    fn add_slow(&self, mut attempt: Attempt, n: u64) -> Slot {
-        loop {
-            if attempt != Attempt::Aborted {
-                return self.add_shared(n);
-            }
-            count_abort();
-            attempt = match self.try_add(n) {
-                Ok(i) => return Slot::PerCpu(i),
-                Err(attempt) => attempt,
-            };
+    fn add_slow(&self, first: Attempt, n: u64) -> Slot {
+        let mut first = Some(first);
+        // The first attempt's outcome is replayed into the shared loop, then it retries.
+        match retry(
+            || first.take().map_or_else(|| self.try_add(n), Err),
+            |_| false,
+        ) {
+            Ok(i) => Slot::PerCpu(i),
+            Err(_) => self.add_shared(n),
         }
     }
 

@@ -1,12 +1,13 @@
 //! How one attempt at a critical section ended, and the process-wide count of aborted
 //! sections.
 //!
-//! Every section of this module is generated with `on_abort = return Err(Attempt::Aborted)`,
-//! so an abort comes back to the operation's retry loop, which counts it (one relaxed
-//! atomic add, only on the abort path) before trying again. The fast path is unchanged.
+//! Every section of this crate is generated with `on_abort = return Err(Attempt::Aborted)`,
+//! so an abort comes back to [`retry`], the one retry loop all structures share, which
+//! counts it (one relaxed atomic add, only on the abort path) before trying again. `retry`
+//! is inlined into each operation with its closures, so the fast path is unchanged.
 
-use crate::thread::Unavailable;
 use core::sync::atomic::{AtomicU64, Ordering};
+use rseq_abi::thread::Unavailable;
 
 /// Why a section did not commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,25 @@ impl From<Unavailable> for Attempt {
     }
 }
 
+/// Runs `attempt` until it commits (`Ok`) or ends in an outcome the operation handles
+/// itself (`Err`): an aborted section is counted and retried, a section that left early
+/// because a value changed is retried, and so is any outcome for which `retry_also` says
+/// so (e.g. a held lock the caller waits for, after backing off inside `retry_also`).
+#[inline(always)]
+pub(crate) fn retry<T>(
+    mut attempt: impl FnMut() -> Result<T, Attempt>,
+    mut retry_also: impl FnMut(Attempt) -> bool,
+) -> Result<T, Attempt> {
+    loop {
+        match attempt() {
+            Err(Attempt::Aborted) => count_abort(),
+            Err(Attempt::Changed) => {}
+            Err(outcome) if retry_also(outcome) => {}
+            done => return done,
+        }
+    }
+}
+
 static ABORTS: AtomicU64 = AtomicU64::new(0);
 
 /// Counts one aborted section.
@@ -42,7 +62,7 @@ pub(crate) fn count_abort() {
     ABORTS.fetch_add(1, Ordering::Relaxed);
 }
 
-/// The number of per-CPU critical sections of this module that the kernel aborted (and
+/// The number of per-CPU critical sections of this crate that the kernel aborted (and
 /// that were then retried) in this process so far. A diagnostic for stress tests and
 /// tuning: each abort is a preemption, migration or signal that landed inside a section,
 /// or a first use on a thread whose area was not yet registered.

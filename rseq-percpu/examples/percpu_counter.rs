@@ -4,7 +4,7 @@
 //! in the disassembly of a release build:
 //! `objdump -d --no-show-raw-insn target/release/examples/percpu_counter | grep -A20 '<percpu_counter::bump>:'`.
 
-use rseq_abi::percpu::{PerCpuCounter, Slot};
+use rseq_percpu::{PerCpuCounter, Slot};
 
 /// One increment of the counter's calling-CPU word.
 #[inline(never)]
@@ -28,7 +28,7 @@ fn main() {
         "sum: {} (expected {}), {} aborted sections",
         counter.sum(),
         4 * per_thread,
-        rseq_abi::percpu::aborted_sections()
+        rseq_percpu::aborted_sections()
     );
     assert_eq!(counter.sum(), 4 * per_thread);
 }

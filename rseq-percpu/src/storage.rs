@@ -2,7 +2,7 @@
 //!
 //! The number of slots is the number of *possible* CPUs as the kernel reports them in
 //! `/sys/devices/system/cpu/possible` (the highest possible CPU number + 1, Linux's
-//! `nr_cpu_ids`), through [`crate::thread::possible_cpus`]. It is neither the number of
+//! `nr_cpu_ids`), through [`rseq_abi::cpu::possible_cpus`]. It is neither the number of
 //! online CPUs nor the number this process may run on (`nproc`): CPUs come online
 //! later, affinity masks change, and the possible mask can have holes, but the kernel
 //! never reports a `cpu_id` (nor an `mm_cid`) at or above `nr_cpu_ids`. Every CPU number
@@ -27,22 +27,22 @@ use core::fmt;
 /// One `T` per possible CPU, each in its own [`CachePadded`] slot.
 ///
 /// The slot count is the number of *possible* CPUs (`/sys/devices/system/cpu/possible`:
-/// the highest possible CPU number + 1, see [`possible_cpus`](crate::thread::possible_cpus)),
+/// the highest possible CPU number + 1, see [`possible_cpus`](rseq_abi::cpu::possible_cpus)),
 /// not the number of online or allowed CPUs: every CPU number and concurrency id the kernel
 /// can report has a slot, whatever comes online later or whatever the affinity mask.
 ///
 /// Shared access to another CPU's slot is allowed (`&T`, [`PerCpu::get`],
 /// [`PerCpu::iter`]); what a slot may be used for concurrently is up to `T` (the per-CPU
-/// building blocks of this module keep words that only critical sections of the slot's
+/// building blocks of this crate keep words that only critical sections of the slot's
 /// own CPU write).
 ///
 /// ```
-/// use rseq_abi::percpu::PerCpu;
+/// use rseq_percpu::PerCpu;
 /// use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// let hits: PerCpu<AtomicU64> = PerCpu::new_with(|_cpu| AtomicU64::new(0));
-/// assert!(hits.len() >= rseq_abi::thread::possible_cpus());
-/// let cpu = rseq_abi::thread::current_cpu() as usize;
+/// assert!(hits.len() >= rseq_abi::cpu::possible_cpus());
+/// let cpu = rseq_abi::cpu::current_cpu() as usize;
 /// hits[cpu].fetch_add(1, Ordering::Relaxed);
 /// assert_eq!(hits.iter().map(|h| h.load(Ordering::Relaxed)).sum::<u64>(), 1);
 /// ```
@@ -142,7 +142,7 @@ impl<T: fmt::Debug> fmt::Debug for PerCpu<T> {
 fn slot_count() -> usize {
     static SLOTS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *SLOTS.get_or_init(|| {
-        let possible = crate::thread::possible_cpus();
+        let possible = rseq_abi::cpu::possible_cpus();
         possible.max(affinity_bound()).max(configured_cpus())
     })
 }
@@ -177,17 +177,17 @@ mod tests {
     #[test]
     fn one_padded_slot_per_possible_cpu() {
         let per_cpu: PerCpu<u8> = PerCpu::new_with(|i| i as u8);
-        assert!(per_cpu.len() >= crate::thread::possible_cpus());
+        assert!(per_cpu.len() >= rseq_abi::cpu::possible_cpus());
         assert!(per_cpu.len() >= 1);
         for (i, slot) in per_cpu.iter().enumerate() {
             assert_eq!(*slot as usize, i % 256);
             let addr = slot as *const u8 as usize;
-            assert_eq!(addr % CachePadded::<u8>::ALIGN, 0);
+            assert_eq!(addr % core::mem::align_of::<CachePadded<u8>>(), 0);
         }
         if per_cpu.len() > 1 {
             let a = per_cpu.slot_ptr(0) as usize;
             let b = per_cpu.slot_ptr(1) as usize;
-            assert_eq!(b - a, CachePadded::<u8>::ALIGN);
+            assert_eq!(b - a, core::mem::align_of::<CachePadded<u8>>());
         }
         assert!(per_cpu.get(per_cpu.len()).is_none());
         assert!(per_cpu.slot_ptr(per_cpu.len()).is_null());
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn the_current_cpu_has_a_slot() {
         let per_cpu: PerCpu<u8> = PerCpu::default();
-        assert!((crate::thread::current_cpu() as usize) < per_cpu.len());
+        assert!((rseq_abi::cpu::current_cpu() as usize) < per_cpu.len());
         assert!(affinity_bound() <= per_cpu.len());
     }
 

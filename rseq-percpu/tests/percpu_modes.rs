@@ -28,11 +28,11 @@
 mod common;
 
 use common::{in_child_with, Child, Env};
-use rseq_abi::percpu::{
+use rseq_abi::thread::{self, Registrar};
+use rseq_percpu::{
     aborted_sections, CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
     PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
 };
-use rseq_abi::thread::{self, Registrar};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -369,13 +369,13 @@ fn counter_checker_catches_a_non_restartable_twin() {
         Child::new(Env::GlibcDefault),
         || {
             pin_process_to_two_cpus();
-            let words: Vec<AtomicU64> = (0..rseq_abi::thread::possible_cpus())
+            let words: Vec<AtomicU64> = (0..rseq_abi::cpu::possible_cpus())
                 .map(|_| AtomicU64::new(0))
                 .collect();
             const ADDS: u64 = 2_000;
             on_four_threads(|_| {
                 for _ in 0..ADDS {
-                    let word = &words[thread::current_cpu() as usize];
+                    let word = &words[rseq_abi::cpu::current_cpu() as usize];
                     let v = word.load(Ordering::Relaxed);
                     std::thread::yield_now();
                     word.store(v + 1, Ordering::Relaxed);
@@ -632,10 +632,10 @@ fn stack_checker_catches_a_non_restartable_twin() {
             pin_process_to_two_cpus();
             let total = THREADS * NODES_PER_THREAD;
             let nodes = Node::all(total);
-            let tops: Vec<AtomicUsize> = (0..thread::possible_cpus())
+            let tops: Vec<AtomicUsize> = (0..rseq_abi::cpu::possible_cpus())
                 .map(|_| AtomicUsize::new(0))
                 .collect();
-            let top = || &tops[thread::current_cpu() as usize];
+            let top = || &tops[rseq_abi::cpu::current_cpu() as usize];
             let push = |node: &Node| {
                 let top = top();
                 node.twin_next

@@ -4,11 +4,11 @@
 
 mod common;
 
-use rseq_abi::percpu::{
+use rseq_abi::thread;
+use rseq_percpu::{
     MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing, PerCpuSpinLock, PerCpuStack, Slot, StackLink,
     StackNode,
 };
-use rseq_abi::thread;
 use std::ptr::NonNull;
 
 struct Node {
@@ -62,9 +62,9 @@ fn cpu_id_operations_use_the_pinned_cpus_slot() {
 /// change when the thread is switched out); returns that id and what `op` returned.
 fn with_stable_mm_cid<R>(mut op: impl FnMut() -> R) -> (usize, R) {
     for _ in 0..1000 {
-        let before = thread::mm_cid().expect("the kernel fills mm_cid");
+        let before = rseq_abi::cpu::mm_cid().expect("the kernel fills mm_cid");
         let r = op();
-        if thread::mm_cid() == Some(before) {
+        if rseq_abi::cpu::mm_cid() == Some(before) {
             return (before as usize, r);
         }
     }
