@@ -100,7 +100,7 @@ pub(crate) enum Op {
     /// `memcpy(dst, src, len);`
     Memcpy {
         dst: Addr,
-        src: Addr,
+        src: Box<Addr>,
         len: Len,
         span: Span,
     },

@@ -521,7 +521,7 @@ fn parse_op_call(call: &ExprCall, op: &str) -> Op {
             };
             Op::Memcpy {
                 dst: parse_addr(args[0]),
-                src: parse_addr(args[1]),
+                src: Box::new(parse_addr(args[1])),
                 len,
                 span,
             }
