@@ -245,7 +245,9 @@ struct Mentions(Vec<syn::Ident>);
 
 impl Mentions {
     fn tokens(&mut self, tokens: TokenStream) {
+        // `NAME(`, where NAME does not follow `.` (a method) or `:` (a path segment).
         let mut prev: Option<syn::Ident> = None;
+        let mut after_path_or_dot = false;
         for tt in tokens {
             match tt {
                 TokenTree::Group(g) => {
@@ -255,11 +257,20 @@ impl Mentions {
                         }
                     }
                     self.tokens(g.stream());
+                    after_path_or_dot = false;
                 }
                 TokenTree::Ident(id) => {
-                    prev = is_language_name(&id.to_string()).then_some(id);
+                    prev = (!after_path_or_dot && is_language_name(&id.to_string())).then_some(id);
+                    after_path_or_dot = false;
                 }
-                TokenTree::Punct(_) | TokenTree::Literal(_) => prev = None,
+                TokenTree::Punct(p) => {
+                    prev = None;
+                    after_path_or_dot = matches!(p.as_char(), '.' | ':');
+                }
+                TokenTree::Literal(_) => {
+                    prev = None;
+                    after_path_or_dot = false;
+                }
             }
         }
     }
