@@ -112,6 +112,10 @@ pub(crate) fn check(c: &Critical) -> syn::Result<()> {
                 match len {
                     Len::Lit(..) => {}
                     Len::Bounded { len, .. } => check_name(len, &scope, &mut errors),
+                    // A literal that is not a 64-bit integer: one error, on the literal.
+                    Len::Unbounded(len @ Operand::Other(Expr::Lit(_))) => {
+                        check_name(len, &scope, &mut errors)
+                    }
                     Len::Unbounded(len) => {
                         check_name(len, &scope, &mut errors);
                         errors.push(
