@@ -178,7 +178,9 @@ pub(crate) fn parse_fn(mut item: ItemFn) -> syn::Result<Critical> {
         if i + 1 == n && seen_commit {
             match &stmt {
                 Stmt::Expr(e, None) => {
-                    if let Some(m) = first_mention(e) {
+                    // (An index read there is reported above.)
+                    let op = first_mention(e).filter(|m| OPS.contains(&m.to_string().as_str()));
+                    if let Some(m) = op {
                         late_errors.push(syn::Error::new(
                             m.span(),
                             format!("`{m}` in the tail expression: the tail is evaluated after the section and uses inputs only"),
