@@ -1,5 +1,6 @@
-//! The attribute's own arguments: `#[rseq_critical]`, `#[rseq_critical(on_abort = retry)]`
-//! or `#[rseq_critical(on_abort = return EXPR)]`.
+//! The attribute's own arguments, comma-separated, each at most once:
+//! `on_abort = retry` (the default) or `on_abort = return EXPR`, and
+//! `abort_counter = PATH` (a `static` `AtomicU64` or `AtomicUsize` counting aborts).
 
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Expr, Token};
@@ -7,6 +8,7 @@ use syn::{Expr, Token};
 mod kw {
     syn::custom_keyword!(on_abort);
     syn::custom_keyword!(retry);
+    syn::custom_keyword!(abort_counter);
 }
 
 /// What an abort does.
@@ -20,14 +22,25 @@ pub(crate) enum OnAbort {
 /// The parsed attribute arguments.
 pub(crate) struct Attr {
     pub(crate) on_abort: OnAbort,
+    /// `abort_counter = PATH`: incremented (relaxed) on the abort path only.
+    pub(crate) abort_counter: Option<syn::Path>,
 }
 
 impl Parse for Attr {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut on_abort = None;
+        let mut abort_counter = None;
         while !input.is_empty() {
             let lookahead = input.lookahead1();
-            if lookahead.peek(kw::on_abort) {
+            if lookahead.peek(kw::abort_counter) {
+                let key: kw::abort_counter = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let path: syn::Path = input.parse()?;
+                if abort_counter.is_some() {
+                    return Err(syn::Error::new(key.span, "`abort_counter` is given twice"));
+                }
+                abort_counter = Some(path);
+            } else if lookahead.peek(kw::on_abort) {
                 let key: kw::on_abort = input.parse()?;
                 input.parse::<Token![=]>()?;
                 let lookahead = input.lookahead1();
@@ -54,6 +67,7 @@ impl Parse for Attr {
         }
         Ok(Attr {
             on_abort: on_abort.unwrap_or(OnAbort::Retry),
+            abort_counter,
         })
     }
 }

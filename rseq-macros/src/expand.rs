@@ -22,8 +22,9 @@ use crate::backend::{
 };
 use crate::ir::{Addr, CommitKind, Critical, IndexKind, Len, Op, Operand};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use std::collections::HashMap;
+use syn::spanned::Spanned;
 
 /// The one path generated code reaches the runtime through: `rseq_percpu`'s hidden
 /// `__private` module (the facade crate pins this crate's version exactly, so nothing a
@@ -37,14 +38,16 @@ fn private() -> TokenStream {
 struct Operands {
     /// `name = in(reg) expr`.
     inputs: Vec<(String, TokenStream)>,
-    /// Operand names already declared for an input binding.
+    /// Operand names already declared for an input binding (`in:NAME` as a value,
+    /// `at:NAME` as an address).
     by_input: HashMap<String, String>,
     /// `name = label { .. }`.
     exits: Vec<(String, TokenStream)>,
 }
 
-/// Turns an operand into a backend value, declaring what it needs.
-type ValFn<'a> = dyn FnMut(&Operand, &mut Operands, &HashMap<String, String>) -> Val + 'a;
+/// Turns an operand into a backend value (`true`: used as an address), declaring what it
+/// needs.
+type ValFn<'a> = dyn FnMut(&Operand, bool, &mut Operands, &HashMap<String, String>) -> Val + 'a;
 
 /// A section lowered for one architecture.
 pub(crate) struct Lowered {
@@ -71,32 +74,43 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
     let mut exit_labels = Vec::new();
     let mut checks = Vec::new();
 
-    let mut val = |op: &Operand, o: &mut Operands, loads: &HashMap<String, String>| -> Val {
-        match op {
-            Operand::Name(n) => {
-                let key = n.to_string();
-                if let Some(reg) = loads.get(&key) {
-                    return Val::Reg(reg.clone());
+    let mut val =
+        |op: &Operand, as_addr: bool, o: &mut Operands, loads: &HashMap<String, String>| -> Val {
+            match op {
+                Operand::Name(n) => {
+                    let key = n.to_string();
+                    if let Some(reg) = loads.get(&key) {
+                        return Val::Reg(reg.clone());
+                    }
+                    // An input used both as an address and as a value gets one operand for each
+                    // (each checked against its own kind).
+                    let (prefix, check) = if as_addr {
+                        ("at", quote!(__RseqAddr::__rseq_addr(#n)))
+                    } else {
+                        ("in", quote!(__rseq_word(#n)))
+                    };
+                    let slot = format!("{prefix}:{key}");
+                    if let Some(reg) = o.by_input.get(&slot) {
+                        return Val::Reg(reg.clone());
+                    }
+                    let reg = format!("{prefix}_{}", key.trim_start_matches("r#"));
+                    o.inputs.push((reg.clone(), check));
+                    o.by_input.insert(slot, reg.clone());
+                    Val::Reg(reg)
                 }
-                if let Some(reg) = o.by_input.get(&key) {
-                    return Val::Reg(reg.clone());
-                }
-                let reg = format!("in_{}", key.trim_start_matches("r#"));
-                o.inputs.push((reg.clone(), quote!(__rseq_word(#n))));
-                o.by_input.insert(key, reg.clone());
-                Val::Reg(reg)
+                Operand::Lit(v, _) => match i64::try_from(*v) {
+                    Ok(v) if arch.imm_ok(v) => Val::Imm(v),
+                    _ => {
+                        let reg = format!("lit{lits}");
+                        lits += 1;
+                        let lit = Literal::u64_suffixed(*v);
+                        o.inputs.push((reg.clone(), quote!(#lit as usize)));
+                        Val::Reg(reg)
+                    }
+                },
+                Operand::Other(_) => unreachable!("rejected by validation"),
             }
-            Operand::Lit(v, _) if arch.imm_ok(*v) => Val::Imm(*v),
-            Operand::Lit(v, _) => {
-                let reg = format!("lit{lits}");
-                lits += 1;
-                let lit = Literal::usize_suffixed(usize::try_from(*v).unwrap_or(0));
-                o.inputs.push((reg.clone(), quote!(#lit)));
-                Val::Reg(reg)
-            }
-            Operand::Other(_) => unreachable!("rejected by validation"),
-        }
-    };
+        };
     fn reg_of(v: Val) -> String {
         match v {
             Val::Reg(r) => r,
@@ -106,8 +120,8 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
     let addr =
         |a: &Addr, o: &mut Operands, loads: &HashMap<String, String>, val: &mut ValFn| -> Mem {
             Mem {
-                base: reg_of(val(&a.base, o, loads)),
-                offset: a.offset.as_ref().map(|off| val(off, o, loads)),
+                base: reg_of(val(&a.base, true, o, loads)),
+                offset: a.offset.as_ref().map(|off| val(off, false, o, loads)),
             }
         };
 
@@ -127,8 +141,8 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
                 value,
                 ..
             } => {
-                let lhs = val(lhs, &mut o, &loads);
-                let rhs = val(rhs, &mut o, &loads);
+                let lhs = val(lhs, false, &mut o, &loads);
+                let rhs = val(rhs, false, &mut o, &loads);
                 let label = format!("exit{}", exit_labels.len());
                 exit_labels.push(label.clone());
                 o.exits.push((label.clone(), quote!({ return #value; })));
@@ -141,14 +155,14 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
             }
             Op::Store { addr: a, value, .. } => {
                 let mem = addr(a, &mut o, &loads, &mut val);
-                let v = val(value, &mut o, &loads);
+                let v = val(value, false, &mut o, &loads);
                 ops.push(BOp::Store { mem, val: v });
             }
             Op::Memcpy { dst, src, len, .. } => {
                 let dst = addr(dst, &mut o, &loads, &mut val);
-                let src = reg_of(val(src, &mut o, &loads));
+                let src = addr(src, &mut o, &loads, &mut val);
                 let len = match len {
-                    Len::Lit(n, s) => val(&Operand::Lit(*n, *s), &mut o, &loads),
+                    Len::Lit(n, s) => val(&Operand::Lit(*n, *s), false, &mut o, &loads),
                     Len::Bounded { len, max } => {
                         if let Operand::Name(n) = len {
                             checks.push(quote! {
@@ -158,7 +172,7 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
                                 );
                             });
                         }
-                        val(len, &mut o, &loads)
+                        val(len, false, &mut o, &loads)
                     }
                     Len::Unbounded(_) => unreachable!("rejected by validation"),
                 };
@@ -171,7 +185,7 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
                 ..
             } => {
                 let mem = addr(a, &mut o, &loads, &mut val);
-                let v = val(value, &mut o, &loads);
+                let v = val(value, false, &mut o, &loads);
                 ops.push(match kind {
                     CommitKind::Store => BOp::Commit {
                         mem,
@@ -186,7 +200,7 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
                     CommitKind::Add => BOp::CommitAdd { mem, val: v },
                 });
             }
-            Op::Bad(_) => unreachable!("rejected by validation"),
+            Op::Bad(_) | Op::BadLet(..) => unreachable!("rejected by validation"),
         }
     }
     Lowered {
@@ -294,15 +308,26 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
     };
     // After an abort: a negative cpu_id means the area is not live on this thread (not yet
     // registered, or rseq refused): make it live or report that rseq is unavailable.
-    let abort = quote! {
-        if let ::core::result::Result::Err(__rseq_unavailable) = __rseq_after_abort() {
-            return ::core::result::Result::Err(::core::convert::From::from(__rseq_unavailable));
+    // `abort_counter = PATH` counts the aborts of a live area in the section's abort handler
+    // only (not the mm_cid guard before the section), off the commit path.
+    let abort_with = |count: TokenStream| {
+        quote! {
+            if let ::core::result::Result::Err(__rseq_unavailable) = __rseq_after_abort() {
+                return ::core::result::Result::Err(::core::convert::From::from(__rseq_unavailable));
+            }
+            #count
+            #after_abort
         }
-        #after_abort
     };
-
+    let abort = abort_with(quote!());
+    let section_abort = abort_with(match &attr.abort_counter {
+        None => quote!(),
+        Some(path) => {
+            quote_spanned!(path.span()=> __RseqAbortCounter::__rseq_count(&#path);)
+        }
+    });
     let sections = [&X86_64 as &dyn Arch, &Aarch64, &Riscv64].map(|arch| {
-        let (checks, asm) = asm_block(c, arch, &abort);
+        let (checks, asm) = asm_block(c, arch, &section_abort);
         let target = arch.target_arch();
         quote! {
             #[cfg(target_arch = #target)]
@@ -354,20 +379,81 @@ pub(crate) fn expand(attr: &Attr, c: &Critical) -> TokenStream {
         #(#attrs)*
         #inline
         #vis #sig {
-            /// The types an operand of the section may have: one machine word.
+            /// The types a value of the section may have (stored, committed, added,
+            /// compared): a word-sized integer. Pointers and references are addresses, not
+            /// values, so that borrowing a value never turns it into its address.
             #[diagnostic::on_unimplemented(
-                message = "`{Self}` is not a machine word: operands of a critical section are `usize`, `isize`, `u64`, `i64`, raw pointers, shared references or `NonNull`",
-                label = "not a machine word"
+                message = "`{Self}` is not a word-sized integer: values in a critical section (stored, committed, added or compared) are `usize`, `isize`, `u64` or `i64`",
+                label = "not a word value",
+                note = "convert it in the prelude, e.g. `let n = n as usize;` (pointers and references are addresses: `load`/`store`/commit targets and `byte_add` bases only)"
             )]
             trait __RseqWord: ::core::marker::Copy {}
             impl __RseqWord for usize {}
             impl __RseqWord for isize {}
             impl __RseqWord for u64 {}
             impl __RseqWord for i64 {}
-            impl<T> __RseqWord for *const T {}
-            impl<T> __RseqWord for *mut T {}
-            impl<T> __RseqWord for &T {}
-            impl<T> __RseqWord for ::core::ptr::NonNull<T> {}
+            /// The types an address of the section may have: a thin pointer, a reference,
+            /// `NonNull`, or a `usize` holding an address; passed to the assembly as a
+            /// pointer.
+            #[diagnostic::on_unimplemented(
+                message = "`{Self}` is not an address: addresses in a critical section are raw pointers (`*const T`, `*mut T`), references, `NonNull<T>` or `usize`",
+                label = "not an address"
+            )]
+            trait __RseqAddr: ::core::marker::Copy {
+                /// The address, for an `in(reg)` operand.
+                fn __rseq_addr(self) -> *const u8;
+            }
+            impl<T> __RseqAddr for *const T {
+                #[inline(always)]
+                fn __rseq_addr(self) -> *const u8 {
+                    self.cast()
+                }
+            }
+            impl<T> __RseqAddr for *mut T {
+                #[inline(always)]
+                fn __rseq_addr(self) -> *const u8 {
+                    self.cast_const().cast()
+                }
+            }
+            impl<T> __RseqAddr for &T {
+                #[inline(always)]
+                fn __rseq_addr(self) -> *const u8 {
+                    (self as *const T).cast()
+                }
+            }
+            impl<T> __RseqAddr for ::core::ptr::NonNull<T> {
+                #[inline(always)]
+                fn __rseq_addr(self) -> *const u8 {
+                    self.as_ptr().cast_const().cast()
+                }
+            }
+            impl __RseqAddr for usize {
+                #[inline(always)]
+                fn __rseq_addr(self) -> *const u8 {
+                    self as *const u8
+                }
+            }
+            /// The types `abort_counter = PATH` may name.
+            #[diagnostic::on_unimplemented(
+                message = "`abort_counter` counts in a `static` `AtomicU64` or `AtomicUsize`, not `{Self}`",
+                label = "not an atomic counter"
+            )]
+            trait __RseqAbortCounter {
+                /// Counts one abort.
+                fn __rseq_count(&'static self);
+            }
+            impl __RseqAbortCounter for ::core::sync::atomic::AtomicU64 {
+                #[cold]
+                fn __rseq_count(&'static self) {
+                    self.fetch_add(1, ::core::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            impl __RseqAbortCounter for ::core::sync::atomic::AtomicUsize {
+                #[cold]
+                fn __rseq_count(&'static self) {
+                    self.fetch_add(1, ::core::sync::atomic::Ordering::Relaxed);
+                }
+            }
             /// After an abort: a negative `cpu_id` means the area is not live on this thread
             /// (not yet registered, or rseq refused): make it live, or say why it cannot be.
             /// Out of line, so that the fast path keeps its registers.

@@ -11,6 +11,9 @@ pub(crate) fn stub(input: &TokenStream, err: syn::Error) -> TokenStream {
     let Ok(mut item) = syn::parse2::<syn::ItemFn>(input.clone()) else {
         return errors;
     };
+    // `const fn` and `async fn` are rejected; a plain stub keeps the error single.
+    item.sig.constness = None;
+    item.sig.asyncness = None;
     for arg in &mut item.sig.inputs {
         if let syn::FnArg::Typed(pat) = arg {
             pat.attrs.retain(|a| !a.path().is_ident("speculative"));

@@ -32,8 +32,8 @@ pub(crate) struct Input {
 pub(crate) enum Operand {
     /// A name: an input or a load.
     Name(Ident),
-    /// An integer literal.
-    Lit(i64, Span),
+    /// An integer literal (any `u64`: `0x8000_0000_0000_0000` is one word).
+    Lit(u64, Span),
     /// Anything else (rejected by validation).
     Other(Expr),
 }
@@ -48,7 +48,7 @@ pub(crate) struct Addr {
 /// How a copy's length is bounded.
 pub(crate) enum Len {
     /// An integer literal.
-    Lit(i64, Span),
+    Lit(u64, Span),
     /// `memcpy::<MAX>(.., len)`: a runtime length checked against `MAX` before the section.
     Bounded { len: Operand, max: Box<Expr> },
     /// A runtime length with no bound (rejected).
@@ -72,8 +72,10 @@ pub(crate) enum Bad {
     Call(Span, String),
     /// A loop.
     Loop(Span),
-    /// Any other statement.
-    Other(Span, &'static str),
+    /// A statement whose error was already reported while parsing.
+    Reported(Span),
+    /// Any other statement, with the message saying which form is allowed.
+    Other(Span, String),
 }
 
 /// One statement of the section.
@@ -98,7 +100,7 @@ pub(crate) enum Op {
     /// `memcpy(dst, src, len);`
     Memcpy {
         dst: Addr,
-        src: Operand,
+        src: Box<Addr>,
         len: Len,
         span: Span,
     },
@@ -111,6 +113,9 @@ pub(crate) enum Op {
     },
     /// Something the language does not allow.
     Bad(Bad),
+    /// A `let` the language does not allow, binding `name` (treated as a load afterwards, so
+    /// that its uses do not report the same mistake again).
+    BadLet(Ident, Bad),
 }
 
 /// An annotated function after parsing.
@@ -125,4 +130,12 @@ pub(crate) struct Critical {
     pub(crate) prelude: Vec<Stmt>,
     pub(crate) ops: Vec<Op>,
     pub(crate) tail: Option<Expr>,
+    /// Where a tail is missing: the body's closing brace (reported when the section
+    /// commits with nothing after it).
+    pub(crate) body_end: Span,
+    /// Errors found while splitting the body (an index read again, a language operation
+    /// nested in the prelude), reported with the validation errors.
+    pub(crate) errors: Vec<syn::Error>,
+    /// A rejected statement called a commit (no "without a commit" error on top of it).
+    pub(crate) bad_commit: bool,
 }

@@ -43,10 +43,15 @@
 //! | `memcpy(DST, SRC, 16);` / `memcpy::<MAX>(DST, SRC, len);` | bounded speculative copy |
 //! | `commit(ADDR, V);` / `commit_release(ADDR, V);` / `commit_add(ADDR, V);` | the single commit |
 //!
-//! Operands are inputs (parameters, prelude bindings, the index), loads, or integer literals;
-//! addresses are a name or `name.byte_add(OFF)`. Values loaded in the section stay in it:
-//! exit values and the tail use inputs only. `#[rseq_critical(on_abort = return VALUE)]`
-//! returns aborts to the caller instead of retrying. When a section aborted and the area is
+//! Operands are inputs (parameters, prelude bindings, the index), loads, or integer literals
+//! (any `u64`). Addresses are a name or `name.byte_add(OFF)` (the copy source too) and have
+//! pointer types (raw pointers, references, `NonNull`, or `usize`); values stored, committed,
+//! added or compared are word-sized integers, never pointers or references (`n as usize` in
+//! the prelude converts). Values loaded in the section stay in it: exit values and the tail
+//! (required) use inputs only. `#[rseq_critical(on_abort = return VALUE)]` returns aborts to
+//! the caller instead of retrying; `abort_counter = PATH` counts them in a `static`
+//! `AtomicU64`/`AtomicUsize` from the abort path only. Naming the language (`load`, a
+//! commit, `cpu_id`, ...) anywhere outside these forms is a compile error on that token. When a section aborted and the area is
 //! not live, the generated code calls `rseq_abi::thread::prepare_current_thread()`; if rseq
 //! is unavailable it returns `Err(From::from(Unavailable))`, the caller's cue for its
 //! fallback path.

@@ -8,10 +8,14 @@
 //! - every operand is an input (parameter, prelude binding, index), a load, or a literal;
 //! - values loaded in the section do not escape it (exit values and the tail use inputs only);
 //! - the prelude has no `break`/`continue` outside its own loops (it runs inside the retry
-//!   loop).
+//!   loop);
+//! - the function has a tail expression after the commit (its value once committed).
+//!
+//! Which operands are values (words to store, commit, add or compare) and which are
+//! addresses is checked by types in the expansion (`__RseqWord`, `__RseqAddr`).
 
 use crate::ir::{Addr, Bad, Critical, Len, Op, Operand};
-use crate::parse::{find_call_or_loop, operand_span};
+use crate::parse::{find_call_or_loop, first_mention, operand_span};
 use proc_macro2::Span;
 use quote::ToTokens;
 use std::collections::HashMap;
@@ -41,6 +45,12 @@ impl Errors {
 /// Checks every rule; `Err` carries all violations.
 pub(crate) fn check(c: &Critical) -> syn::Result<()> {
     let mut errors = Errors::default();
+    for e in &c.errors {
+        match &mut errors.0 {
+            Some(all) => all.combine(e.clone()),
+            None => errors.0 = Some(e.clone()),
+        }
+    }
     let mut scope: HashMap<String, Kind> = HashMap::new();
     for input in &c.inputs {
         scope.insert(
@@ -58,7 +68,9 @@ pub(crate) fn check(c: &Critical) -> syn::Result<()> {
         let is_commit = matches!(op, Op::Commit { .. });
         if commit_seen {
             let span = op_span(op);
-            if is_commit {
+            if let Op::Bad(bad) | Op::BadLet(_, bad) = op {
+                report_bad(bad, &mut errors);
+            } else if is_commit {
                 errors.push(
                     span,
                     "a critical section commits exactly once: this is a second commit",
@@ -96,13 +108,14 @@ pub(crate) fn check(c: &Critical) -> syn::Result<()> {
             }
             Op::Memcpy { dst, src, len, .. } => {
                 check_speculative(dst, "memcpy", &scope, &mut errors);
-                check_name(src, &scope, &mut errors);
+                check_addr(src, &scope, &mut errors);
                 match len {
-                    Len::Lit(n, span) if *n < 0 => {
-                        errors.push(*span, "a copy length cannot be negative")
-                    }
                     Len::Lit(..) => {}
                     Len::Bounded { len, .. } => check_name(len, &scope, &mut errors),
+                    // A literal that is not a 64-bit integer: one error, on the literal.
+                    Len::Unbounded(len @ Operand::Other(Expr::Lit(_))) => {
+                        check_name(len, &scope, &mut errors)
+                    }
                     Len::Unbounded(len) => {
                         check_name(len, &scope, &mut errors);
                         errors.push(
@@ -117,17 +130,26 @@ pub(crate) fn check(c: &Critical) -> syn::Result<()> {
                 check_value(value, &scope, &mut errors);
             }
             Op::Bad(bad) => report_bad(bad, &mut errors),
+            Op::BadLet(name, bad) => {
+                report_bad(bad, &mut errors);
+                scope.insert(name.to_string(), Kind::Load);
+            }
         }
     }
-    if !commit_seen {
+    if !commit_seen && !c.bad_commit {
         let span = c.ops.last().map_or(c.item.sig.ident.span(), op_span);
         errors.push(
             span,
             "critical section without a commit: end it with `commit(addr, value)`, `commit_release(addr, value)` or `commit_add(addr, value)`",
         );
     }
-    if let Some(tail) = &c.tail {
-        check_escape(tail, &scope, &mut errors);
+    match &c.tail {
+        Some(tail) => check_escape(tail, &scope, &mut errors),
+        None if matches!(c.ops.last(), Some(Op::Commit { .. })) => errors.push(
+            c.body_end,
+            "missing the value once committed: write it after the commit as the tail expression, e.g. `Ok(())` (no `;`)",
+        ),
+        None => {}
     }
     match errors.0 {
         Some(e) => Err(e),
@@ -142,7 +164,11 @@ fn op_span(op: &Op) -> Span {
         | Op::Store { span, .. }
         | Op::Memcpy { span, .. }
         | Op::Commit { span, .. } => *span,
-        Op::Bad(Bad::Call(span, _) | Bad::Loop(span) | Bad::Other(span, _)) => *span,
+        Op::Bad(bad) | Op::BadLet(_, bad) => match bad {
+            Bad::Call(span, _) | Bad::Loop(span) | Bad::Other(span, _) | Bad::Reported(span) => {
+                *span
+            }
+        },
     }
 }
 
@@ -159,6 +185,7 @@ fn report_bad(bad: &Bad, errors: &mut Errors) {
             "loop inside a critical section: a section is straight-line code (use `memcpy` for bounded copies)",
         ),
         Bad::Other(span, msg) => errors.push(*span, msg),
+        Bad::Reported(_) => {}
     }
 }
 
@@ -182,7 +209,15 @@ fn check_name(op: &Operand, scope: &HashMap<String, Kind>, errors: &mut Errors) 
             }
         }
         Operand::Lit(_, span) => errors.push(*span, "expected a name here, not a literal"),
+        Operand::Other(Expr::Lit(l)) => errors.push(
+            l.span(),
+            "a literal operand is an integer that fits 64 bits, unsuffixed or suffixed `usize`, `u64`, `isize` or `i64`",
+        ),
         Operand::Other(e) => match find_call_or_loop(e) {
+            Some(Bad::Call(span, _)) if first_mention(e).is_some() => errors.push(
+                span,
+                "a language operation cannot be an operand: bind a load first, `let v = load(addr);`, and use `v`",
+            ),
             Some(bad) => report_bad(&bad, errors),
             None => errors.push(
                 e.span(),

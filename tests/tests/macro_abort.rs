@@ -13,7 +13,7 @@
 
 use rseq_abi::thread::{Registrar, Unavailable};
 use rseq_macros::rseq_critical;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 const STRIDE: usize = 16;
 
@@ -42,6 +42,18 @@ unsafe fn probe_cpu(words: *mut usize, page: *mut usize) -> Result<(), Probe> {
 unsafe fn probe_cid(words: *mut usize, page: *mut usize) -> Result<(), Probe> {
     let cid = mm_cid();
     let v = words.wrapping_add(cid * STRIDE);
+    let x = load(page);
+    commit(v, x);
+    Ok(())
+}
+
+/// Aborts of `probe_counted`, counted on its abort path only.
+static PROBE_ABORTS: AtomicU64 = AtomicU64::new(0);
+
+#[rseq_critical(on_abort = return Err(Probe::Aborted), abort_counter = PROBE_ABORTS)]
+unsafe fn probe_counted(words: *mut usize, page: *mut usize) -> Result<(), Probe> {
+    let cpu = cpu_id();
+    let v = words.wrapping_add(cpu * STRIDE);
     let x = load(page);
     commit(v, x);
     Ok(())
@@ -168,6 +180,24 @@ fn a_fault_inside_a_section_resumes_at_its_abort_handler() {
     }
     run(probe_cpu);
     run(probe_cid);
+    // `abort_counter`: the fault's abort is counted once; committing calls count nothing
+    // but the rare preemption.
+    let before = PROBE_ABORTS.load(Ordering::Relaxed);
+    let (r, committed, page) = first_attempt(probe_counted);
+    assert_eq!(r, Err(Probe::Aborted));
+    assert!(!committed);
+    assert_eq!(
+        PROBE_ABORTS.load(Ordering::Relaxed) - before,
+        1,
+        "one abort, counted once"
+    );
+    // SAFETY: the mapping is ours and no longer used.
+    unsafe { libc::munmap(page, PAGE_SIZE) };
+    run(probe_counted);
+    assert!(
+        PROBE_ABORTS.load(Ordering::Relaxed) - before >= 2,
+        "run's first attempt aborts too"
+    );
     // The twin resumes at the faulting load and commits: the check above would fail.
     let (r, committed, page) = first_attempt(unarmed);
     assert!(r.is_ok() && committed, "the twin is caught");

@@ -14,7 +14,8 @@ use rseq_abi::thread::{Registrar, Unavailable};
 use rseq_macros::rseq_critical;
 use rseq_testkit::{allowed_cpus, pin_current_thread};
 use rseq_tests::child::{run_test_in_child, ChildEnv};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,8 @@ macro_rules! families {
                 let expect = unsafe { head.read_volatile() };
                 // SAFETY: as above; the node is not reachable before the commit.
                 unsafe { (*node).next = expect };
+                // The node's address is the value committed (a pointer is an address).
+                let node = node as usize;
                 let h = load(head);
                 if h != expect {
                     return Ok(false);
@@ -268,6 +271,63 @@ macro_rules! families {
                 memcpy::<16>(out, slotp, len);
                 commit(offp, newv);
                 Ok(Pop::Item(0))
+            }
+
+            /// Aborts of `nonnull_add` (counted on its abort path only).
+            pub(crate) static ABORTS: AtomicU64 = AtomicU64::new(0);
+
+            /// rseq_load_add_store__ptr through a `NonNull` address, counting its aborts.
+            #[rseq_critical(abort_counter = ABORTS)]
+            pub(crate) unsafe fn nonnull_add(
+                counters: NonNull<usize>,
+                n: usize,
+            ) -> Result<(), Unavailable> {
+                let cpu = $idx();
+                // SAFETY: the caller gives one slot per index.
+                let slot = unsafe { counters.add(cpu * STRIDE) };
+                commit_add(slot, n);
+                Ok(())
+            }
+
+            /// Adds `u64::MAX` (subtracts one) with literals above `i64::MAX`, exiting on
+            /// a word equal to `1 << 63`.
+            #[rseq_critical]
+            pub(crate) unsafe fn sub_one(counters: *mut usize) -> Result<bool, Unavailable> {
+                let cpu = $idx();
+                let slot = counters.wrapping_add(cpu * STRIDE);
+                let old = load(slot);
+                if old == 0x8000_0000_0000_0000 {
+                    return Ok(false);
+                }
+                commit_add(slot, 0xFFFF_FFFF_FFFF_FFFF);
+                Ok(true)
+            }
+
+            /// Copy-in push from an offset source (`memcpy(dst, src.byte_add(8), 16)`): the
+            /// item is the last two words of a three-word record.
+            #[rseq_critical]
+            pub(crate) unsafe fn mc_push_tail(
+                offs: *mut usize,
+                array: *mut [usize; 2],
+                src: *const [usize; 3],
+            ) -> Result<Push, Unavailable> {
+                let cpu = $idx();
+                let offp = offs.wrapping_add(cpu * STRIDE);
+                // SAFETY: `offp` is this index's offset word.
+                let offset = unsafe { offp.read_volatile() };
+                if offset >= CAP {
+                    return Ok(Push::Full);
+                }
+                #[speculative]
+                let slot = array.wrapping_add(cpu * CAP + offset);
+                let newv = offset + 1;
+                let o = load(offp);
+                if o != offset {
+                    return Ok(Push::Raced);
+                }
+                memcpy(slot, src.byte_add(8), 16);
+                commit(offp, newv);
+                Ok(Push::Done)
             }
         }
     };
@@ -653,6 +713,132 @@ macro_rules! run_families {
             },
         );
         paths.report(concat!($tag, " memcpy"));
+
+        // NonNull add, its aborts counted in a static
+        let paths = Paths::default();
+        let mut counters = vec![0usize; n * STRIDE];
+        let c = Addr::of(&mut counters);
+        let done = AtomicUsize::new(0);
+        let before = f::ABORTS.load(Ordering::Relaxed);
+        on_threads(|_| {
+            let count = repeat(|_| {
+                let p = NonNull::new(c.ptr::<usize>()).unwrap();
+                // SAFETY: one slot per possible CPU / concurrency id.
+                match unsafe { f::nonnull_add(p, 2) } {
+                    Ok(()) => paths.took(true),
+                    Err(_) => {
+                        let _g = FALLBACK.lock().unwrap();
+                        // SAFETY: serialised by the lock; slot 0 exists.
+                        unsafe { *c.ptr::<usize>() += 2 };
+                        paths.took(false);
+                    }
+                }
+            });
+            done.fetch_add(count, Ordering::Relaxed);
+        });
+        assert_eq!(
+            counters.iter().sum::<usize>(),
+            2 * done.load(Ordering::Relaxed),
+            "nonnull_add"
+        );
+        println!(
+            "FAMILY {} rseq={} fallback={} aborts_counted={}",
+            concat!($tag, " nonnull_add"),
+            paths.rseq.load(Ordering::Relaxed),
+            paths.fallback.load(Ordering::Relaxed),
+            f::ABORTS.load(Ordering::Relaxed) - before
+        );
+
+        // subtract one through 64-bit literals
+        let paths = Paths::default();
+        let mut counters = vec![0usize; n * STRIDE];
+        let c = Addr::of(&mut counters);
+        let done = AtomicUsize::new(0);
+        on_threads(|_| {
+            let count = repeat(|_| {
+                // SAFETY: one slot per possible CPU / concurrency id.
+                match unsafe { f::sub_one(c.ptr()) } {
+                    Ok(true) => paths.took(true),
+                    Ok(false) => panic!("no word reaches 1 << 63"),
+                    Err(_) => {
+                        let _g = FALLBACK.lock().unwrap();
+                        // SAFETY: serialised by the lock; slot 0 exists.
+                        unsafe { *c.ptr::<usize>() = (*c.ptr::<usize>()).wrapping_sub(1) };
+                        paths.took(false);
+                    }
+                }
+            });
+            done.fetch_add(count, Ordering::Relaxed);
+        });
+        assert_eq!(
+            counters.iter().fold(0usize, |a, &b| a.wrapping_add(b)),
+            done.load(Ordering::Relaxed).wrapping_neg(),
+            "sub_one"
+        );
+        paths.report(concat!($tag, " sub_one"));
+
+        // copy-in push from an offset source: every item exactly once, never the record's
+        // first word
+        let paths = Paths::default();
+        let mut offs = vec![0usize; n * STRIDE];
+        let mut array = vec![[0usize; 2]; n * CAP];
+        let (o, a) = (Addr::of(&mut offs), Addr::of(&mut array));
+        let pushed: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        on_threads(|t| {
+            let mut mine = Vec::new();
+            let mut full = false;
+            repeat(|i| {
+                if full {
+                    return;
+                }
+                let x = (t << 32) | (i + 1);
+                let record = [usize::MAX, x, !x];
+                loop {
+                    // SAFETY: sized for every index; `record` outlives the call.
+                    match unsafe { f::mc_push_tail(o.ptr(), a.ptr(), &record) } {
+                        Ok(Push::Done) => {
+                            mine.push(x);
+                            paths.took(true);
+                        }
+                        Ok(Push::Raced) => continue,
+                        Ok(Push::Full) => full = true,
+                        Err(_) => {
+                            let _g = FALLBACK.lock().unwrap();
+                            // SAFETY: serialised by the lock; index 0's buffer.
+                            unsafe {
+                                let offp = o.ptr::<usize>();
+                                if *offp < CAP {
+                                    *a.ptr::<[usize; 2]>().add(*offp) = [x, !x];
+                                    *offp += 1;
+                                    mine.push(x);
+                                } else {
+                                    full = true;
+                                }
+                            }
+                            paths.took(false);
+                        }
+                    }
+                    break;
+                }
+            });
+            pushed.lock().unwrap().extend(mine);
+        });
+        let mut stored = Vec::new();
+        for s in 0..n {
+            for i in 0..offs[s * STRIDE] {
+                let [x, y] = array[s * CAP + i];
+                assert_eq!(y, !x, "torn or misplaced copy");
+                stored.push(x);
+            }
+        }
+        let mut pushed = pushed.into_inner().unwrap();
+        pushed.sort_unstable();
+        stored.sort_unstable();
+        assert_eq!(
+            pushed, stored,
+            "copy from an offset: every item exactly once"
+        );
+        paths.report(concat!($tag, " memcpy_src_offset"));
     }};
 }
 
@@ -758,6 +944,16 @@ fn exits(rseq: bool) {
         }
     }
     assert!(words.iter().all(|&x| x == 7));
+    // A word equal to the literal `1 << 63` takes the exit.
+    let mut high = vec![0x8000_0000_0000_0000usize; n * STRIDE];
+    for _ in 0..100 {
+        // SAFETY: one slot per index.
+        match unsafe { by_cpu::sub_one(Addr::of(&mut high).ptr()) } {
+            Ok(r) => assert!(rseq && !r, "1 << 63 must exit"),
+            Err(_) => assert!(!rseq),
+        }
+    }
+    assert!(high.iter().all(|&x| x == 1 << 63));
     let mut out = 5usize;
     let mut heads = vec![0usize; n * STRIDE];
     // SAFETY: empty lists.
@@ -847,6 +1043,18 @@ fn scenario(name: &str, env: ChildEnv, rseq: bool) {
             println!("{name}: {line}");
             continue;
         }
+        if line.contains("nonnull_add") {
+            let aborts = count("aborts_counted=");
+            // Own registration: each new thread's first `cpu_id` section aborts on the
+            // unregistered area, registers it and counts the abort. Refused: no abort of a
+            // live area, nothing counted.
+            match name {
+                "own" if line.contains("cpu_id") => assert!(aborts >= THREADS, "{line}"),
+                "refused" => assert_eq!(aborts, 0, "{line}"),
+                _ => {}
+            }
+            println!("{name}: {line}");
+        }
         let (r, f) = (count("rseq="), count("fallback="));
         if rseq {
             assert!(r > 0 && f == 0, "{line}");
@@ -854,7 +1062,7 @@ fn scenario(name: &str, env: ChildEnv, rseq: bool) {
             assert!(r == 0 && f > 0, "{line}");
         }
     }
-    assert_eq!(families, 16, "{stdout}");
+    assert_eq!(families, 22, "{stdout}");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use rseq_link_check::FileType;
 use verify_support::verify;
 
 /// Families × indices in the fixture.
-const SECTIONS: usize = 20;
+const SECTIONS: usize = 26;
 
 /// Files in the test binary's `deps` directory named `lib{name}-*.{ext}`, newest first.
 fn artifacts(deps: &Path, name: &str, ext: &str) -> Vec<PathBuf> {

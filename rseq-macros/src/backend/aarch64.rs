@@ -97,10 +97,11 @@ impl Arch for Aarch64 {
             }
             BOp::Memcpy { dst, src, len } => {
                 let (ts, td, tl, tb) = (a.scratch(), a.scratch(), a.scratch(), a.scratch());
-                a.line(format!("mov {{{ts}}}, {{{src}}}"));
-                match &dst.offset {
-                    None => a.line(format!("mov {{{td}}}, {{{}}}", dst.base)),
-                    Some(off) => a.line(format!("add {{{td}}}, {{{}}}, {}", dst.base, reg(off))),
+                for (t, m) in [(&ts, src), (&td, dst)] {
+                    match &m.offset {
+                        None => a.line(format!("mov {{{t}}}, {{{}}}", m.base)),
+                        Some(off) => a.line(format!("add {{{t}}}, {{{}}}, {}", m.base, reg(off))),
+                    }
                 }
                 a.line(format!("mov {{{tl}}}, {}", reg(len)));
                 // 8-byte words while at least 8 bytes remain (aarch64 loads and stores of

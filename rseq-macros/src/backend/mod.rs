@@ -72,7 +72,7 @@ pub(crate) enum BOp {
     /// `*mem = val` (speculative).
     Store { mem: Mem, val: Val },
     /// Copy `len` bytes from `src` to `dst`.
-    Memcpy { dst: Mem, src: String, len: Val },
+    Memcpy { dst: Mem, src: Mem, len: Val },
     /// The commit: `*mem = val` (`release`: store-release).
     Commit { mem: Mem, val: Val, release: bool },
     /// The commit: `*mem += val`.

@@ -116,11 +116,14 @@ impl Arch for Riscv64 {
             }
             BOp::Memcpy { dst, src, len } => {
                 let (ts, td, tl, tb) = (a.scratch(), a.scratch(), a.scratch(), a.scratch());
-                a.line(format!("mv {{{ts}}}, {{{src}}}"));
-                match &dst.offset {
-                    None => a.line(format!("mv {{{td}}}, {{{}}}", dst.base)),
-                    Some(Val::Imm(d)) => a.line(format!("addi {{{td}}}, {{{}}}, {d}", dst.base)),
-                    Some(Val::Reg(i)) => a.line(format!("add {{{td}}}, {{{}}}, {{{i}}}", dst.base)),
+                for (t, m) in [(&ts, src), (&td, dst)] {
+                    match &m.offset {
+                        None => a.line(format!("mv {{{t}}}, {{{}}}", m.base)),
+                        Some(Val::Imm(d)) => a.line(format!("addi {{{t}}}, {{{}}}, {d}", m.base)),
+                        Some(Val::Reg(i)) => {
+                            a.line(format!("add {{{t}}}, {{{}}}, {{{i}}}", m.base))
+                        }
+                    }
                 }
                 match len {
                     Val::Reg(r) => a.line(format!("mv {{{tl}}}, {{{r}}}")),

@@ -127,6 +127,27 @@ pub(crate) const FAMILIES: &[(&str, &str, usize)] = &[
             Ok(true)
         }",
         1,
+    ),    (
+        "memcpy_src_offset",
+        "unsafe fn f(off: *mut usize, #[speculative] dst: *mut u8, src: *const u8, skip: usize, newv: usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            memcpy(dst.byte_add(8), src.byte_add(skip), 24);
+            commit(off, newv);
+            Ok(true)
+        }",
+        0,
+    ),
+    (
+        "wide_literals",
+        "unsafe fn f(v: *mut usize, #[speculative] out: *mut usize) -> Result<bool, U> {
+            let cpu = cpu_id();
+            let old = load(v);
+            if old == 0x8000_0000_0000_0000 { return Ok(false); }
+            store(out, 0xFFFF_FFFF_0000_0000);
+            commit_add(v, 0xFFFF_FFFF_FFFF_FFFF);
+            Ok(true)
+        }",
+        1,
     ),
 ];
 

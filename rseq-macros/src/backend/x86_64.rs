@@ -32,17 +32,18 @@ const UNROLL_MAX: i64 = 128;
 /// value written in 8-byte halves and read back in 16-byte halves stalls every load). Every
 /// step only moves forward through speculative memory, so an abort anywhere leaves a partial
 /// copy the retry overwrites.
-fn memcpy(a: &mut Asm, dst: &Mem, src: &str, len: &Val) {
+fn memcpy(a: &mut Asm, dst: &Mem, src: &Mem, len: &Val) {
     if let Val::Imm(0) = len {
         // Nothing to copy; the comment still names the operands (`asm!` rejects unused ones).
         a.line(format!(
-            "# memcpy of 0 bytes from {{{src}}} to {}",
+            "# memcpy of 0 bytes from {} to {}",
+            mem(src),
             mem(dst)
         ));
         return;
     }
     let (ts, td) = (a.scratch(), a.scratch());
-    a.line(format!("movq {{{src}}}, {{{ts}}}"));
+    a.line(format!("leaq {}, {{{ts}}}", mem(src)));
     a.line(format!("leaq {}, {{{td}}}", mem(dst)));
     if let Val::Imm(n) = *len {
         if (0..=UNROLL_MAX).contains(&n) {

@@ -1,0 +1,10 @@
+use rseq_macros::rseq_critical;
+
+#[rseq_critical]
+unsafe fn f(counters: *mut usize, n: usize) {
+    let cpu = cpu_id();
+    let slot = counters.wrapping_add(cpu);
+    commit_add(slot, n);
+}
+
+fn main() {}

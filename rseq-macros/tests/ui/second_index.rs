@@ -1,0 +1,12 @@
+use rseq_macros::rseq_critical;
+
+#[rseq_critical]
+unsafe fn f(counters: *mut usize, n: usize) -> Result<(), ()> {
+    let cpu = cpu_id();
+    let cid = mm_cid();
+    let slot = counters.wrapping_add(cpu + cid);
+    commit_add(slot, n);
+    Ok(())
+}
+
+fn main() {}
