@@ -1,10 +1,8 @@
 //! CPU readers against the real kernel: pinned to each allowed CPU in turn, the area's
 //! `cpu_id` and `cpu_id_start` equal `sched_getcpu()`, in both registration modes.
 
-mod common;
-
-use common::{in_child, Env};
 use rseq_abi::thread;
+use rseq_testkit::child::{in_child, Env};
 
 fn pin_everywhere() {
     assert_eq!(thread::prepare_current_thread(), Ok(()));

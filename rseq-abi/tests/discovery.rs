@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{in_child, in_child_with, Child, Env};
 use rseq_abi::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_CPU_ID_UNINITIALIZED, RSEQ_SIG};
 use rseq_abi::thread::{self, Reason, Registrar, Unavailable};
 use rseq_abi::{sys, Errno};
+use rseq_testkit::child::{in_child, in_child_with, Child, Env};
 
 /// Pins the calling thread to one allowed CPU and checks that `current_cpu()` reports it.
 fn assert_current_cpu_right() {

@@ -1,10 +1,8 @@
 //! The membarrier rseq fence against the real kernel.
 
-mod common;
-
-use common::{in_child, Env};
 use rseq_abi::sys::{membarrier, MembarrierCommand, MembarrierQuery};
 use rseq_abi::{membarrier as fence, Errno};
+use rseq_testkit::child::{in_child, Env};
 
 #[test]
 fn fence_registers_first() {

@@ -2,11 +2,9 @@
 //! [`rseq_abi::sys::rseq`]. They run in a child process without glibc's registration, on a
 //! fresh thread where nothing is registered.
 
-mod common;
-
-use common::{in_child, Env};
 use rseq_abi::abi::{Rseq, RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
 use rseq_abi::{sys, Errno};
+use rseq_testkit::child::{in_child, Env};
 
 #[repr(C, align(64))]
 struct Areas([Rseq; 2]);

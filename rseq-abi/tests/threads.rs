@@ -2,12 +2,10 @@
 //! stale registration and no memory behind; the exit destructor unregisters before later
 //! TLS destructors run; a forked child keeps a correct `cpu_id`.
 
-mod common;
-
-use common::{in_child, Env};
 use rseq_abi::abi::{RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
 use rseq_abi::sys;
 use rseq_abi::thread::{self, Reason, Unavailable};
+use rseq_testkit::child::{in_child, Env};
 
 /// `VmRSS` and `VmSize` from `/proc/self/status`, in kB.
 fn memory_kb() -> (u64, u64) {
@@ -103,7 +101,7 @@ fn unregisters_at_thread_exit() {
         .join()
         .unwrap();
     });
-    if !common::is_child("unregisters_at_thread_exit") {
+    if !rseq_testkit::child::is_child("unregisters_at_thread_exit") {
         assert!(out.contains("exit destructor verified"), "{out}");
     }
 }

@@ -1,10 +1,8 @@
 //! `prepare_unload` clears the calling thread's `rseq_cs`.
 
-mod common;
-
-use common::{in_child, Env};
 use rseq_abi::abi::RseqCs;
 use rseq_abi::thread;
+use rseq_testkit::child::{in_child, Env};
 
 /// A descriptor whose range is empty: the kernel accepts it and never restarts anything.
 static EMPTY: RseqCs = RseqCs {

@@ -25,14 +25,12 @@
 //! `counter_checker_catches_a_non_restartable_twin` shows the exact-count check failing on
 //! a per-CPU add that is not a critical section.
 
-mod common;
-
-use common::{in_child_with, Child, Env};
 use rseq_abi::thread::{self, Registrar};
 use rseq_percpu::{
     aborted_sections, CpuId, IndexKind, MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing,
     PerCpuSpinLock, PerCpuStack, Slot, StackLink, StackNode,
 };
+use rseq_testkit::child::{in_child_with, Child, Env};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -216,11 +214,11 @@ fn index_name<I: IndexKind>() -> &'static str {
     }
 }
 
-/// Runs `body(mode)` in a child process (see `common::in_child_with`) and shows the
+/// Runs `body(mode)` in a child process (see `rseq_testkit::child::in_child_with`) and shows the
 /// summary lines it printed; every run must print at least one.
 fn scenario(name: &str, mode: Mode, body: fn(Mode)) {
     let stdout = in_child_with(name, mode.child(), || body(mode));
-    if common::is_child(name) {
+    if rseq_testkit::child::is_child(name) {
         return;
     }
     let summary: Vec<&str> = stdout.lines().filter(|l| l.contains(" threads")).collect();

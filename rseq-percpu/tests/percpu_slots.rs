@@ -2,8 +2,6 @@
 //! a thread pinned to one CPU at a time must see every operation report that CPU's slot,
 //! and the value must land there.
 
-mod common;
-
 use rseq_abi::thread;
 use rseq_percpu::{
     MmCid, PerCpuCopyRing, PerCpuCounter, PerCpuRing, PerCpuSpinLock, PerCpuStack, Slot, StackLink,

@@ -2,7 +2,8 @@
 //! calling thread may use, pinning it, the C library's `sched_getcpu`, and a seccomp filter
 //! that makes `rseq(2)` fail (how the tests take rseq away from a process or a thread), and
 //! the reader of the real dynamic loader's `LD_DEBUG=bindings` output ([`ld_debug`]), the
-//! ground truth the loader model is compared with.
+//! ground truth the loader model is compared with; and [`child`], which re-runs one test in a
+//! child process with its own environment.
 //!
 //! The affinity helpers panic with the system's error when a call fails: they serve tests
 //! and benchmarks, where that failure ends the run anyway.
@@ -15,6 +16,7 @@
 
 use std::io;
 
+pub mod child;
 pub mod ld_debug;
 
 /// The CPUs the calling thread may run on (`sched_getaffinity(2)`), in increasing order.

@@ -1,7 +1,12 @@
-//! Shared by the integration tests: re-running one test in a child process with its own
-//! environment (glibc's tunable, or `rseq_testkit`'s seccomp filter refusing `rseq(2)`
-//! installed before `exec`).
-#![allow(dead_code, unsafe_code)]
+//! Re-running one test of the current test binary in a child process with its own
+//! environment: glibc's tunable turning its rseq registration off, or the seccomp filter
+//! refusing `rseq(2)` ([`crate::refuse_rseq`]) installed before `exec`, and, for scenarios
+//! that must end in glibc's own abort, no core file. The child runs exactly that test; the
+//! parent asserts how it ended.
+//!
+//! # Unsafe
+//!
+//! The `pre_exec` hooks run in the forked child; each block says why it is sound there.
 
 use std::process::Command;
 
@@ -72,7 +77,7 @@ pub fn in_child_with(name: &str, child: Child, body: impl FnOnce()) -> String {
         // SAFETY: the hook runs in the forked child before exec and only calls prctl,
         // which is async-signal-safe; it allocates nothing.
         unsafe {
-            cmd.pre_exec(move || rseq_testkit::refuse_rseq(errno));
+            cmd.pre_exec(move || crate::refuse_rseq(errno));
         }
     }
     if child.aborts_with.is_some() {
