@@ -2,6 +2,7 @@
 //! literals are passed in registers (the expander asks [`Arch::imm_ok`]), so every address
 //! is `[base]` or `[base, index]`.
 
+use super::copy::{copy_loop, CopyPrimitives, CopyRegs};
 use super::{Arch, Asm, BOp, Mem, Val};
 
 /// The aarch64 backend.
@@ -32,6 +33,45 @@ fn base_reg(a: &mut Asm, m: &Mem) -> String {
             a.line(format!("add {{{t}}}, {{{}}}, {}", m.base, reg(off)));
             t
         }
+    }
+}
+
+/// The aarch64 copy primitives: post-indexed loads and stores of 8-byte words or bytes.
+struct Copy;
+
+impl CopyPrimitives for Copy {
+    fn step(&self, a: &mut Asm, r: &CopyRegs, width: u32) {
+        let CopyRegs {
+            src,
+            dst,
+            len,
+            data,
+        } = r;
+        let (ld, st, d) = match width {
+            8 => ("ldr", "str", format!("{{{data}}}")),
+            _ => ("ldrb", "strb", format!("{{{data}:w}}")),
+        };
+        a.line(format!("{ld} {d}, [{{{src}}}], #{width}"));
+        a.line(format!("{st} {d}, [{{{dst}}}], #{width}"));
+        a.line(format!("subs {{{len}}}, {{{len}}}, #{width}"));
+    }
+
+    fn branch_if_below(&self, a: &mut Asm, r: &CopyRegs, n: u32, label: &str) {
+        a.line(format!("cmp {{{}}}, #{n}", r.len));
+        a.line(format!("b.lo {label}"));
+    }
+
+    fn branch_if_at_least(&self, a: &mut Asm, r: &CopyRegs, n: u32, label: &str) {
+        a.line(format!("cmp {{{}}}, #{n}", r.len));
+        a.line(format!("b.hs {label}"));
+    }
+
+    fn branch_if_zero(&self, a: &mut Asm, r: &CopyRegs, label: &str) {
+        a.line(format!("cbz {{{}}}, {label}", r.len));
+    }
+
+    fn branch_if_more(&self, a: &mut Asm, _: &CopyRegs, label: &str) {
+        a.line(format!("b.ne {label}"));
     }
 }
 
@@ -106,22 +146,13 @@ impl Arch for Aarch64 {
                 a.line(format!("mov {{{tl}}}, {}", reg(len)));
                 // 8-byte words while at least 8 bytes remain (aarch64 loads and stores of
                 // normal memory need no alignment), then single bytes.
-                a.line(format!("cmp {{{tl}}}, #8"));
-                a.line("b.lo 88f");
-                a.line("77:");
-                a.line(format!("ldr {{{tb}}}, [{{{ts}}}], #8"));
-                a.line(format!("str {{{tb}}}, [{{{td}}}], #8"));
-                a.line(format!("sub {{{tl}}}, {{{tl}}}, #8"));
-                a.line(format!("cmp {{{tl}}}, #8"));
-                a.line("b.hs 77b");
-                a.line("88:");
-                a.line(format!("cbz {{{tl}}}, 33f"));
-                a.line("22:");
-                a.line(format!("ldrb {{{tb}:w}}, [{{{ts}}}], #1"));
-                a.line(format!("strb {{{tb}:w}}, [{{{td}}}], #1"));
-                a.line(format!("subs {{{tl}}}, {{{tl}}}, #1"));
-                a.line("b.ne 22b");
-                a.line("33:");
+                let r = CopyRegs {
+                    src: ts,
+                    dst: td,
+                    len: tl,
+                    data: tb,
+                };
+                copy_loop(a, &Copy, &r, &[8]);
             }
         }
     }

@@ -35,6 +35,7 @@
 //! on x86_64, `xmm` for copies) and literal registers the backend asks for.
 
 pub(crate) mod aarch64;
+pub(crate) mod copy;
 pub(crate) mod riscv64;
 pub(crate) mod x86_64;
 

@@ -3,6 +3,7 @@
 //! in registers. The template runs with `.option norelax` so that the descriptor's
 //! `post_commit_offset` (a label difference) is fixed at assembly time.
 
+use super::copy::{copy_loop, CopyPrimitives, CopyRegs};
 use super::{Arch, Asm, BOp, Mem, Val};
 
 /// The riscv64 backend.
@@ -32,6 +33,45 @@ fn reg(a: &mut Asm, v: &Val) -> String {
             a.line(format!("li {{{t}}}, {i}"));
             format!("{{{t}}}")
         }
+    }
+}
+
+/// The riscv64 copy primitives: bytes only.
+struct Copy;
+
+impl CopyPrimitives for Copy {
+    fn step(&self, a: &mut Asm, r: &CopyRegs, width: u32) {
+        let CopyRegs {
+            src,
+            dst,
+            len,
+            data,
+        } = r;
+        a.line(format!("lbu {{{data}}}, 0({{{src}}})"));
+        a.line(format!("sb {{{data}}}, 0({{{dst}}})"));
+        a.line(format!("addi {{{src}}}, {{{src}}}, {width}"));
+        a.line(format!("addi {{{dst}}}, {{{dst}}}, {width}"));
+        a.line(format!("addi {{{len}}}, {{{len}}}, -{width}"));
+    }
+
+    fn branch_if_below(&self, a: &mut Asm, r: &CopyRegs, n: u32, label: &str) {
+        let t = &r.data;
+        a.line(format!("li {{{t}}}, {n}"));
+        a.line(format!("bltu {{{}}}, {{{t}}}, {label}", r.len));
+    }
+
+    fn branch_if_at_least(&self, a: &mut Asm, r: &CopyRegs, n: u32, label: &str) {
+        let t = &r.data;
+        a.line(format!("li {{{t}}}, {n}"));
+        a.line(format!("bgeu {{{}}}, {{{t}}}, {label}", r.len));
+    }
+
+    fn branch_if_zero(&self, a: &mut Asm, r: &CopyRegs, label: &str) {
+        a.line(format!("beqz {{{}}}, {label}", r.len));
+    }
+
+    fn branch_if_more(&self, a: &mut Asm, r: &CopyRegs, label: &str) {
+        a.line(format!("bnez {{{}}}, {label}", r.len));
     }
 }
 
@@ -131,15 +171,13 @@ impl Arch for Riscv64 {
                 }
                 // A byte loop: misaligned word accesses may trap on riscv64 and be emulated by
                 // the kernel or the firmware, far slower than bytes.
-                a.line(format!("beqz {{{tl}}}, 33f"));
-                a.line("22:");
-                a.line(format!("lbu {{{tb}}}, 0({{{ts}}})"));
-                a.line(format!("sb {{{tb}}}, 0({{{td}}})"));
-                a.line(format!("addi {{{ts}}}, {{{ts}}}, 1"));
-                a.line(format!("addi {{{td}}}, {{{td}}}, 1"));
-                a.line(format!("addi {{{tl}}}, {{{tl}}}, -1"));
-                a.line(format!("bnez {{{tl}}}, 22b"));
-                a.line("33:");
+                let r = CopyRegs {
+                    src: ts,
+                    dst: td,
+                    len: tl,
+                    data: tb,
+                };
+                copy_loop(a, &Copy, &r, &[]);
             }
         }
     }

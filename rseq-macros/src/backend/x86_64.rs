@@ -1,6 +1,7 @@
 //! x86_64 primitives (AT&T syntax, as librseq writes them). The area is addressed as
 //! `%fs:FIELD({area})` with `{area}` holding `area_offset()`; every operand is a 64-bit word.
 
+use super::copy::{copy_loop, CopyPrimitives, CopyRegs};
 use super::{Arch, Asm, BOp, Mem, Val};
 
 /// The x86_64 backend.
@@ -74,37 +75,76 @@ fn memcpy(a: &mut Asm, dst: &Mem, src: &Mem, len: &Val) {
             return;
         }
     }
-    let (tb, tl, v) = (a.scratch(), a.scratch(), a.vector_scratch());
-    a.line(format!("movq {}, {{{tl}}}", val(len)));
-    a.line(format!("cmpq $16, {{{tl}}}"));
-    a.line("jb 88f");
-    a.line("77:");
-    a.line(format!("movdqu ({{{ts}}}), {{{v}}}"));
-    a.line(format!("movdqu {{{v}}}, ({{{td}}})"));
-    a.line(format!("addq $16, {{{ts}}}"));
-    a.line(format!("addq $16, {{{td}}}"));
-    a.line(format!("subq $16, {{{tl}}}"));
-    a.line(format!("cmpq $16, {{{tl}}}"));
-    a.line("jae 77b");
-    a.line("88:");
-    a.line(format!("testq $8, {{{tl}}}"));
-    a.line("jz 99f");
-    a.line(format!("movq ({{{ts}}}), {{{tb}}}"));
-    a.line(format!("movq {{{tb}}}, ({{{td}}})"));
-    a.line(format!("addq $8, {{{ts}}}"));
-    a.line(format!("addq $8, {{{td}}}"));
-    a.line(format!("subq $8, {{{tl}}}"));
-    a.line("99:");
-    a.line(format!("testq {{{tl}}}, {{{tl}}}"));
-    a.line("jz 33f");
-    a.line("22:");
-    a.line(format!("movb ({{{ts}}}), {{{tb}:l}}"));
-    a.line(format!("movb {{{tb}:l}}, ({{{td}}})"));
-    a.line(format!("incq {{{ts}}}"));
-    a.line(format!("incq {{{td}}}"));
-    a.line(format!("decq {{{tl}}}"));
-    a.line("jnz 22b");
-    a.line("33:");
+    let r = CopyRegs {
+        src: ts,
+        dst: td,
+        len: a.scratch(),
+        data: a.scratch(),
+    };
+    let v = a.vector_scratch();
+    a.line(format!("movq {}, {{{}}}", val(len), r.len));
+    copy_loop(a, &Copy { vector: v }, &r, &[16, 8]);
+}
+
+/// The x86_64 copy primitives: 16-byte blocks through an `xmm` scratch register, smaller
+/// ones through a general register.
+struct Copy {
+    /// The `xmm` scratch operand.
+    vector: String,
+}
+
+impl CopyPrimitives for Copy {
+    fn step(&self, a: &mut Asm, r: &CopyRegs, width: u32) {
+        let CopyRegs {
+            src,
+            dst,
+            len,
+            data,
+        } = r;
+        match width {
+            16 => {
+                let v = &self.vector;
+                a.line(format!("movdqu ({{{src}}}), {{{v}}}"));
+                a.line(format!("movdqu {{{v}}}, ({{{dst}}})"));
+            }
+            8 => {
+                a.line(format!("movq ({{{src}}}), {{{data}}}"));
+                a.line(format!("movq {{{data}}}, ({{{dst}}})"));
+            }
+            _ => {
+                a.line(format!("movb ({{{src}}}), {{{data}:l}}"));
+                a.line(format!("movb {{{data}:l}}, ({{{dst}}})"));
+            }
+        }
+        if width == 1 {
+            a.line(format!("incq {{{src}}}"));
+            a.line(format!("incq {{{dst}}}"));
+            a.line(format!("decq {{{len}}}"));
+        } else {
+            a.line(format!("addq ${width}, {{{src}}}"));
+            a.line(format!("addq ${width}, {{{dst}}}"));
+            a.line(format!("subq ${width}, {{{len}}}"));
+        }
+    }
+
+    fn branch_if_below(&self, a: &mut Asm, r: &CopyRegs, n: u32, label: &str) {
+        a.line(format!("cmpq ${n}, {{{}}}", r.len));
+        a.line(format!("jb {label}"));
+    }
+
+    fn branch_if_at_least(&self, a: &mut Asm, r: &CopyRegs, n: u32, label: &str) {
+        a.line(format!("cmpq ${n}, {{{}}}", r.len));
+        a.line(format!("jae {label}"));
+    }
+
+    fn branch_if_zero(&self, a: &mut Asm, r: &CopyRegs, label: &str) {
+        a.line(format!("testq {{{0}}}, {{{0}}}", r.len));
+        a.line(format!("jz {label}"));
+    }
+
+    fn branch_if_more(&self, a: &mut Asm, _: &CopyRegs, label: &str) {
+        a.line(format!("jnz {label}"));
+    }
 }
 
 impl Arch for X86_64 {
