@@ -155,9 +155,11 @@ impl Module {
 pub struct MissingFile {
     /// The name searched for.
     pub name: String,
-    /// The module that needed it.
+    /// The module that needed it; for a preload, where it was named (`LD_PRELOAD` or the
+    /// preload file's path); `dlopen` for a simulated dlopen.
     pub needed_by: String,
-    /// True for a preload, which the loader ignores with a message instead of stopping.
+    /// True for a preload (or a simulated dlopen), which the loader ignores (a preload with
+    /// a message) instead of stopping.
     pub ignored: bool,
 }
 
@@ -499,6 +501,9 @@ impl Process {
             missing: Vec::new(),
         };
         let interp = file.interp.clone();
+        // A statically linked executable (no PT_INTERP, no PT_DYNAMIC) runs without ld.so:
+        // nothing else is loaded and LD_PRELOAD is never read.
+        let statically_linked = interp.is_none() && file.dynamic.is_none();
         let main_name = program.to_string_lossy().into_owned();
         let main_origin = if opts.sysroot.is_some() {
             Some(dirname(&main_name))
@@ -509,7 +514,12 @@ impl Process {
 
         // The interpreter is loaded by the kernel; it joins the search list only if needed.
         let interp_name = interp.unwrap_or_else(|| ld.platform.default_interp.clone());
-        let interp_id = match ld.open_candidate(&interp_name) {
+        let interp_file = if statically_linked {
+            Ok(None)
+        } else {
+            ld.open_candidate(&interp_name)
+        };
+        let interp_id = match interp_file {
             Ok(Some(f)) if !ld.by_id.contains_key(&f.file_id()) => {
                 let origin = Some(dirname(&interp_name));
                 let id = ld.add(
@@ -526,17 +536,26 @@ impl Process {
 
         // Preloads: LD_PRELOAD, then the preload file.
         let mut start = vec![main];
-        let mut preload_names: Vec<String> = opts.preload.clone();
-        if let Some(file) = &opts.preload_file {
+        // Each preload with where it came from (`LD_PRELOAD` or the preload file's path).
+        let mut preload_names: Vec<(String, String)> = if statically_linked {
+            Vec::new()
+        } else {
+            opts.preload
+                .iter()
+                .map(|n| (n.clone(), "LD_PRELOAD".to_string()))
+                .collect()
+        };
+        if let (Some(file), false) = (&opts.preload_file, statically_linked) {
             if let Ok(text) = std::fs::read_to_string(ld.host_path(&file.to_string_lossy())) {
+                let source = file.to_string_lossy().into_owned();
                 preload_names.extend(
                     text.split([' ', '\t', '\n', ':'])
                         .filter(|s| !s.is_empty())
-                        .map(str::to_string),
+                        .map(|n| (n.to_string(), source.clone())),
                 );
             }
         }
-        for name in preload_names {
+        for (name, source) in preload_names {
             if opts.secure && name.contains('/') {
                 // Secure mode ignores preloads given with a path.
                 continue;
@@ -549,7 +568,7 @@ impl Process {
                 }
                 None => ld.missing.push(MissingFile {
                     name,
-                    needed_by: "LD_PRELOAD".into(),
+                    needed_by: source,
                     ignored: true,
                 }),
             }

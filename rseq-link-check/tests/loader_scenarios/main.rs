@@ -1110,3 +1110,164 @@ fn rust_cdylib_keeps_a_private_copy() {
     assert!(!rust_def.exported);
     assert!(has(&codes(&p), "split-instance"));
 }
+
+/// A statically linked executable (no PT_INTERP, no PT_DYNAMIC) runs without ld.so: nothing
+/// else is loaded, LD_PRELOAD is never read, and its own `__rseq_abi` is the only one. The
+/// twin is the same program linked dynamically, where the preload is loaded.
+#[test]
+fn static_executable_loads_nothing_and_ignores_preload() {
+    let sc = Sc::new();
+    sc.lib("libp.so", &def_src("libp.so", RSEQ, 32, true, ""), &[]);
+    let main = main_src(&def_src("main", RSEQ, 32, true, ""), &["main"]);
+    sc.exe("main", &main, &["-static"]);
+    sc.exe("dyn", &main, &[]);
+    let pre = sc.s("libp.so");
+    let opts = || Options {
+        preload: Options::split_preload(&pre),
+        ..Options::default()
+    };
+    let real = sc.run("main", &[("LD_PRELOAD", &pre)]);
+    assert!(
+        !real.stdout.contains("own libp.so"),
+        "the preload ran in a static program:\n{}",
+        real.stdout
+    );
+    let p = sc.model("main", opts());
+    assert_agrees(&real, &p, RSEQ);
+    assert_eq!(
+        p.load_order().len(),
+        1,
+        "{:?}",
+        rseq_link_check::resolve(&p, RSEQ).load_order
+    );
+    let refs = model_refs(&p, RSEQ);
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert_eq!(refs["main"].as_deref(), Some("main"));
+    // Twin: the dynamically linked build loads the preload (and the C library).
+    let real = sc.run("dyn", &[("LD_PRELOAD", &pre)]);
+    assert!(real.stdout.contains("own libp.so"), "{}", real.stdout);
+    let p = sc.model("dyn", opts());
+    let order = rseq_link_check::resolve(&p, RSEQ).load_order;
+    assert!(order.iter().any(|m| m.ends_with("/libp.so")), "{order:?}");
+    assert!(order.iter().any(|m| m.contains("libc.so.6")), "{order:?}");
+}
+
+/// A missing LD_PRELOAD entry: ld.so prints an error line and starts the program without it;
+/// the model warns naming the file. The twin preloads a library that exists.
+#[test]
+fn missing_preload_is_a_warning() {
+    let sc = Sc::new();
+    sc.lib("libp.so", &def_src("libp.so", RSEQ, 32, true, ""), &[]);
+    sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, true, ""), &[]);
+    sc.exe(
+        "main",
+        &main_src("", &["liba.so"]),
+        &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    for (name, missing) in [("libnothere.so", true), ("libp.so", false)] {
+        let pre = sc.s(name);
+        let real = sc.run("main", &[("LD_PRELOAD", &pre)]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        assert_eq!(
+            real.stderr.contains("cannot be preloaded"),
+            missing,
+            "{}",
+            real.stderr
+        );
+        let p = sc.model(
+            "main",
+            Options {
+                preload: Options::split_preload(&pre),
+                ..Options::default()
+            },
+        );
+        assert_agrees(&real, &p, RSEQ);
+        assert!(!p.refuses_to_start());
+        let report = rseq_link_check::check(&p);
+        let warning = report
+            .diagnostics
+            .iter()
+            .find(|d| d.code.as_str() == "preload-not-found");
+        assert_eq!(warning.is_some(), missing, "{:?}", report.diagnostics);
+        if let Some(w) = warning {
+            assert!(w.message.contains(&pre), "{}", w.message);
+            assert_eq!(w.severity, rseq_link_check::Severity::Warning);
+        }
+    }
+}
+
+/// A weak undefined reference nothing defines: the loader resolves it to 0 and prints no
+/// binding. The model reports the reference with no target; for TLS (where the module
+/// computes a non-NULL, meaningless address from module ID 0) it is an error. The twin is a
+/// non-TLS weak reference, whose address really is NULL: no diagnostic.
+#[test]
+fn weak_undefined_reference_nothing_defines() {
+    for tls in [true, false] {
+        let sc = Sc::new();
+        let t = if tls { "__thread " } else { "" };
+        sc.lib(
+            "libw.so",
+            &format!(
+                "#include <stdio.h>\n\
+                 extern {t}{ty} {RSEQ} __attribute__((weak));\n\
+                 void probe_libw_so(void) {{ printf(\"seen libw.so %p\\n\", (void *)&{RSEQ}); }}\n",
+                ty = area(32)
+            ),
+            &["-ftls-model=initial-exec"],
+        );
+        sc.exe(
+            "main",
+            &main_src("", &["libw.so"]),
+            &["-L.", "-lw", "-Wl,-rpath,$ORIGIN"],
+        );
+        let real = sc.run("main", &[]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        let p = sc.model("main", Options::default());
+        assert_eq!(model_bindings_of(&p, RSEQ), real.bindings_of(RSEQ));
+        assert!(real.bindings_of(RSEQ).is_empty());
+        let seen = &real.seen["libw.so"];
+        assert_eq!(seen == "(nil)", !tls, "address seen: {seen}");
+        let refs = model_refs(&p, RSEQ);
+        assert_eq!(refs.get("libw.so"), Some(&None), "{refs:?}");
+        assert_eq!(has(&codes(&p), "weak-undefined-tls"), tls);
+    }
+}
+
+/// A module that only defines a non-TLS `__rseq_abi` (no code or relocation uses it)
+/// references nothing; the twin uses its definition through code the static linker bound
+/// locally (-Bsymbolic: no symbol relocation is left) and is reported as using its own.
+#[test]
+fn non_tls_definition_nobody_uses_is_no_reference() {
+    for used in [false, true] {
+        let sc = Sc::new();
+        let src = if used {
+            def_src("liba.so", RSEQ, 32, false, "")
+        } else {
+            format!(
+                "{ty} {RSEQ} __attribute__((aligned(32))) = {{ {{ 1 }} }};\n",
+                ty = area(32)
+            )
+        };
+        let extra: &[&str] = if used { &["-Wl,-Bsymbolic"] } else { &[] };
+        sc.lib("liba.so", &src, extra);
+        let probes: &[&str] = if used { &["liba.so"] } else { &[] };
+        sc.exe(
+            "main",
+            &main_src("int probe_main_unused;\n", probes),
+            &["-L.", "-Wl,--no-as-needed", "-la", "-Wl,-rpath,$ORIGIN"],
+        );
+        let real = sc.run("main", &[]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        let p = sc.model("main", Options::default());
+        assert_eq!(model_bindings_of(&p, RSEQ), real.bindings_of(RSEQ));
+        let refs = model_refs(&p, RSEQ);
+        if used {
+            assert_eq!(real.binds_to("liba.so").as_deref(), Some("liba.so"));
+            assert_eq!(refs.get("liba.so"), Some(&Some("liba.so".to_string())));
+        } else {
+            assert!(refs.is_empty(), "{refs:?}");
+        }
+        // The definition itself is still wrong.
+        assert!(has(&codes(&p), "non-tls-definition"));
+    }
+}
