@@ -441,17 +441,24 @@ impl<'o> Loader<'o> {
     }
 
     /// `_dl_map_object_deps`: breadth-first over DT_NEEDED from `start`; returns the search list.
+    ///
+    /// A filter object's filtees (`DT_FILTER`, `DT_AUXILIARY`) go into the list just before
+    /// the filter, in order (one already further down the list moves up; one already before
+    /// the filter stays), so that lookups find their definitions first, and their own
+    /// dependencies are processed next. A `DT_FILTER` filtee that is not found stops the
+    /// program; a `DT_AUXILIARY` one is skipped silently.
     fn map_deps(&mut self, start: Vec<ModuleId>, reason: LoadReason) -> Result<Vec<ModuleId>> {
         let mut list = start;
         let mut in_list: std::collections::HashSet<ModuleId> = list.iter().copied().collect();
-        let mut i = 0;
-        while i < list.len() {
+        let mut done: std::collections::HashSet<ModuleId> = std::collections::HashSet::new();
+        while let Some(i) = list.iter().position(|m| !done.contains(m)) {
             let id = list[i];
-            let needed = self.modules[id]
+            done.insert(id);
+            let (needed, filtees) = self.modules[id]
                 .file
                 .dynamic
                 .as_ref()
-                .map(|d| d.needed.clone())
+                .map(|d| (d.needed.clone(), d.filtees.clone()))
                 .unwrap_or_default();
             for name in needed {
                 match self.map_object(&name, Some(id), reason)? {
@@ -470,7 +477,37 @@ impl<'o> Loader<'o> {
                     }),
                 }
             }
-            i += 1;
+            // The filter's position; each filtee goes just before it.
+            let mut at = i;
+            for filtee in filtees {
+                let Some(dep) = self.map_object(&filtee.name, Some(id), reason)? else {
+                    if !filtee.auxiliary {
+                        self.missing.push(MissingFile {
+                            name: filtee.name,
+                            needed_by: self.modules[id].name.clone(),
+                            ignored: false,
+                        });
+                    }
+                    continue;
+                };
+                if dep == id {
+                    continue;
+                }
+                if !self.modules[id].needed.contains(&dep) {
+                    self.modules[id].needed.push(dep);
+                }
+                match list.iter().position(|&m| m == dep) {
+                    Some(p) if p < at => continue,
+                    Some(p) => {
+                        list.remove(p);
+                    }
+                    None => {
+                        in_list.insert(dep);
+                    }
+                }
+                list.insert(at, dep);
+                at += 1;
+            }
         }
         Ok(list)
     }

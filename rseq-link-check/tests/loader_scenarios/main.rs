@@ -1271,3 +1271,58 @@ fn non_tls_definition_nobody_uses_is_no_reference() {
         assert!(has(&codes(&p), "non-tls-definition"));
     }
 }
+
+/// Filter objects (`DT_FILTER`, `DT_AUXILIARY`): the filtee goes into the search list just
+/// before the filter, so references to the filter's symbols (the filter's own included)
+/// bind to the filtee's definitions. A missing auxiliary filtee leaves the filter's own
+/// definitions in use; a missing `DT_FILTER` filtee stops the program.
+#[test]
+fn filter_and_auxiliary_objects_bind_to_the_filtee() {
+    for (lib, flag) in [("libfilter.so", "--filter"), ("libaux.so", "--auxiliary")] {
+        for filtee_present in [true, false] {
+            let sc = Sc::new();
+            let filtee = if filtee_present {
+                "libfiltee.so"
+            } else {
+                "libnothere.so"
+            };
+            sc.lib(
+                "libfiltee.so",
+                &def_src("libfiltee.so", RSEQ, 32, true, ""),
+                &[],
+            );
+            let filter_flag = format!("-Wl,{flag},{filtee}");
+            sc.lib(
+                lib,
+                &def_src(lib, RSEQ, 32, true, ""),
+                &[filter_flag.as_str(), "-Wl,-rpath,$ORIGIN"],
+            );
+            let link = format!("-l{}", &lib[3..lib.len() - 3]);
+            sc.exe(
+                "main",
+                &main_src(&ref_src("main", RSEQ, true), &["main", lib]),
+                &["-L.", link.as_str(), "-Wl,-rpath,$ORIGIN"],
+            );
+            let real = sc.run("main", &[]);
+            let p = sc.model("main", Options::default());
+            let order = rseq_link_check::resolve(&p, RSEQ).load_order;
+            if !filtee_present && flag == "--filter" {
+                assert_ne!(real.status, Some(0), "{}", real.stderr);
+                assert!(p.refuses_to_start(), "{order:?}");
+                assert!(has(&codes(&p), "missing-dependency"));
+                continue;
+            }
+            assert_eq!(real.status, Some(0), "{}", real.stderr);
+            assert_agrees(&real, &p, RSEQ);
+            let expect = if filtee_present { "libfiltee.so" } else { lib };
+            assert_eq!(real.binds_to("main").as_deref(), Some(expect));
+            assert_eq!(real.binds_to(lib).as_deref(), Some(expect));
+            if filtee_present {
+                // The filtee is loaded right before the filter.
+                let pos = |n: &str| order.iter().position(|m| m.ends_with(n)).unwrap();
+                assert_eq!(pos("libfiltee.so") + 1, pos(lib), "{order:?}");
+            }
+            assert!(!has(&codes(&p), "missing-dependency"));
+        }
+    }
+}
