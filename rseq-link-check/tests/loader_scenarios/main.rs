@@ -1326,3 +1326,57 @@ fn filter_and_auxiliary_objects_bind_to_the_filtee() {
         }
     }
 }
+
+/// An executable's undefined function with a non-zero value (a canonical PLT entry: a
+/// non-PIE executable takes the function's address): its JUMP_SLOT binds to the library,
+/// the library's own references bind to the executable's PLT entry, and nothing else is
+/// printed (no binding of the executable to itself), with and without the loader's own
+/// allocator lookups (`free`).
+#[test]
+fn canonical_plt_entry_binds_once() {
+    let sc = Sc::new();
+    sc.lib(
+        "liba.so",
+        "#include <stdio.h>\n\
+         int libfn(void) { return 1; }\n\
+         void probe_liba_so(void) { printf(\"fact liba %d\\n\", (int)(&libfn != 0)); }\n",
+        &[],
+    );
+    sc.exe(
+        "main",
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+         int libfn(void);\n void probe_liba_so(void);\n\
+         int main(void) {\n\
+           int (*volatile f)(void) = libfn;\n\
+           void (*volatile g)(void *) = free;\n\
+           printf(\"fact main %p %p\\n\", (void *)f, (void *)g);\n\
+           probe_liba_so();\n\
+           return f() - 1;\n\
+         }\n",
+        &["-no-pie", "-fno-pic", "-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    let real = sc.run("main", &[]);
+    assert_eq!(real.status, Some(0), "{}", real.stderr);
+    let p = sc.model("main", Options::default());
+    for sym in ["libfn", "free", "malloc"] {
+        assert_eq!(
+            model_bindings_of(&p, sym),
+            real.bindings_of(sym),
+            "{sym}\n{}",
+            real.stderr
+                .lines()
+                .filter(|l| l.contains(sym))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    // The executable's JUMP_SLOT binds to the library; nothing binds it to itself.
+    let libfn = real.bindings_of("libfn");
+    assert!(
+        libfn
+            .iter()
+            .any(|(from, _, to)| from.ends_with("main") && to.ends_with("liba.so")),
+        "{libfn:?}"
+    );
+    assert!(libfn.iter().all(|(from, _, to)| from != to), "{libfn:?}");
+}
