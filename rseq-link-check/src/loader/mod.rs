@@ -538,9 +538,13 @@ impl Process {
             missing: Vec::new(),
         };
         let interp = file.interp.clone();
-        // A statically linked executable (no PT_INTERP, no PT_DYNAMIC) runs without ld.so:
-        // nothing else is loaded and LD_PRELOAD is never read.
-        let statically_linked = interp.is_none() && file.dynamic.is_none();
+        // A statically linked executable (no PT_INTERP, and no PT_DYNAMIC, or a static PIE's
+        // dynamic section without DT_NEEDED) runs without ld.so: nothing else is loaded and
+        // LD_PRELOAD is never read.
+        let statically_linked = interp.is_none()
+            && file.dynamic.as_ref().is_none_or(|d| {
+                d.needed.is_empty() && d.flags_1 & u64::from(object::elf::DF_1_PIE) != 0
+            });
         let main_name = program.to_string_lossy().into_owned();
         let main_origin = if opts.sysroot.is_some() {
             Some(dirname(&main_name))

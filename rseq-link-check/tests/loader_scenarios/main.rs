@@ -1111,8 +1111,8 @@ fn rust_cdylib_keeps_a_private_copy() {
     assert!(has(&codes(&p), "split-instance"));
 }
 
-/// A statically linked executable (no PT_INTERP, no PT_DYNAMIC) runs without ld.so: nothing
-/// else is loaded, LD_PRELOAD is never read, and its own `__rseq_abi` is the only one. The
+/// A statically linked executable (no PT_INTERP, no PT_DYNAMIC; and a static PIE) runs
+/// without ld.so: nothing else is loaded, LD_PRELOAD is never read, and its own `__rseq_abi` is the only one. The
 /// twin is the same program linked dynamically, where the preload is loaded.
 #[test]
 fn static_executable_loads_nothing_and_ignores_preload() {
@@ -1120,29 +1120,28 @@ fn static_executable_loads_nothing_and_ignores_preload() {
     sc.lib("libp.so", &def_src("libp.so", RSEQ, 32, true, ""), &[]);
     let main = main_src(&def_src("main", RSEQ, 32, true, ""), &["main"]);
     sc.exe("main", &main, &["-static"]);
+    sc.exe("pie/main", &main, &["-static-pie", "-fPIE"]);
     sc.exe("dyn", &main, &[]);
     let pre = sc.s("libp.so");
     let opts = || Options {
         preload: Options::split_preload(&pre),
         ..Options::default()
     };
-    let real = sc.run("main", &[("LD_PRELOAD", &pre)]);
-    assert!(
-        !real.stdout.contains("own libp.so"),
-        "the preload ran in a static program:\n{}",
-        real.stdout
-    );
-    let p = sc.model("main", opts());
-    assert_agrees(&real, &p, RSEQ);
-    assert_eq!(
-        p.load_order().len(),
-        1,
-        "{:?}",
-        rseq_link_check::resolve(&p, RSEQ).load_order
-    );
-    let refs = model_refs(&p, RSEQ);
-    assert_eq!(refs.len(), 1, "{refs:?}");
-    assert_eq!(refs["main"].as_deref(), Some("main"));
+    for exe in ["main", "pie/main"] {
+        let real = sc.run(exe, &[("LD_PRELOAD", &pre)]);
+        assert!(
+            !real.stdout.contains("own libp.so"),
+            "the preload ran in a static program:\n{}",
+            real.stdout
+        );
+        let p = sc.model(exe, opts());
+        assert_agrees(&real, &p, RSEQ);
+        let order = rseq_link_check::resolve(&p, RSEQ).load_order;
+        assert_eq!(order.len(), 1, "{order:?}");
+        let refs = model_refs(&p, RSEQ);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        assert_eq!(refs["main"].as_deref(), Some("main"));
+    }
     // Twin: the dynamically linked build loads the preload (and the C library).
     let real = sc.run("dyn", &[("LD_PRELOAD", &pre)]);
     assert!(real.stdout.contains("own libp.so"), "{}", real.stdout);
