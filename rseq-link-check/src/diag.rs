@@ -385,6 +385,27 @@ loader stops with \"cannot open shared object file\" before the program runs.";
 A module requires a symbol version (SHT_GNU_verneed) that the library it names does not
 define. The real loader stops with \"version `X' not found (required by Y)\" before the
 program runs.";
+        /// An `LD_PRELOAD` (or preload file) entry is not found: the loader ignores it.
+        PreloadNotFound = "preload-not-found", Warning,
+            summary: "a preloaded object is not found; the loader ignores it and starts without it",
+            hint: "fix the path in LD_PRELOAD or /etc/ld.so.preload, or install the library",
+            explain: "\
+An entry of LD_PRELOAD (or of /etc/ld.so.preload) names an object the loader cannot open. Unlike
+a missing DT_NEEDED library this does not stop the program: ld.so prints \"ERROR: ld.so: object
+'...' from LD_PRELOAD cannot be preloaded (...): ignored.\" and starts without it, so whatever the
+preload was meant to interpose (an __rseq_abi definition, an allocator) is silently absent.";
+        /// A weak undefined thread-local reference nothing defines.
+        WeakUndefinedTls = "weak-undefined-tls", Error,
+            summary: "a weak thread-local reference is not defined anywhere: its address is meaningless",
+            hint: "link or preload the module that defines the symbol, or test for it through a non-TLS symbol (such as __rseq_offset) instead of the TLS address",
+            explain: "\
+A module references a thread-local symbol weakly (for example `extern __thread struct rseq
+__rseq_abi __attribute__((weak))`) and no loaded module defines it. The dynamic loader resolves
+an undefined weak reference to 0 and does not stop, but for TLS a 0 is not an address: the
+module's TLS relocations (DTPMOD/DTPOFF or TPOFF) compute the variable's address from module ID
+0 and offset 0, so `&__rseq_abi` is not NULL and points at the thread pointer or at unrelated
+TLS. Code that tests the address for NULL to detect a missing definition takes the wrong branch
+and reads or writes memory that is not an rseq area.";
     }
     StaticLink {
         /// The static linker refuses the link (two strong definitions, TLS meeting non-TLS).

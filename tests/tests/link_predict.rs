@@ -51,6 +51,7 @@ impl Lab {
             "main_noref",
             "lib_use",
             "nontls_ref",
+            "main_weakref",
         ] {
             run(Command::new("cc")
                 .args(["-c", "-fPIC", "-O1", "-o"])
@@ -73,6 +74,12 @@ impl Lab {
                 .arg(lab.p(&format!("{obj}.o")))
                 .arg(format!("-Wl,-soname,lib{lib}.so")));
         }
+        // A shared library whose code uses (and leaves undefined) __rseq_abi.
+        run(Command::new("cc")
+            .args(["-shared", "-fuse-ld=bfd", "-o"])
+            .arg(lab.so("libuse.so"))
+            .arg(lab.p("lib_use.o"))
+            .arg("-Wl,-soname,libuse.so"));
         std::fs::write(
             lab.p("local.map"),
             "{\n  global:\n    lib_use;\n\n  local:\n    *;\n};\n",
@@ -296,12 +303,29 @@ fn check(lab: &Lab, name: &str, args: &[String]) -> Vec<(LinkPrediction, Actual)
                     assert_eq!(actual.dynsym, None, "{ctx}");
                 }
                 OutcomeState::UndefinedWeak => {
-                    assert!(
-                        actual.symtab.is_some_and(|(d, _, b)| !d && b == "weak"),
-                        "{ctx}"
+                    assert_eq!(actual.symtab.is_some(), o.in_symtab, ".symtab\n{ctx}");
+                    if o.in_symtab {
+                        assert!(
+                            actual.symtab.is_some_and(|(d, _, b)| !d && b == "weak"),
+                            "{ctx}"
+                        );
+                    }
+                    assert_eq!(
+                        actual.dynsym,
+                        o.in_dynsym.then_some(false),
+                        ".dynsym\n{ctx}"
                     );
                 }
-                OutcomeState::Undefined => panic!("linked although undefined\n{ctx}"),
+                OutcomeState::Undefined => {
+                    // Only a shared library links with a non-weak reference nothing defines;
+                    // its .dynsym keeps the undefined entry.
+                    assert!(
+                        !p.output_kind.is_executable(),
+                        "linked although undefined\n{ctx}"
+                    );
+                    assert!(o.in_dynsym, "{ctx}");
+                    assert_eq!(actual.dynsym, Some(false), "{ctx}");
+                }
             }
             // DT_NEEDED agrees for every shared library on the line.
             for n in &p.needed {
@@ -712,4 +736,116 @@ fn static_links_and_rejections() {
     )
     .unwrap();
     check(&lab, "response_file", &[format!("@{rsp}")]);
+}
+
+#[test]
+fn shared_library_references_and_weak_tls() {
+    let lab = Lab::new();
+
+    // --no-allow-shlib-undefined (the default for executables): libuse.so references
+    // __rseq_abi, and the archive that defines it stands before the library. GNU ld has
+    // passed the archive when the reference appears and fails; lld loads the member.
+    let r = check(
+        &lab,
+        "shlib_ref_archive_before",
+        &args(
+            &lab,
+            &[
+                "%main_noref.o",
+                "%libs32.a",
+                "-L",
+                &lab.so(""),
+                "-Wl,--no-as-needed",
+                "-luse",
+            ],
+        ),
+    );
+    assert!(!r[0].1.ok && r[1].1.ok, "{:?}", (&r[0].1, &r[1].1));
+    assert!(r[0].1.stderr.contains("libuse.so: undefined reference to"));
+    assert!(code_present(&r[0].0, "link-rejected"));
+    assert!(code_present(&r[0].0, "linkers-disagree"));
+    let other = r[0].0.other_linker.as_ref().expect("lld differs");
+    assert!(other.rejections.is_empty());
+    // Twin: the archive after the library satisfies the reference for both linkers.
+    let r = check(
+        &lab,
+        "shlib_ref_archive_after",
+        &args(
+            &lab,
+            &[
+                "%main_noref.o",
+                "-L",
+                &lab.so(""),
+                "-Wl,--no-as-needed",
+                "-luse",
+                "%libs32.a",
+            ],
+        ),
+    );
+    assert!(r[0].1.ok && r[1].1.ok);
+    assert!(!code_present(&r[0].0, "link-rejected"));
+    assert!(!code_present(&r[0].0, "linkers-disagree"));
+    // Nothing defines it: both fail. Under --as-needed GNU ld drops the library unread and
+    // succeeds, lld still checks it and fails.
+    let r = check(
+        &lab,
+        "shlib_ref_nothing",
+        &args(
+            &lab,
+            &[
+                "%main_noref.o",
+                "-L",
+                &lab.so(""),
+                "-Wl,--no-as-needed",
+                "-luse",
+            ],
+        ),
+    );
+    assert!(!r[0].1.ok && !r[1].1.ok);
+    let r = check(
+        &lab,
+        "shlib_ref_as_needed",
+        &args(
+            &lab,
+            &[
+                "%main_noref.o",
+                "-L",
+                &lab.so(""),
+                "-Wl,--as-needed",
+                "-luse",
+            ],
+        ),
+    );
+    assert!(r[0].1.ok && !r[1].1.ok);
+
+    // A shared library referencing __rseq_abi that nothing on the line defines: its
+    // .dynsym holds the undefined entry, for both linkers.
+    let r = check(
+        &lab,
+        "shared_undefined",
+        &args(&lab, &["-shared", "%lib_use.o"]),
+    );
+    for (p, _) in &r {
+        assert_eq!(p.outcome.state, OutcomeState::Undefined);
+        assert!(p.outcome.in_dynsym);
+    }
+
+    // A weak undefined TLS reference in an executable: GNU ld resolves it to 0 at link time
+    // (no entry in either table), lld keeps an undefined weak .dynsym entry.
+    for (name, extra) in [("weak_tls_pie", "-pie"), ("weak_tls_no_pie", "-no-pie")] {
+        let r = check(&lab, name, &args(&lab, &[extra, "%main_weakref.o"]));
+        assert!(!r[0].0.outcome.in_dynsym && !r[0].0.outcome.in_symtab);
+        assert!(r[1].0.outcome.in_dynsym && r[1].0.outcome.in_symtab);
+        assert!(code_present(&r[0].0, "linkers-disagree"));
+    }
+    // Twin: in a shared library both linkers keep the undefined weak entry.
+    let r = check(
+        &lab,
+        "weak_tls_shared",
+        &args(&lab, &["-shared", "%main_weakref.o"]),
+    );
+    for (p, _) in &r {
+        assert!(p.outcome.in_dynsym && p.outcome.in_symtab);
+        assert!(!code_present(p, "linkers-disagree"));
+    }
 }

@@ -25,6 +25,8 @@ fn tls_align(file: &ElfFile, sym: &Symbol<'_>) -> Option<u64> {
 pub(super) struct Def {
     pub(super) module: ModuleId,
     pub(super) def: Definition,
+    /// The definition's `st_value`.
+    pub(super) value: u64,
 }
 
 /// The definitions of `name` in the modules of `order`.
@@ -44,6 +46,7 @@ pub(super) fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<De
                     .map(|v| v.name.clone());
                 out.push(Def {
                     module: id,
+                    value: s.value,
                     def: Definition {
                         module: m.name.clone(),
                         size: s.size,
@@ -71,6 +74,7 @@ pub(super) fn definitions(p: &Process, order: &[ModuleId], name: &str) -> Vec<De
             {
                 out.push(Def {
                     module: id,
+                    value: s.value,
                     def: Definition {
                         module: m.name.clone(),
                         size: s.size,

@@ -9,6 +9,7 @@ mod definitions;
 mod graph;
 mod resolve;
 mod rules;
+mod uses;
 
 use std::path::Path;
 

@@ -2,8 +2,10 @@
 //! the definition each module's code uses (and why), with the rseq findings about them.
 
 use super::definitions::definitions;
-use super::rules::{loader_diagnostics, rseq_abi_diagnostics};
+use super::rules::{loader_diagnostics, rseq_abi_diagnostics, weak_undefined_tls_diagnostics};
+use super::uses::uses_own_object;
 use super::{names, RSEQ_ABI};
+use crate::elf::SymbolKind;
 use crate::loader::bindings::{BindKind, Binding};
 use crate::loader::{ModuleId, Process};
 use crate::report::{Reference, ResolveReport, Winner};
@@ -13,6 +15,7 @@ fn how(p: &Process, b: &Binding) -> &'static str {
         BindKind::Local => "local",
         BindKind::Protected => "protected",
         BindKind::Loader => "loader",
+        BindKind::WeakUndefined => "weak-undefined",
         BindKind::Lookup => {
             let m = &p.modules[b.from];
             if b.to == Some(b.from)
@@ -57,7 +60,11 @@ pub fn resolve(p: &Process, symbol: &str) -> ResolveReport {
         targets.push((b.from, b.to, how(p, b)));
     }
     for d in &defs {
-        if !ref_modules.contains(&d.module) {
+        // A module that only defines a non-TLS object, with no code or relocation using
+        // it, references nothing.
+        let used = d.def.kind == SymbolKind::Tls
+            || uses_own_object(&p.modules[d.module].file, d.value, d.def.size);
+        if used && !ref_modules.contains(&d.module) {
             ref_modules.push(d.module);
             targets.push((d.module, Some(d.module), "static"));
         }
@@ -101,6 +108,7 @@ pub fn resolve(p: &Process, symbol: &str) -> ResolveReport {
     });
 
     let mut diagnostics = loader_diagnostics(p);
+    diagnostics.extend(weak_undefined_tls_diagnostics(p, &bindings));
     if symbol == RSEQ_ABI {
         diagnostics.extend(rseq_abi_diagnostics(p, &defs, &references, winner.as_ref()));
     }

@@ -9,6 +9,7 @@ use super::definitions::Def;
 use super::{GLIBC_RSEQ_SYMBOLS, RSEQ_ABI, RSEQ_ALIGN};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::elf::{ElfFile, SymbolKind};
+use crate::loader::bindings::{BindKind, Binding};
 use crate::loader::{LoadReason, ModuleId, Process};
 use crate::report::{Reference, Winner};
 
@@ -17,6 +18,19 @@ use crate::report::{Reference, Winner};
 pub fn loader_diagnostics(p: &Process) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for m in &p.missing {
+        if m.ignored && m.needed_by != "dlopen" {
+            // `elf/rtld.c` prints this and goes on without the object.
+            let mut diag = Diagnostic::new(
+                Code::PreloadNotFound,
+                format!(
+                    "{} (from {}) is not found: ld.so prints \"ERROR: ld.so: object '{}' from {} cannot be preloaded (cannot open shared object file): ignored.\" and starts without it",
+                    m.name, m.needed_by, m.name, m.needed_by
+                ),
+            );
+            diag.severity = Severity::Warning;
+            out.push(diag);
+            continue;
+        }
         if m.ignored {
             continue;
         }
@@ -55,6 +69,29 @@ pub fn loader_diagnostics(p: &Process) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// Weak undefined thread-local references nothing defines: the loader resolves them to
+/// module ID 0, and the address the module computes is meaningless.
+pub(super) fn weak_undefined_tls_diagnostics(p: &Process, bindings: &[Binding]) -> Vec<Diagnostic> {
+    bindings
+        .iter()
+        .filter(|b| b.how == BindKind::WeakUndefined)
+        .filter(|b| {
+            b.from_sym
+                .and_then(|s| p.modules[b.from].file.dynamic_symbol(s))
+                .is_some_and(|s| s.kind() == SymbolKind::Tls)
+        })
+        .map(|b| {
+            Diagnostic::new(
+                Code::WeakUndefinedTls,
+                format!(
+                    "{} references the thread-local {} weakly and no loaded module defines it: the loader resolves it to module ID 0, so the address the module computes is not NULL and points at no {}",
+                    p.modules[b.from].name, b.symbol, b.symbol
+                ),
+            )
+        })
+        .collect()
 }
 
 fn glibc_registrar(p: &Process) -> Option<ModuleId> {

@@ -1,4 +1,5 @@
-//! Facts from the dynamic section: SONAME, DT_NEEDED, DT_RPATH, DT_RUNPATH and flags.
+//! Facts from the dynamic section: SONAME, DT_NEEDED, DT_FILTER/DT_AUXILIARY, DT_RPATH,
+//! DT_RUNPATH and flags.
 
 use object::elf;
 use object::read::StringTable;
@@ -10,6 +11,9 @@ pub struct DynamicInfo {
     pub soname: Option<String>,
     /// `DT_NEEDED`, in order.
     pub needed: Vec<String>,
+    /// `DT_FILTER` and `DT_AUXILIARY`, in order: the objects whose definitions replace this
+    /// filter object's own.
+    pub filtees: Vec<Filtee>,
     /// `DT_RPATH` (colon-separated list, unexpanded).
     pub rpath: Option<String>,
     /// `DT_RUNPATH` (colon-separated list, unexpanded).
@@ -20,6 +24,16 @@ pub struct DynamicInfo {
     pub flags_1: u64,
     /// `DT_SYMBOLIC` present (or `DF_SYMBOLIC` in `DT_FLAGS`).
     pub symbolic: bool,
+}
+
+/// A `DT_FILTER` or `DT_AUXILIARY` entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Filtee {
+    /// The name, unexpanded.
+    pub name: String,
+    /// `DT_AUXILIARY`: the filtee is optional (the filter's own definitions serve when it is
+    /// not found); `DT_FILTER` requires it.
+    pub auxiliary: bool,
 }
 
 impl DynamicInfo {
@@ -54,6 +68,10 @@ impl DynamicInfo {
             match t as u32 {
                 _ if t == i64::from(elf::DT_NULL) => break,
                 elf::DT_NEEDED => info.needed.push(s(v)?),
+                elf::DT_FILTER | elf::DT_AUXILIARY => info.filtees.push(Filtee {
+                    name: s(v)?,
+                    auxiliary: t == i64::from(elf::DT_AUXILIARY),
+                }),
                 elf::DT_SONAME => info.soname = Some(s(v)?),
                 elf::DT_RPATH => info.rpath = Some(s(v)?),
                 elf::DT_RUNPATH => info.runpath = Some(s(v)?),

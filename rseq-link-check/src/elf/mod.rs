@@ -32,7 +32,7 @@ use object::Endianness;
 
 use crate::error::{Error, Result};
 pub use archive::Archive;
-pub use dynamic::DynamicInfo;
+pub use dynamic::{DynamicInfo, Filtee};
 pub use hash::SymbolHash;
 pub use map::{Mapping, SharedBytes};
 /// The ELF constants (`STT_*`, `SHT_*`, `R_*`, ...), under the names the specification

@@ -261,6 +261,9 @@ pub struct SharedInput {
     pub defs: HashMap<String, DynSymbol>,
     /// Undefined references (names).
     pub undefs: Vec<String>,
+    /// The non-weak ones among [`SharedInput::undefs`]: an executable link fails when nothing
+    /// defines them (`--no-allow-shlib-undefined`, both linkers' default for executables).
+    pub strong_undefs: Vec<String>,
 }
 
 impl SharedInput {
@@ -283,6 +286,7 @@ impl SharedInput {
         }
         let mut defs = HashMap::new();
         let mut undefs = Vec::new();
+        let mut strong_undefs = Vec::new();
         for sym in file.dynamic_symbols() {
             if sym.st_bind() == elf::STB_LOCAL {
                 continue;
@@ -292,6 +296,9 @@ impl SharedInput {
             }
             let name = sym.name_str();
             if sym.is_undefined() {
+                if sym.st_bind() != elf::STB_WEAK {
+                    strong_undefs.push(name.clone());
+                }
                 undefs.push(name);
                 continue;
             }
@@ -317,6 +324,7 @@ impl SharedInput {
             soname: file.soname().map(str::to_owned),
             defs,
             undefs,
+            strong_undefs,
         })
     }
 }

@@ -70,8 +70,12 @@ pub struct SymbolOutcome {
     pub kind: Option<SymType>,
     /// The definition's visibility.
     pub visibility: Option<Visibility>,
-    /// Whether the output's `.dynsym` has the symbol (defined, or undefined for `dynamic`).
+    /// Whether the output's `.dynsym` has the symbol: defined, or undefined (`dynamic`, and
+    /// `undefined` or `undefined-weak` in a dynamically linked output).
     pub in_dynsym: bool,
+    /// Whether the output's `.symtab` has an entry for the symbol when it is `undefined-weak`
+    /// (false where GNU ld resolves a weak thread-local reference of an executable to 0).
+    pub in_symtab: bool,
     /// Why a definition stays out of `.dynsym`, when it does.
     pub local_reason: Option<String>,
     /// Whether the output's own references are fixed to its own definition at link time
@@ -148,6 +152,7 @@ pub fn predict(line: &LinkLine, opts: &PredictOptions) -> Result<LinkPrediction,
     let other_outcome = ctx.outcome(&other)?;
     let differs = other_outcome.state != outcome.state
         || other_outcome.provider != outcome.provider
+        || other_outcome.in_symtab != outcome.in_symtab
         || other.rejections.is_empty() != res.rejections.is_empty();
     let other_linker = differs.then(|| OtherLinker {
         linker: other.flavor,
@@ -246,15 +251,26 @@ impl Ctx<'_> {
             kind: None,
             visibility: None,
             in_dynsym: false,
+            in_symtab: true,
             local_reason: None,
             binds_locally: false,
             referenced_by: st.referenced_by.clone(),
         };
         let Some(def) = &st.def else {
             o.state = if st.ref_strong {
+                // A shared library (or an executable linked with undefined symbols allowed)
+                // keeps the undefined entry in .dynsym for the loader to resolve.
+                o.in_dynsym = self.line.output_kind.is_dynamic();
                 OutcomeState::Undefined
             } else if st.ref_weak {
-                o.in_dynsym = self.line.output_kind.is_dynamic();
+                // GNU ld resolves a weak undefined thread-local reference of an executable
+                // to 0 at link time and writes no entry in either symbol table; lld keeps an
+                // undefined weak entry in .dynsym.
+                let resolved_at_link_time = res.flavor == LinkerFlavor::GnuLd
+                    && self.line.output_kind.is_executable()
+                    && st.ref_tls.is_some();
+                o.in_dynsym = self.line.output_kind.is_dynamic() && !resolved_at_link_time;
+                o.in_symtab = !resolved_at_link_time;
                 OutcomeState::UndefinedWeak
             } else {
                 OutcomeState::Absent
@@ -353,6 +369,13 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
                 return "fails the link".to_string();
             }
             match (&o.state, &o.provider) {
+                (OutcomeState::UndefinedWeak, _) if !o.in_symtab => {
+                    "resolves the weak reference to 0 at link time (no symbol table entry)"
+                        .to_string()
+                }
+                (OutcomeState::UndefinedWeak, _) if o.in_dynsym => {
+                    "leaves it undefined (weak) in .dynsym".to_string()
+                }
                 (s, Some(pr)) => format!("{} {pr}", state_verb(*s)),
                 (s, None) => state_verb(*s).to_string(),
             }

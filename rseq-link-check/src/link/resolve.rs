@@ -126,6 +126,9 @@ pub struct SymState {
     pub ref_other: Option<String>,
     /// A shared library on the line references it.
     pub ref_dynamic: bool,
+    /// The shared libraries on the line that reference it with a non-weak reference (index
+    /// into [`Resolution::shared`], path), in line order.
+    pub ref_dynamic_strong: Vec<(usize, String)>,
     /// A shared library on the line defines it (even if an object's definition wins).
     pub def_dynamic: bool,
     /// lld: an archive member that would supply it (archive index, member offset).
@@ -805,6 +808,10 @@ impl Resolver<'_> {
         for name in &lib.undefs {
             let st = self.res.symbols.entry(name.clone()).or_default();
             st.ref_dynamic = true;
+            if lib.strong_undefs.contains(name) {
+                st.ref_dynamic_strong
+                    .push((li, lib.path.display().to_string()));
+            }
             if st.def.is_none() {
                 if let Some(l) = st.lazy.take() {
                     self.pending.push_back(l);
@@ -877,6 +884,35 @@ impl Resolver<'_> {
                             message: format!("{rorigin}: undefined reference to `{name}'"),
                         });
                     }
+                }
+            }
+        }
+        // --no-allow-shlib-undefined, both linkers' default for an executable: a non-weak
+        // reference of a shared library on the line that nothing defines fails the link.
+        // GNU ld checks only the libraries it keeps (an --as-needed library it drops is
+        // never looked at); lld checks every one.
+        if self.line.output_kind.is_executable() {
+            if let Some(st) = self.res.symbols.get(self.watched) {
+                let lib = st.ref_dynamic_strong.iter().find(|(li, _)| {
+                    self.flavor == LinkerFlavor::Lld
+                        || self.res.shared_needed.get(*li).copied().unwrap_or(false)
+                });
+                if let (None, false, Some((_, lib))) = (&st.def, st.ref_strong, lib) {
+                    let name = self.watched;
+                    rejections.push(Rejection {
+                        kind: RejectionKind::Undefined,
+                        symbol: name.to_string(),
+                        first: lib.clone(),
+                        second: None,
+                        message: match self.flavor {
+                            LinkerFlavor::GnuLd => {
+                                format!("{lib}: undefined reference to `{name}'")
+                            }
+                            LinkerFlavor::Lld => format!(
+                                "{lib}: undefined reference to {name} [--no-allow-shlib-undefined]"
+                            ),
+                        },
+                    });
                 }
             }
         }

@@ -42,12 +42,15 @@ pub enum BindKind {
     Local,
     /// A lookup the loader performs itself (`__rtld_malloc_init_real`, vDSO set-up).
     Loader,
+    /// A weak undefined reference nothing defines: the loader resolves it to 0 (for TLS,
+    /// module ID 0 and offset 0) without printing anything.
+    WeakUndefined,
 }
 
 impl BindKind {
     /// True when `LD_DEBUG=bindings` prints this binding.
     pub fn printed(self) -> bool {
-        !matches!(self, BindKind::Local)
+        !matches!(self, BindKind::Local | BindKind::WeakUndefined)
     }
 }
 
@@ -265,7 +268,7 @@ impl Process {
                 Some(sym),
                 if protected { BindKind::Protected } else { kind },
             ),
-            None if weak_undef => return,
+            None if weak_undef => (None, None, BindKind::WeakUndefined),
             None => (None, None, kind),
         };
         let b = Binding {

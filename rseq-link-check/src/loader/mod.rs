@@ -155,9 +155,11 @@ impl Module {
 pub struct MissingFile {
     /// The name searched for.
     pub name: String,
-    /// The module that needed it.
+    /// The module that needed it; for a preload, where it was named (`LD_PRELOAD` or the
+    /// preload file's path); `dlopen` for a simulated dlopen.
     pub needed_by: String,
-    /// True for a preload, which the loader ignores with a message instead of stopping.
+    /// True for a preload (or a simulated dlopen), which the loader ignores (a preload with
+    /// a message) instead of stopping.
     pub ignored: bool,
 }
 
@@ -439,17 +441,24 @@ impl<'o> Loader<'o> {
     }
 
     /// `_dl_map_object_deps`: breadth-first over DT_NEEDED from `start`; returns the search list.
+    ///
+    /// A filter object's filtees (`DT_FILTER`, `DT_AUXILIARY`) go into the list just before
+    /// the filter, in order (one already further down the list moves up; one already before
+    /// the filter stays), so that lookups find their definitions first, and their own
+    /// dependencies are processed next. A `DT_FILTER` filtee that is not found stops the
+    /// program; a `DT_AUXILIARY` one is skipped silently.
     fn map_deps(&mut self, start: Vec<ModuleId>, reason: LoadReason) -> Result<Vec<ModuleId>> {
         let mut list = start;
         let mut in_list: std::collections::HashSet<ModuleId> = list.iter().copied().collect();
-        let mut i = 0;
-        while i < list.len() {
+        let mut done: std::collections::HashSet<ModuleId> = std::collections::HashSet::new();
+        while let Some(i) = list.iter().position(|m| !done.contains(m)) {
             let id = list[i];
-            let needed = self.modules[id]
+            done.insert(id);
+            let (needed, filtees) = self.modules[id]
                 .file
                 .dynamic
                 .as_ref()
-                .map(|d| d.needed.clone())
+                .map(|d| (d.needed.clone(), d.filtees.clone()))
                 .unwrap_or_default();
             for name in needed {
                 match self.map_object(&name, Some(id), reason)? {
@@ -468,7 +477,37 @@ impl<'o> Loader<'o> {
                     }),
                 }
             }
-            i += 1;
+            // The filter's position; each filtee goes just before it.
+            let mut at = i;
+            for filtee in filtees {
+                let Some(dep) = self.map_object(&filtee.name, Some(id), reason)? else {
+                    if !filtee.auxiliary {
+                        self.missing.push(MissingFile {
+                            name: filtee.name,
+                            needed_by: self.modules[id].name.clone(),
+                            ignored: false,
+                        });
+                    }
+                    continue;
+                };
+                if dep == id {
+                    continue;
+                }
+                if !self.modules[id].needed.contains(&dep) {
+                    self.modules[id].needed.push(dep);
+                }
+                match list.iter().position(|&m| m == dep) {
+                    Some(p) if p < at => continue,
+                    Some(p) => {
+                        list.remove(p);
+                    }
+                    None => {
+                        in_list.insert(dep);
+                    }
+                }
+                list.insert(at, dep);
+                at += 1;
+            }
         }
         Ok(list)
     }
@@ -499,6 +538,13 @@ impl Process {
             missing: Vec::new(),
         };
         let interp = file.interp.clone();
+        // A statically linked executable (no PT_INTERP, and no PT_DYNAMIC, or a static PIE's
+        // dynamic section without DT_NEEDED) runs without ld.so: nothing else is loaded and
+        // LD_PRELOAD is never read.
+        let statically_linked = interp.is_none()
+            && file.dynamic.as_ref().is_none_or(|d| {
+                d.needed.is_empty() && d.flags_1 & u64::from(object::elf::DF_1_PIE) != 0
+            });
         let main_name = program.to_string_lossy().into_owned();
         let main_origin = if opts.sysroot.is_some() {
             Some(dirname(&main_name))
@@ -509,7 +555,12 @@ impl Process {
 
         // The interpreter is loaded by the kernel; it joins the search list only if needed.
         let interp_name = interp.unwrap_or_else(|| ld.platform.default_interp.clone());
-        let interp_id = match ld.open_candidate(&interp_name) {
+        let interp_file = if statically_linked {
+            Ok(None)
+        } else {
+            ld.open_candidate(&interp_name)
+        };
+        let interp_id = match interp_file {
             Ok(Some(f)) if !ld.by_id.contains_key(&f.file_id()) => {
                 let origin = Some(dirname(&interp_name));
                 let id = ld.add(
@@ -526,17 +577,26 @@ impl Process {
 
         // Preloads: LD_PRELOAD, then the preload file.
         let mut start = vec![main];
-        let mut preload_names: Vec<String> = opts.preload.clone();
-        if let Some(file) = &opts.preload_file {
+        // Each preload with where it came from (`LD_PRELOAD` or the preload file's path).
+        let mut preload_names: Vec<(String, String)> = if statically_linked {
+            Vec::new()
+        } else {
+            opts.preload
+                .iter()
+                .map(|n| (n.clone(), "LD_PRELOAD".to_string()))
+                .collect()
+        };
+        if let (Some(file), false) = (&opts.preload_file, statically_linked) {
             if let Ok(text) = std::fs::read_to_string(ld.host_path(&file.to_string_lossy())) {
+                let source = file.to_string_lossy().into_owned();
                 preload_names.extend(
                     text.split([' ', '\t', '\n', ':'])
                         .filter(|s| !s.is_empty())
-                        .map(str::to_string),
+                        .map(|n| (n.to_string(), source.clone())),
                 );
             }
         }
-        for name in preload_names {
+        for (name, source) in preload_names {
             if opts.secure && name.contains('/') {
                 // Secure mode ignores preloads given with a path.
                 continue;
@@ -549,7 +609,7 @@ impl Process {
                 }
                 None => ld.missing.push(MissingFile {
                     name,
-                    needed_by: "LD_PRELOAD".into(),
+                    needed_by: source,
                     ignored: true,
                 }),
             }

@@ -55,11 +55,12 @@ pub struct Winner {
 pub struct Reference {
     /// The referencing module.
     pub module: String,
-    /// The module whose definition it uses; `None` when unresolved.
+    /// The module whose definition it uses; `None` when unresolved (or weak and undefined).
     pub binds_to: Option<String>,
     /// Why: `lookup` (dynamic lookup in scope order), `protected`, `symbolic` (DT_SYMBOLIC),
-    /// `deepbind`, `local` (a hidden or local symbol in `.dynsym`), or `static` (resolved by the
-    /// static linker to the module's own copy; no dynamic relocation remains).
+    /// `deepbind`, `local` (a hidden or local symbol in `.dynsym`), `static` (resolved by the
+    /// static linker to the module's own copy; no dynamic relocation remains), or
+    /// `weak-undefined` (a weak reference nothing defines: the loader resolves it to 0).
     pub how: String,
     /// The size the module was built for: its own definition's or its reference's `st_size`.
     pub size: Option<u64>,

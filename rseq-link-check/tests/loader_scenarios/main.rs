@@ -1110,3 +1110,272 @@ fn rust_cdylib_keeps_a_private_copy() {
     assert!(!rust_def.exported);
     assert!(has(&codes(&p), "split-instance"));
 }
+
+/// A statically linked executable (no PT_INTERP, no PT_DYNAMIC; and a static PIE) runs
+/// without ld.so: nothing else is loaded, LD_PRELOAD is never read, and its own `__rseq_abi` is the only one. The
+/// twin is the same program linked dynamically, where the preload is loaded.
+#[test]
+fn static_executable_loads_nothing_and_ignores_preload() {
+    let sc = Sc::new();
+    sc.lib("libp.so", &def_src("libp.so", RSEQ, 32, true, ""), &[]);
+    let main = main_src(&def_src("main", RSEQ, 32, true, ""), &["main"]);
+    sc.exe("main", &main, &["-static"]);
+    sc.exe("pie/main", &main, &["-static-pie", "-fPIE"]);
+    sc.exe("dyn", &main, &[]);
+    let pre = sc.s("libp.so");
+    let opts = || Options {
+        preload: Options::split_preload(&pre),
+        ..Options::default()
+    };
+    for exe in ["main", "pie/main"] {
+        let real = sc.run(exe, &[("LD_PRELOAD", &pre)]);
+        assert!(
+            !real.stdout.contains("own libp.so"),
+            "the preload ran in a static program:\n{}",
+            real.stdout
+        );
+        let p = sc.model(exe, opts());
+        assert_agrees(&real, &p, RSEQ);
+        let order = rseq_link_check::resolve(&p, RSEQ).load_order;
+        assert_eq!(order.len(), 1, "{order:?}");
+        let refs = model_refs(&p, RSEQ);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        assert_eq!(refs["main"].as_deref(), Some("main"));
+    }
+    // Twin: the dynamically linked build loads the preload (and the C library).
+    let real = sc.run("dyn", &[("LD_PRELOAD", &pre)]);
+    assert!(real.stdout.contains("own libp.so"), "{}", real.stdout);
+    let p = sc.model("dyn", opts());
+    let order = rseq_link_check::resolve(&p, RSEQ).load_order;
+    assert!(order.iter().any(|m| m.ends_with("/libp.so")), "{order:?}");
+    assert!(order.iter().any(|m| m.contains("libc.so.6")), "{order:?}");
+}
+
+/// A missing LD_PRELOAD entry: ld.so prints an error line and starts the program without it;
+/// the model warns naming the file. The twin preloads a library that exists.
+#[test]
+fn missing_preload_is_a_warning() {
+    let sc = Sc::new();
+    sc.lib("libp.so", &def_src("libp.so", RSEQ, 32, true, ""), &[]);
+    sc.lib("liba.so", &def_src("liba.so", RSEQ, 32, true, ""), &[]);
+    sc.exe(
+        "main",
+        &main_src("", &["liba.so"]),
+        &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    for (name, missing) in [("libnothere.so", true), ("libp.so", false)] {
+        let pre = sc.s(name);
+        let real = sc.run("main", &[("LD_PRELOAD", &pre)]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        assert_eq!(
+            real.stderr.contains("cannot be preloaded"),
+            missing,
+            "{}",
+            real.stderr
+        );
+        let p = sc.model(
+            "main",
+            Options {
+                preload: Options::split_preload(&pre),
+                ..Options::default()
+            },
+        );
+        assert_agrees(&real, &p, RSEQ);
+        assert!(!p.refuses_to_start());
+        let report = rseq_link_check::check(&p);
+        let warning = report
+            .diagnostics
+            .iter()
+            .find(|d| d.code.as_str() == "preload-not-found");
+        assert_eq!(warning.is_some(), missing, "{:?}", report.diagnostics);
+        if let Some(w) = warning {
+            assert!(w.message.contains(&pre), "{}", w.message);
+            assert_eq!(w.severity, rseq_link_check::Severity::Warning);
+        }
+    }
+}
+
+/// A weak undefined reference nothing defines: the loader resolves it to 0 and prints no
+/// binding. The model reports the reference with no target; for TLS (where the module
+/// computes a non-NULL, meaningless address from module ID 0) it is an error. The twin is a
+/// non-TLS weak reference, whose address really is NULL: no diagnostic.
+#[test]
+fn weak_undefined_reference_nothing_defines() {
+    for tls in [true, false] {
+        let sc = Sc::new();
+        let t = if tls { "__thread " } else { "" };
+        sc.lib(
+            "libw.so",
+            &format!(
+                "#include <stdio.h>\n\
+                 extern {t}{ty} {RSEQ} __attribute__((weak));\n\
+                 void probe_libw_so(void) {{ printf(\"seen libw.so %p\\n\", (void *)&{RSEQ}); }}\n",
+                ty = area(32)
+            ),
+            &["-ftls-model=initial-exec"],
+        );
+        sc.exe(
+            "main",
+            &main_src("", &["libw.so"]),
+            &["-L.", "-lw", "-Wl,-rpath,$ORIGIN"],
+        );
+        let real = sc.run("main", &[]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        let p = sc.model("main", Options::default());
+        assert_eq!(model_bindings_of(&p, RSEQ), real.bindings_of(RSEQ));
+        assert!(real.bindings_of(RSEQ).is_empty());
+        let seen = &real.seen["libw.so"];
+        assert_eq!(seen == "(nil)", !tls, "address seen: {seen}");
+        let refs = model_refs(&p, RSEQ);
+        assert_eq!(refs.get("libw.so"), Some(&None), "{refs:?}");
+        assert_eq!(has(&codes(&p), "weak-undefined-tls"), tls);
+    }
+}
+
+/// A module that only defines a non-TLS `__rseq_abi` (no code or relocation uses it)
+/// references nothing; the twin uses its definition through code the static linker bound
+/// locally (-Bsymbolic: no symbol relocation is left) and is reported as using its own.
+#[test]
+fn non_tls_definition_nobody_uses_is_no_reference() {
+    for used in [false, true] {
+        let sc = Sc::new();
+        let src = if used {
+            def_src("liba.so", RSEQ, 32, false, "")
+        } else {
+            format!(
+                "{ty} {RSEQ} __attribute__((aligned(32))) = {{ {{ 1 }} }};\n",
+                ty = area(32)
+            )
+        };
+        let extra: &[&str] = if used { &["-Wl,-Bsymbolic"] } else { &[] };
+        sc.lib("liba.so", &src, extra);
+        let probes: &[&str] = if used { &["liba.so"] } else { &[] };
+        sc.exe(
+            "main",
+            &main_src("int probe_main_unused;\n", probes),
+            &["-L.", "-Wl,--no-as-needed", "-la", "-Wl,-rpath,$ORIGIN"],
+        );
+        let real = sc.run("main", &[]);
+        assert_eq!(real.status, Some(0), "{}", real.stderr);
+        let p = sc.model("main", Options::default());
+        assert_eq!(model_bindings_of(&p, RSEQ), real.bindings_of(RSEQ));
+        let refs = model_refs(&p, RSEQ);
+        if used {
+            assert_eq!(real.binds_to("liba.so").as_deref(), Some("liba.so"));
+            assert_eq!(refs.get("liba.so"), Some(&Some("liba.so".to_string())));
+        } else {
+            assert!(refs.is_empty(), "{refs:?}");
+        }
+        // The definition itself is still wrong.
+        assert!(has(&codes(&p), "non-tls-definition"));
+    }
+}
+
+/// Filter objects (`DT_FILTER`, `DT_AUXILIARY`): the filtee goes into the search list just
+/// before the filter, so references to the filter's symbols (the filter's own included)
+/// bind to the filtee's definitions. A missing auxiliary filtee leaves the filter's own
+/// definitions in use; a missing `DT_FILTER` filtee stops the program.
+#[test]
+fn filter_and_auxiliary_objects_bind_to_the_filtee() {
+    for (lib, flag) in [("libfilter.so", "--filter"), ("libaux.so", "--auxiliary")] {
+        for filtee_present in [true, false] {
+            let sc = Sc::new();
+            let filtee = if filtee_present {
+                "libfiltee.so"
+            } else {
+                "libnothere.so"
+            };
+            sc.lib(
+                "libfiltee.so",
+                &def_src("libfiltee.so", RSEQ, 32, true, ""),
+                &[],
+            );
+            let filter_flag = format!("-Wl,{flag},{filtee}");
+            sc.lib(
+                lib,
+                &def_src(lib, RSEQ, 32, true, ""),
+                &[filter_flag.as_str(), "-Wl,-rpath,$ORIGIN"],
+            );
+            let link = format!("-l{}", &lib[3..lib.len() - 3]);
+            sc.exe(
+                "main",
+                &main_src(&ref_src("main", RSEQ, true), &["main", lib]),
+                &["-L.", link.as_str(), "-Wl,-rpath,$ORIGIN"],
+            );
+            let real = sc.run("main", &[]);
+            let p = sc.model("main", Options::default());
+            let order = rseq_link_check::resolve(&p, RSEQ).load_order;
+            if !filtee_present && flag == "--filter" {
+                assert_ne!(real.status, Some(0), "{}", real.stderr);
+                assert!(p.refuses_to_start(), "{order:?}");
+                assert!(has(&codes(&p), "missing-dependency"));
+                continue;
+            }
+            assert_eq!(real.status, Some(0), "{}", real.stderr);
+            assert_agrees(&real, &p, RSEQ);
+            let expect = if filtee_present { "libfiltee.so" } else { lib };
+            assert_eq!(real.binds_to("main").as_deref(), Some(expect));
+            assert_eq!(real.binds_to(lib).as_deref(), Some(expect));
+            if filtee_present {
+                // The filtee is loaded right before the filter.
+                let pos = |n: &str| order.iter().position(|m| m.ends_with(n)).unwrap();
+                assert_eq!(pos("libfiltee.so") + 1, pos(lib), "{order:?}");
+            }
+            assert!(!has(&codes(&p), "missing-dependency"));
+        }
+    }
+}
+
+/// An executable's undefined function with a non-zero value (a canonical PLT entry: a
+/// non-PIE executable takes the function's address): its JUMP_SLOT binds to the library,
+/// the library's own references bind to the executable's PLT entry, and nothing else is
+/// printed (no binding of the executable to itself), with and without the loader's own
+/// allocator lookups (`free`).
+#[test]
+fn canonical_plt_entry_binds_once() {
+    let sc = Sc::new();
+    sc.lib(
+        "liba.so",
+        "#include <stdio.h>\n\
+         int libfn(void) { return 1; }\n\
+         void probe_liba_so(void) { printf(\"fact liba %d\\n\", (int)(&libfn != 0)); }\n",
+        &[],
+    );
+    sc.exe(
+        "main",
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+         int libfn(void);\n void probe_liba_so(void);\n\
+         int main(void) {\n\
+           int (*volatile f)(void) = libfn;\n\
+           void (*volatile g)(void *) = free;\n\
+           printf(\"fact main %p %p\\n\", (void *)f, (void *)g);\n\
+           probe_liba_so();\n\
+           return f() - 1;\n\
+         }\n",
+        &["-no-pie", "-fno-pic", "-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+    );
+    let real = sc.run("main", &[]);
+    assert_eq!(real.status, Some(0), "{}", real.stderr);
+    let p = sc.model("main", Options::default());
+    for sym in ["libfn", "free", "malloc"] {
+        assert_eq!(
+            model_bindings_of(&p, sym),
+            real.bindings_of(sym),
+            "{sym}\n{}",
+            real.stderr
+                .lines()
+                .filter(|l| l.contains(sym))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    // The executable's JUMP_SLOT binds to the library; nothing binds it to itself.
+    let libfn = real.bindings_of("libfn");
+    assert!(
+        libfn
+            .iter()
+            .any(|(from, _, to)| from.ends_with("main") && to.ends_with("liba.so")),
+        "{libfn:?}"
+    );
+    assert!(libfn.iter().all(|(from, _, to)| from != to), "{libfn:?}");
+}
