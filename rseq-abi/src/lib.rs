@@ -89,6 +89,8 @@ pub mod glibc;
 #[cfg(feature = "std")]
 pub mod membarrier;
 #[cfg(feature = "std")]
+pub mod slice;
+#[cfg(feature = "std")]
 pub mod sys;
 #[cfg(feature = "std")]
 pub mod thread;
