@@ -9,6 +9,9 @@
 //! thread's area live or says why it cannot be ([`Unavailable`]); callers then take their
 //! fallback path.
 //!
+//! [`features`] says which fields the kernel fills in the calling thread's area, whoever
+//! registered it.
+//!
 //! Discovery rules, decided once per process:
 //!
 //! | situation | registrar | `area_offset()` | `prepare_current_thread()` |
