@@ -54,6 +54,24 @@ pub const AT_RSEQ_ALIGN: u64 = 28;
 /// including `flags`).
 pub const RSEQ_ORIG_FEATURE_SIZE: u32 = 20;
 
+/// `PR_RSEQ_SLICE_EXTENSION`: the `prctl(2)` option that queries and sets the calling
+/// thread's time-slice extension (Linux 7.0+; older kernels reject it with `EINVAL`).
+pub const PR_RSEQ_SLICE_EXTENSION: i32 = 79;
+/// `PR_RSEQ_SLICE_EXTENSION_GET`: `prctl(PR_RSEQ_SLICE_EXTENSION, GET, 0, 0, 0)` returns
+/// [`PR_RSEQ_SLICE_EXT_ENABLE`] when the extension is enabled for the thread, else 0.
+pub const PR_RSEQ_SLICE_EXTENSION_GET: u64 = 1;
+/// `PR_RSEQ_SLICE_EXTENSION_SET`: `prctl(PR_RSEQ_SLICE_EXTENSION, SET, flags, 0, 0)`
+/// enables (`flags` = [`PR_RSEQ_SLICE_EXT_ENABLE`]) or disables (0) the extension.
+pub const PR_RSEQ_SLICE_EXTENSION_SET: u64 = 2;
+/// `PR_RSEQ_SLICE_EXT_ENABLE`: the enable bit of `PR_RSEQ_SLICE_EXTENSION_SET` and of the
+/// `GET` answer.
+pub const PR_RSEQ_SLICE_EXT_ENABLE: u64 = 0x01;
+
+/// The feature size that covers `slice_ctrl` (its offset plus its 4 bytes): a kernel that
+/// reports at least this much in `AT_RSEQ_FEATURE_SIZE` knows the time-slice extension
+/// field.
+pub const RSEQ_SLICE_CTRL_FEATURE_SIZE: u32 = (offsets::RSEQ_SLICE_CTRL + 4) as u32;
+
 /// `struct rseq_slice_ctrl`: time-slice extension control word (Linux 6.19+).
 ///
 /// `request` is set by user space; `granted` is set and cleared by the kernel.
@@ -277,6 +295,41 @@ pub mod nr {
     /// loongarch64 (generic syscall table).
     pub const LOONGARCH: i64 = 293;
 }
+
+/// The `rseq_slice_yield` system call number (Linux 7.0+). Since Linux 5.1 new system calls
+/// take the same number on every architecture (424 and up; alpha adds 110, the mips ABIs
+/// add their 4000/5000/6000 bases, x32 adds `__X32_SYSCALL_BIT`), so it is 471 on x86_64,
+/// aarch64, riscv64 and loongarch64.
+pub mod nr_slice_yield {
+    /// The common number (x86_64, i386, aarch64, arm, riscv, loongarch, powerpc, s390).
+    pub const COMMON: i64 = 471;
+    /// x32: the common number with `__X32_SYSCALL_BIT`.
+    pub const X32: i64 = 0x4000_0000 + 471;
+    /// mips o32.
+    pub const MIPS_O32: i64 = 4000 + 471;
+    /// mips n64.
+    pub const MIPS_N64: i64 = 5000 + 471;
+    /// mips n32.
+    pub const MIPS_N32: i64 = 6000 + 471;
+}
+
+/// The `rseq_slice_yield` system call number of the architecture this crate is compiled
+/// for.
+pub const SYS_RSEQ_SLICE_YIELD: i64 = {
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    let n = nr_slice_yield::X32;
+    #[cfg(target_arch = "mips")]
+    let n = nr_slice_yield::MIPS_O32;
+    #[cfg(target_arch = "mips64")]
+    let n = nr_slice_yield::MIPS_N64;
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_pointer_width = "32"),
+        target_arch = "mips",
+        target_arch = "mips64"
+    )))]
+    let n = nr_slice_yield::COMMON;
+    n
+};
 
 /// The `rseq` system call number of the architecture this crate is compiled for.
 pub const SYS_RSEQ: i64 = {

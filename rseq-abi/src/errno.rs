@@ -20,6 +20,12 @@ impl Errno {
     pub const EFAULT: Errno = Errno(libc::EFAULT);
     /// `ENOSYS`: the kernel (or a seccomp filter) does not provide the system call.
     pub const ENOSYS: Errno = Errno(libc::ENOSYS);
+    /// `ENXIO`: `prctl(PR_RSEQ_SLICE_EXTENSION, SET)` on a thread with no rseq area.
+    pub const ENXIO: Errno = Errno(libc::ENXIO);
+    /// `ENOTSUPP` (524): a kernel-internal errno that leaks to user space, e.g. from
+    /// `prctl(PR_RSEQ_SLICE_EXTENSION, SET)` when the extension is disabled on the kernel
+    /// command line. Not `ENOTSUP`.
+    pub const ENOTSUPP: Errno = Errno(524);
 
     /// Wraps a raw, positive `errno` value.
     pub const fn from_raw(raw: i32) -> Errno {
@@ -48,6 +54,8 @@ impl Errno {
             libc::ENOMEM => "ENOMEM",
             libc::EACCES => "EACCES",
             libc::ENOSYS => "ENOSYS",
+            libc::ENXIO => "ENXIO",
+            524 => "ENOTSUPP",
             _ => return None,
         })
     }

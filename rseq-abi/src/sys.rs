@@ -1,7 +1,8 @@
-//! Thin wrappers of the system calls this crate makes: `rseq(2)` and `membarrier(2)`.
+//! Thin wrappers of the system calls this crate makes: `rseq(2)`, `membarrier(2)`,
+//! `rseq_slice_yield(2)` and the `prctl(PR_RSEQ_SLICE_EXTENSION)` options.
 //!
 //! Each wrapper mirrors one C call, issues it with `syscall(2)` (the C library has no
-//! wrappers for either), and returns a typed [`Errno`] on failure.
+//! wrappers for the system calls) or `prctl(2)`, and returns a typed [`Errno`] on failure.
 //!
 //! # Safety
 //!
@@ -10,7 +11,10 @@
 //! `unsafe fn`; `membarrier(2)` touches no user memory and is safe to call.
 #![allow(unsafe_code)]
 
-use crate::abi::{Rseq, SYS_RSEQ};
+use crate::abi::{
+    Rseq, PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_GET, PR_RSEQ_SLICE_EXTENSION_SET,
+    PR_RSEQ_SLICE_EXT_ENABLE, SYS_RSEQ, SYS_RSEQ_SLICE_YIELD,
+};
 use crate::Errno;
 
 /// `int rseq(struct rseq *rseq, uint32_t rseq_len, int flags, uint32_t sig)`: registers
@@ -32,6 +36,71 @@ pub unsafe fn rseq(area: *mut Rseq, len: u32, flags: i32, sig: u32) -> Result<()
     // SAFETY: the system call reads and writes only `area`, which the caller vouches for;
     // all arguments are passed by value.
     let ret = unsafe { libc::syscall(SYS_RSEQ as libc::c_long, area, len, flags, sig) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `int rseq_slice_yield(void)`: gives the CPU back at the end of a time-slice extension
+/// the kernel granted (Linux 7.0+).
+///
+/// See the kernel's `Documentation/userspace-api/rseq.rst`. `Ok(true)` when the thread
+/// yielded within the granted extension, `Ok(false)` when no extension was granted or it
+/// was already revoked; `ENOSYS` on kernels without the call.
+pub fn rseq_slice_yield() -> Result<bool, Errno> {
+    // SAFETY: the system call takes no arguments and touches no user memory.
+    let ret = unsafe { libc::syscall(SYS_RSEQ_SLICE_YIELD as libc::c_long) };
+    if ret >= 0 {
+        Ok(ret != 0)
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_GET, 0, 0, 0)`: whether the
+/// time-slice extension is enabled for the calling thread.
+///
+/// See `prctl(2)` and `Documentation/userspace-api/rseq.rst`. `EINVAL` on kernels without
+/// the extension (Linux before 7.0, or built without `CONFIG_RSEQ_SLICE_EXTENSION`).
+pub fn rseq_slice_extension_get() -> Result<bool, Errno> {
+    // SAFETY: prctl with integer arguments only; this option reads no user memory.
+    let ret = unsafe {
+        libc::prctl(
+            PR_RSEQ_SLICE_EXTENSION,
+            PR_RSEQ_SLICE_EXTENSION_GET as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if ret >= 0 {
+        Ok(ret as u64 & PR_RSEQ_SLICE_EXT_ENABLE != 0)
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// `prctl(PR_RSEQ_SLICE_EXTENSION, PR_RSEQ_SLICE_EXTENSION_SET, enable, 0, 0)`: enables or
+/// disables the time-slice extension for the calling thread.
+///
+/// See `prctl(2)` and `Documentation/userspace-api/rseq.rst`. `EINVAL` on kernels without
+/// the extension, `ENOTSUPP` when it is disabled on the kernel command line, `ENXIO` when
+/// the thread has no registered rseq area.
+pub fn rseq_slice_extension_set(enable: bool) -> Result<(), Errno> {
+    let flags = if enable { PR_RSEQ_SLICE_EXT_ENABLE } else { 0 };
+    // SAFETY: prctl with integer arguments only; the kernel updates the flags of the
+    // calling thread's registered area, which it already writes to.
+    let ret = unsafe {
+        libc::prctl(
+            PR_RSEQ_SLICE_EXTENSION,
+            PR_RSEQ_SLICE_EXTENSION_SET as libc::c_ulong,
+            flags as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
     if ret == 0 {
         Ok(())
     } else {

@@ -21,3 +21,18 @@ fn unregistered_area_layout() {
     assert_eq!(core::mem::size_of::<Rseq>(), 32);
     assert_eq!(core::mem::align_of::<RseqCs>(), 32);
 }
+
+/// The time-slice extension's numbers, as the kernel's uapi headers define them
+/// (`PR_RSEQ_SLICE_EXTENSION` in `<linux/prctl.h>`, `__NR_rseq_slice_yield` in the unified
+/// system call table).
+#[test]
+fn slice_extension_numbers() {
+    assert_eq!(abi::PR_RSEQ_SLICE_EXTENSION, 79);
+    assert_eq!(abi::PR_RSEQ_SLICE_EXTENSION_GET, 1);
+    assert_eq!(abi::PR_RSEQ_SLICE_EXTENSION_SET, 2);
+    assert_eq!(abi::PR_RSEQ_SLICE_EXT_ENABLE, 1);
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(abi::SYS_RSEQ_SLICE_YIELD, 471);
+    assert_eq!(abi::RSEQ_SLICE_CTRL_FEATURE_SIZE, 32);
+    assert_eq!(abi::RSEQ_FLAG_SLICE_EXT_DEFAULT_ON, 2);
+}

@@ -348,6 +348,21 @@ struct rseq is declared with 32-byte alignment and the rseq system call rejects 
 that is not aligned to it (EINVAL). The alignment of a TLS definition is the alignment of the
 TLS segment combined with the symbol's offset inside it; when it is below 32 the
 registration fails.";
+        /// A definition of `__rseq_abi` shorter than the fields the kernel fills, or, when
+        /// longer than 32 bytes, aligned below what the kernel asks of such a registration.
+        KernelFeatureSize = "kernel-feature-size", Warning,
+            summary: "__rseq_abi is shorter than the rseq fields the kernel fills, or aligned below what a longer registration needs",
+            hint: "size the area by getauxval(AT_RSEQ_FEATURE_SIZE) and align it to getauxval(AT_RSEQ_ALIGN) (or use the C library's area, __rseq_offset); a legacy 32-byte area keeps working without the newer fields",
+            explain: "\
+The kernel publishes how many bytes of struct rseq it fills (AT_RSEQ_FEATURE_SIZE: 20 before
+Linux 6.3, 28 from 6.3, 33 from 7.0) and the alignment it requires of an area registered with
+more than the original 32 bytes (AT_RSEQ_ALIGN: 32, then 64 from 7.0). A definition of
+__rseq_abi is registered with its own size at most, so the kernel never fills the fields past
+it: a legacy 32-byte definition keeps cpu_id, node_id, mm_cid and slice_ctrl but loses
+everything after byte 32 on Linux 7.0 (a warning). A definition longer than 32 bytes but
+aligned below AT_RSEQ_ALIGN cannot be registered with its length at all (EINVAL; an error).
+The check judges against the running machine's auxiliary vector unless --kernel-feature-size
+and --kernel-align name another kernel.";
         /// An initial-exec TLS module that would be loaded by `dlopen`.
         StaticTlsInDlopen = "static-tls-in-dlopen", Warning,
             summary: "an initial-exec TLS module would be loaded by dlopen",

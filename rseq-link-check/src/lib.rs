@@ -40,7 +40,7 @@ pub mod runtime;
 mod verify;
 pub mod wrapper;
 
-pub use analysis::{bindings, check, graph, load, resolve, RSEQ_ABI};
+pub use analysis::{bindings, check, check_for_kernel, graph, load, resolve, KernelRseq, RSEQ_ABI};
 pub use asm::{listing_for_file, AsmListing, Line, Marker, SectionListing};
 pub use diag::{Catalog, Code, Diagnostic, Severity, VerifyCode, CATALOG};
 pub use error::{Error, ExitStatus, Result};

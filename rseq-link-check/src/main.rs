@@ -36,6 +36,14 @@ enum Command {
     Check {
         #[command(flatten)]
         load: LoadArgs,
+        /// Judge __rseq_abi definitions against a kernel filling N bytes of struct rseq
+        /// (AT_RSEQ_FEATURE_SIZE; default: this machine's).
+        #[arg(long, value_name = "N")]
+        kernel_feature_size: Option<u64>,
+        /// Judge them against a kernel requiring N-byte alignment of a registration longer
+        /// than 32 bytes (AT_RSEQ_ALIGN; default: this machine's).
+        #[arg(long, value_name = "N")]
+        kernel_align: Option<u64>,
     },
     /// The load graph with winning and losing definitions, as Graphviz DOT.
     Graph {
@@ -208,10 +216,19 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
                 ColorChoice::Auto,
             )
         }
-        Some(Command::Check { load }) => {
+        Some(Command::Check {
+            load,
+            kernel_feature_size,
+            kernel_align,
+        }) => {
             let p = load.load()?;
+            let this = lc::KernelRseq::this_machine();
+            let kernel = lc::KernelRseq {
+                feature_size: kernel_feature_size.unwrap_or(this.feature_size),
+                align: kernel_align.unwrap_or(this.align),
+            };
             cli::print(
-                &lc::check(&p),
+                &lc::check_for_kernel(&p, kernel),
                 load.format(Format::Human),
                 ColorChoice::Auto,
             )

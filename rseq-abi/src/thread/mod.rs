@@ -9,6 +9,9 @@
 //! thread's area live or says why it cannot be ([`Unavailable`]); callers then take their
 //! fallback path.
 //!
+//! [`features`] says which fields the kernel fills in the calling thread's area, whoever
+//! registered it.
+//!
 //! Discovery rules, decided once per process:
 //!
 //! | situation | registrar | `area_offset()` | `prepare_current_thread()` |
@@ -38,6 +41,7 @@
 
 #[macro_use]
 mod area;
+mod extent;
 mod process;
 mod reason;
 mod registration;
@@ -62,6 +66,7 @@ compile_error!(
 use core::sync::atomic::{AtomicIsize, Ordering};
 
 pub use self::area::OWN_AREA_SYMBOL;
+pub use self::extent::Features;
 pub use self::reason::{Reason, Unavailable};
 use crate::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED};
 use crate::glibc::GlibcRseq;
@@ -209,8 +214,41 @@ pub fn registrar() -> Registrar {
 
 /// How many bytes of the area the kernel fills:
 /// `min(registered length, AT_RSEQ_FEATURE_SIZE)` (20 on kernels before 6.3).
+///
+/// The registered length is glibc's (at least 32, whatever `__rseq_size` says) or this
+/// crate's: the length planned from the auxiliary vector, or 32 once the kernel refused
+/// the planned one.
 pub fn feature_size() -> u32 {
-    process::process().feature_size
+    let p = process::process();
+    match (p.owner, registration::registered_len()) {
+        (Owner::Crate, Some(len)) => len.min(p.feature_size),
+        _ => p.feature_size,
+    }
+}
+
+/// Which fields of `struct rseq` the kernel fills in the calling thread's area: `cpu_id`
+/// (with `cpu_id_start` and the critical-section protocol), `node_id`, `mm_cid` and the
+/// time-slice extension word `slice_ctrl`.
+///
+/// One answer for every registrar: glibc's registration (its `__rseq_size` read together
+/// with `AT_RSEQ_FEATURE_SIZE`, so that glibc 2.35-2.39 reporting 32, 2.40 and backports
+/// reporting 20 and 2.41+ reporting the feature size all give the right fields), this
+/// crate's own (its registered length), and empty when the thread has no live area
+/// ([`prepare_current_thread`] fails: foreign area, rseq refused, thread exited). Like
+/// [`prepare_current_thread`], which it calls, it registers the own area on the calling
+/// thread in own-registration mode.
+pub fn features() -> Features {
+    let live = prepare_current_thread().is_ok();
+    let p = process::process();
+    let registered_len = match p.owner {
+        Owner::Glibc(g) => Some(g.registered_len()),
+        Owner::Crate => registration::registered_len(),
+        Owner::GlibcFailed => None,
+    };
+    extent::features_of(
+        registered_len.filter(|_| live),
+        crate::auxv::rseq_feature_size(),
+    )
 }
 
 /// glibc's exported `__rseq_offset`, `__rseq_size` and `__rseq_flags`, when present.

@@ -20,7 +20,7 @@
 use std::sync::OnceLock;
 
 use super::arch;
-use super::area::OWN_AREA_LEN;
+use super::extent::planned_own_len;
 use crate::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_ORIG_FEATURE_SIZE};
 use crate::glibc::{self, GlibcRseq};
 
@@ -69,12 +69,12 @@ fn decide() -> Process {
     let (offset, owner, registered_len) = match glibc {
         Some(g) if g.size > 0 => {
             if cpu_id_at(g.offset) == RSEQ_CPU_ID_REGISTRATION_FAILED {
-                (own_offset, Owner::GlibcFailed, OWN_AREA_LEN)
+                (own_offset, Owner::GlibcFailed, planned_own_len())
             } else {
                 (g.offset, Owner::Glibc(g), g.registered_len())
             }
         }
-        _ => (own_offset, Owner::Crate, OWN_AREA_LEN),
+        _ => (own_offset, Owner::Crate, planned_own_len()),
     };
     Process {
         offset,

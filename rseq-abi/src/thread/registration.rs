@@ -5,7 +5,13 @@
 //! success means this crate registers (each thread registers lazily, on its first call to
 //! `prepare_current_thread`); `EINVAL`/`EBUSY` means someone registered an area we do not
 //! know ([`Reason::Foreign`]); `ENOSYS`/`EPERM` (and any other errno) means rseq is refused
-//! ([`Reason::Refused`]). A thread that registered arms a `thread_local!` guard whose
+//! ([`Reason::Refused`]).
+//!
+//! The first attempt uses the length `extent` plans from the auxiliary vector (32 on
+//! kernels that fill no more than 32 bytes, the kernel's `sizeof(struct rseq)` past that);
+//! when the kernel refuses a longer length with `EINVAL` it retries with the original 32
+//! bytes, and the length that worked is the process's: every other thread registers with
+//! it, and each thread unregisters with the length it registered (the kernel insists). A thread that registered arms a `thread_local!` guard whose
 //! destructor unregisters before the thread's static TLS block is freed; once that ran,
 //! the thread never registers again (later TLS destructors get [`Reason::ThreadExited`]
 //! and take their fallback path).
@@ -15,9 +21,9 @@ use std::cell::Cell;
 use std::sync::OnceLock;
 
 use super::arch;
-use super::area::OWN_AREA_LEN;
+use super::extent::planned_own_len;
 use super::reason::Reason;
-use crate::abi::{Rseq, RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
+use crate::abi::{Rseq, ORIG_RSEQ_SIZE, RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
 use crate::{sys, Errno};
 
 /// The thread never registered the own area.
@@ -32,6 +38,8 @@ const EXITED: u8 = 3;
 
 thread_local! {
     static STATE: Cell<u8> = const { Cell::new(UNREGISTERED) };
+    /// The length this thread registered the own area with (`REGISTERED` only).
+    static LEN: Cell<u32> = const { Cell::new(ORIG_RSEQ_SIZE) };
     /// Why this thread's own attempt failed after the process verdict was `Ok` (another
     /// area registered on this thread): remembered so that later calls stay cheap.
     static FAILED: Cell<Option<Reason>> = const { Cell::new(None) };
@@ -45,14 +53,16 @@ impl Drop for ExitGuard {
     fn drop(&mut self) {
         let previous = STATE.with(|s| s.replace(EXITED));
         if previous == REGISTERED {
+            let len = LEN.with(Cell::get);
             // SAFETY: unregistering the area this thread registered, with the same length
             // and signature; the kernel stops writing to it.
-            let _ = unsafe { sys::rseq(own_area(), OWN_AREA_LEN, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
+            let _ = unsafe { sys::rseq(own_area(), len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
         }
     }
 }
 
-static VERDICT: OnceLock<Result<(), Reason>> = OnceLock::new();
+/// The process verdict: `Ok(length every thread registers with)` or why nobody can.
+static VERDICT: OnceLock<Result<u32, Reason>> = OnceLock::new();
 
 /// The calling thread's own area.
 pub(crate) fn own_area() -> *mut Rseq {
@@ -61,7 +71,12 @@ pub(crate) fn own_area() -> *mut Rseq {
 
 /// The process verdict on own registration, if one was reached.
 pub(crate) fn verdict() -> Option<Result<(), Reason>> {
-    VERDICT.get().copied()
+    VERDICT.get().map(|v| v.map(drop))
+}
+
+/// The length the process registers its own areas with, once the verdict is `Ok`.
+pub(crate) fn registered_len() -> Option<u32> {
+    VERDICT.get().and_then(|v| v.ok())
 }
 
 /// Registers the own area on the calling thread (idempotent).
@@ -84,34 +99,62 @@ pub(crate) fn register_current_thread() -> Result<(), Reason> {
     }
     let mut mine = None;
     let verdict = *VERDICT.get_or_init(|| {
-        let r = attempt();
+        let r = attempt(planned_own_len(), true);
         mine = Some(r);
         r
     });
     match mine {
-        Some(r) => r,
+        Some(r) => r.map(drop),
         None => verdict
-            .and_then(|()| attempt())
+            .and_then(|len| attempt(len, false))
+            .map(drop)
             .inspect_err(|&r| FAILED.with(|f| f.set(Some(r)))),
     }
 }
 
-fn attempt() -> Result<(), Reason> {
+/// Registers the own area with `len` bytes (and, when `fall_back`, with the original 32
+/// when the kernel refuses `len` with `EINVAL`); the length registered, or why not.
+fn attempt(len: u32, fall_back: bool) -> Result<u32, Reason> {
     let area = own_area();
-    // SAFETY: `area` is this thread's own static-TLS area: 32 bytes, 32-aligned, valid
-    // until the thread's TLS block is freed, which happens only after `ExitGuard` (armed
-    // by the caller) unregistered it.
-    match unsafe { sys::rseq(area, OWN_AREA_LEN, 0, RSEQ_SIG) } {
-        Ok(()) => {
+    let registered = register_with_fallback(len, fall_back, |len| {
+        // SAFETY: `area` is this thread's own static-TLS area: `OWN_AREA_CAPACITY` bytes
+        // (at least `len`, which `extent` bounds by it), aligned to `OWN_AREA_ALIGN` (at
+        // least the `AT_RSEQ_ALIGN` `extent` checked), valid until the thread's TLS block
+        // is freed, which happens only after `ExitGuard` (armed by the caller)
+        // unregistered it.
+        unsafe { sys::rseq(area, len, 0, RSEQ_SIG) }
+    });
+    match registered {
+        Ok(len) => {
+            LEN.with(|l| l.set(len));
             STATE.with(|s| s.set(REGISTERED));
-            Ok(())
+            Ok(len)
         }
-        Err(e) if e == Errno::EBUSY && cpu_id(area) >= 0 => {
+        Err((len, e)) if e == Errno::EBUSY && cpu_id(area) >= 0 => {
             STATE.with(|s| s.set(SHARED));
-            Ok(())
+            Ok(len)
         }
-        Err(e) if e == Errno::EINVAL || e == Errno::EBUSY => Err(Reason::Foreign(e)),
-        Err(e) => Err(Reason::Refused(e)),
+        Err((_, e)) if e == Errno::EINVAL || e == Errno::EBUSY => Err(Reason::Foreign(e)),
+        Err((_, e)) => Err(Reason::Refused(e)),
+    }
+}
+
+/// Calls `register(len)`; when that fails with `EINVAL`, `len` is longer than the
+/// original 32 bytes and `fall_back` is set, calls `register(32)`. Returns the length that
+/// was accepted, or the last length tried and its errno.
+fn register_with_fallback(
+    len: u32,
+    fall_back: bool,
+    mut register: impl FnMut(u32) -> Result<(), Errno>,
+) -> Result<u32, (u32, Errno)> {
+    match register(len) {
+        Ok(()) => Ok(len),
+        Err(e) if e == Errno::EINVAL && fall_back && len != ORIG_RSEQ_SIZE => {
+            register(ORIG_RSEQ_SIZE)
+                .map(|()| ORIG_RSEQ_SIZE)
+                .map_err(|e| (ORIG_RSEQ_SIZE, e))
+        }
+        Err(e) => Err((len, e)),
     }
 }
 
@@ -135,12 +178,84 @@ fn probe() -> Option<Errno> {
     match unsafe {
         sys::rseq(
             core::ptr::null_mut(),
-            OWN_AREA_LEN,
+            ORIG_RSEQ_SIZE,
             RSEQ_FLAG_UNREGISTER,
             RSEQ_SIG,
         )
     } {
         Err(e) if e == Errno::ENOSYS || e == Errno::EPERM => Some(e),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{own_area, register_with_fallback};
+    use crate::thread::area::OWN_AREA_ALIGN;
+    use crate::Errno;
+
+    /// A simulated kernel that accepts the lengths in `accepted` and refuses others with
+    /// `EINVAL`, recording every call.
+    fn kernel<'a>(
+        accepted: &'a [u32],
+        calls: &'a mut Vec<u32>,
+    ) -> impl FnMut(u32) -> Result<(), Errno> + 'a {
+        move |len| {
+            calls.push(len);
+            if accepted.contains(&len) {
+                Ok(())
+            } else {
+                Err(Errno::EINVAL)
+            }
+        }
+    }
+
+    #[test]
+    fn longer_length_accepted() {
+        let mut calls = Vec::new();
+        assert_eq!(
+            register_with_fallback(64, true, kernel(&[32, 64], &mut calls)),
+            Ok(64)
+        );
+        assert_eq!(calls, [64]);
+    }
+
+    #[test]
+    fn longer_length_refused_falls_back_to_32() {
+        let mut calls = Vec::new();
+        assert_eq!(
+            register_with_fallback(64, true, kernel(&[32], &mut calls)),
+            Ok(32)
+        );
+        assert_eq!(calls, [64, 32]);
+    }
+
+    #[test]
+    fn no_fallback_for_other_threads_or_other_errors() {
+        let mut calls = Vec::new();
+        let r = register_with_fallback(64, false, kernel(&[32], &mut calls));
+        assert_eq!(r, Err((64, Errno::EINVAL)));
+        assert_eq!(calls, [64]);
+        let r = register_with_fallback(64, true, |_| Err(Errno::ENOSYS));
+        assert_eq!(r, Err((64, Errno::ENOSYS)));
+        // A foreign area: both lengths are refused; the errno of the last try is kept.
+        let mut calls = Vec::new();
+        let r = register_with_fallback(64, true, kernel(&[], &mut calls));
+        assert_eq!(r, Err((32, Errno::EINVAL)));
+        assert_eq!(calls, [64, 32]);
+        // 32 is never retried.
+        let mut calls = Vec::new();
+        let r = register_with_fallback(32, true, kernel(&[], &mut calls));
+        assert_eq!(r, Err((32, Errno::EINVAL)));
+        assert_eq!(calls, [32]);
+    }
+
+    /// Every thread's own area is aligned as declared.
+    #[test]
+    fn own_area_is_aligned() {
+        assert_eq!(own_area() as usize % OWN_AREA_ALIGN as usize, 0);
+        std::thread::spawn(|| assert_eq!(own_area() as usize % OWN_AREA_ALIGN as usize, 0))
+            .join()
+            .unwrap();
     }
 }

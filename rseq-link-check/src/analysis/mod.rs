@@ -7,6 +7,7 @@ mod bindings;
 mod check;
 mod definitions;
 mod graph;
+mod kernel;
 mod resolve;
 mod rules;
 mod uses;
@@ -17,8 +18,9 @@ use crate::error::Result;
 use crate::loader::{ModuleId, Options, Process};
 
 pub use bindings::bindings;
-pub use check::check;
+pub use check::{check, check_for_kernel};
 pub use graph::graph;
+pub use kernel::KernelRseq;
 pub use resolve::resolve;
 pub use rules::loader_diagnostics;
 

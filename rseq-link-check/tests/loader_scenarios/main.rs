@@ -9,7 +9,7 @@ mod harness;
 use harness::*;
 use std::process::Command;
 
-use rseq_link_check::{DlopenMode, Options};
+use rseq_link_check::{DlopenMode, KernelRseq, Options, Severity};
 
 const RSEQ: &str = "__rseq_abi";
 
@@ -682,6 +682,120 @@ fn own_registration_under_glibc_and_alignment() {
             assert_eq!(has(&c, "under-aligned"), name == "under", "{name}: {c:?}");
             assert_eq!(real.facts["addr_mod_32"] != "0", name == "under");
         }
+    }
+}
+
+/// `__rseq_abi` definitions judged against Linux 7.0's extensible ABI
+/// (`AT_RSEQ_FEATURE_SIZE` 33, `AT_RSEQ_ALIGN` 64): a legacy 32-byte, 32-aligned definition
+/// is a warning saying what is lost; its twin sized and aligned for that kernel (64 bytes,
+/// 64-aligned) is clean; a 64-byte definition only 32-aligned is an error. On this machine's
+/// kernel (28/32) all three register with their own length for real (glibc's registration
+/// off), the kernel fills them, and none is flagged.
+#[test]
+fn definitions_against_the_kernel_feature_size() {
+    let register = |len: usize| {
+        format!(
+            "#include <stdio.h>\n#include <errno.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n\
+            extern __thread char __rseq_abi[];\n\
+            void probe_liba_so(void) {{\n\
+              long r = syscall(334, __rseq_abi, {len}, 0, 0x53053053);\n\
+              printf(\"register %s\\n\", r == 0 ? \"ok\" : errno == EINVAL ? \"EINVAL\" : \"other\");\n\
+              printf(\"cpu_live %d\\n\", ((volatile int *)__rseq_abi)[1] >= 0);\n\
+              printf(\"addr_mod_64 %lu\\n\", (unsigned long)__rseq_abi % 64);\n\
+            }}\n"
+        )
+    };
+    let legacy = "__thread char __rseq_abi[32] __attribute__((aligned(32)));\n";
+    let sized = "__thread char __rseq_abi[64] __attribute__((aligned(64)));\n";
+    // 64 bytes at offset 32 of a 64-byte aligned TLS block: 32-aligned only.
+    let misaligned = "__asm__(\".section .tbss,\\\"awT\\\",@nobits\\n.balign 64\\nblk: .zero 32\\n.globl __rseq_abi\\n.type __rseq_abi,@object\\n.size __rseq_abi,64\\n__rseq_abi: .zero 64\\n.text\\n\");\n";
+    let linux_7_0 = KernelRseq {
+        feature_size: 33,
+        align: 64,
+    };
+    let tunables = "glibc.pthread.rseq=0";
+    for (name, def, len) in [
+        ("legacy", legacy, 32),
+        ("sized", sized, 64),
+        ("misaligned", misaligned, 64),
+    ] {
+        let sc = Sc::new();
+        sc.lib("liba.so", &format!("{def}{}", register(len)), &[]);
+        sc.exe(
+            "main",
+            &main_src("", &["liba.so"]),
+            &["-L.", "-la", "-Wl,-rpath,$ORIGIN"],
+        );
+        let real = sc.run("main", &[("GLIBC_TUNABLES", tunables)]);
+        assert_eq!(real.facts["register"], "ok", "{name}: {}", real.stdout);
+        assert_eq!(real.facts["cpu_live"], "1", "{name}");
+        if name != "legacy" {
+            // (The legacy area is 32-aligned: either answer.)
+            assert_eq!(real.facts["addr_mod_64"] == "32", name == "misaligned");
+        }
+        let p = sc.model(
+            "main",
+            Options {
+                glibc_tunables: Some(tunables.to_string()),
+                ..Options::default()
+            },
+        );
+        let here = rseq_link_check::check_for_kernel(
+            &p,
+            KernelRseq {
+                feature_size: 28,
+                align: 32,
+            },
+        );
+        assert!(
+            here.diagnostics
+                .iter()
+                .all(|d| d.code.as_str() != "kernel-feature-size"),
+            "{name}: {:?}",
+            here.diagnostics
+        );
+        let newer = rseq_link_check::check_for_kernel(&p, linux_7_0);
+        let found: Vec<_> = newer
+            .diagnostics
+            .iter()
+            .filter(|d| d.code.as_str() == "kernel-feature-size")
+            .collect();
+        match name {
+            "legacy" => {
+                assert_eq!(found.len(), 1, "{found:?}");
+                assert_eq!(found[0].severity, Severity::Warning);
+                assert!(
+                    found[0].message.contains("loses bytes 32..33"),
+                    "{}",
+                    found[0].message
+                );
+            }
+            "sized" => assert!(found.is_empty(), "{found:?}"),
+            _ => {
+                assert_eq!(found.len(), 1, "{found:?}");
+                assert_eq!(found[0].severity, Severity::Error);
+                assert!(found[0].message.contains("EINVAL"), "{}", found[0].message);
+            }
+        }
+        // The command line takes the kernel's values.
+        let out = Command::new(env!("CARGO_BIN_EXE_rseq-link-check"))
+            .args(["check", "--glibc-tunables", tunables])
+            .args([
+                "--kernel-feature-size",
+                "33",
+                "--kernel-align",
+                "64",
+                "--json",
+            ])
+            .arg(sc.p("main"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.contains("\"kernel-feature-size\""),
+            name != "sized",
+            "{name}: {stdout}"
+        );
     }
 }
 
