@@ -4,15 +4,13 @@
 //! produced here, and the time-slice extension reporting "unsupported" cleanly. Each
 //! scenario runs in a child process with its own environment.
 
-mod common;
-
-use common::{in_child, in_child_with, Child, Env};
 use rseq_abi::abi::{
     offsets, Rseq, RSEQ_FLAG_SLICE_EXT_DEFAULT_ON, RSEQ_FLAG_UNREGISTER, RSEQ_SIG,
 };
 use rseq_abi::slice::{self, Unsupported};
 use rseq_abi::thread::{self, Features, Reason};
 use rseq_abi::{sys, Errno};
+use rseq_testkit::child::{in_child, in_child_with, Child, Env};
 
 /// Room for a long registration, 64-byte aligned.
 #[repr(C, align(64))]
