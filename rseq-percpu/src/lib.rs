@@ -57,6 +57,7 @@ extern crate self as rseq_percpu;
 
 mod attempt;
 mod cache_padded;
+mod capacity;
 mod counter;
 mod index;
 mod ring;
@@ -70,6 +71,7 @@ mod testing;
 
 pub use self::attempt::aborted_sections;
 pub use self::cache_padded::CachePadded;
+pub use self::capacity::CapacityError;
 pub use self::counter::PerCpuCounter;
 pub use self::index::{CpuId, IndexKind, MmCid, Slot};
 pub use self::ring::PerCpuRing;
