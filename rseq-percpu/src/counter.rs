@@ -20,6 +20,8 @@
 //! test %rax, %rax              ;   compared with its "undecided" sentinel 0
 //! jz   first_call
 //! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
+//! cmp  LEN(%rdi), %rdx         ; index below the word count? (never taken on a
+//! jae  fallback                ;   healthy system: see `PerCpu`)
 //! shl  $7, %rsi ; add ...      ; &words[cpu] (128-byte slots)
 //! lea  desc(%rip), %r9
 //! mov  %r9, %fs:8(%rax)        ; arm the descriptor (rseq_cs)
