@@ -154,12 +154,24 @@ impl<T: fmt::Debug> fmt::Debug for PerCpu<T> {
 
 /// The number of slots of every [`PerCpu`]: the possible-CPU count, guarded from below by
 /// what the first creating thread can observe directly (see the module docs). Decided once.
+///
+/// Without a lock (0 is "not yet"): a thread that finds no count computes one and the
+/// first to store it wins, so that nothing waits on another thread (the child of a `fork`
+/// taken while another thread was computing it would wait forever on a `OnceLock`).
 pub(crate) fn slot_count() -> usize {
-    static SLOTS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *SLOTS.get_or_init(|| {
-        let possible = rseq_abi::cpu::possible_cpus();
-        possible.max(affinity_bound()).max(configured_cpus())
-    })
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static SLOTS: AtomicUsize = AtomicUsize::new(0);
+    match SLOTS.load(Ordering::Relaxed) {
+        0 => {
+            let possible = rseq_abi::cpu::possible_cpus();
+            let count = possible.max(affinity_bound()).max(configured_cpus()).max(1);
+            match SLOTS.compare_exchange(0, count, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => count,
+                Err(first) => first,
+            }
+        }
+        count => count,
+    }
 }
 
 /// Highest CPU in the calling thread's affinity mask + 1 (0 if it cannot be read).

@@ -5,17 +5,24 @@
 //! success means this crate registers (each thread registers lazily, on its first call to
 //! `prepare_current_thread`); `EINVAL`/`EBUSY` means someone registered an area we do not
 //! know ([`Reason::Foreign`]); `ENOSYS`/`EPERM` (and any other errno) means rseq is refused
-//! ([`Reason::Refused`]). A thread that registered arms a `thread_local!` guard whose
-//! destructor unregisters before the thread's static TLS block is freed; once that ran,
-//! the thread never registers again (later TLS destructors get [`Reason::ThreadExited`]
-//! and take their fallback path).
+//! ([`Reason::Refused`]). A thread that registered arms a thread-exit hook (see
+//! `exit_key`) whose destructor unregisters before the thread's static TLS block is freed;
+//! once that ran, the thread never registers again (later destructors get
+//! [`Reason::ThreadExited`] and take their fallback path).
+//!
+//! Registration may run in a signal handler (a section's abort path): it allocates
+//! nothing and takes no lock. The per-thread state is in `const`-initialised
+//! `thread_local!`s without destructors (plain static TLS), the exit hook is a
+//! `pthread_setspecific`, and the process-wide answers are [`PublishOnce`]s, which never
+//! wait.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::OnceLock;
 
 use super::arch;
 use super::area::OWN_AREA_LEN;
+use super::exit_key;
+use super::once::PublishOnce;
 use super::reason::Reason;
 use crate::abi::{Rseq, RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
 use crate::{sys, Errno};
@@ -35,24 +42,19 @@ thread_local! {
     /// Why this thread's own attempt failed after the process verdict was `Ok` (another
     /// area registered on this thread): remembered so that later calls stay cheap.
     static FAILED: Cell<Option<Reason>> = const { Cell::new(None) };
-    static EXIT_GUARD: ExitGuard = const { ExitGuard };
 }
 
-/// Unregisters the own area when the thread's TLS destructors run.
-struct ExitGuard;
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        let previous = STATE.with(|s| s.replace(EXITED));
-        if previous == REGISTERED {
-            // SAFETY: unregistering the area this thread registered, with the same length
-            // and signature; the kernel stops writing to it.
-            let _ = unsafe { sys::rseq(own_area(), OWN_AREA_LEN, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
-        }
+/// The thread-exit hook: unregisters the own area when the thread exits.
+pub(crate) unsafe extern "C" fn unregister_at_exit(_armed: *mut core::ffi::c_void) {
+    let previous = STATE.with(|s| s.replace(EXITED));
+    if previous == REGISTERED {
+        // SAFETY: unregistering the area this thread registered, with the same length
+        // and signature; the kernel stops writing to it.
+        let _ = unsafe { sys::rseq(own_area(), OWN_AREA_LEN, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
     }
 }
 
-static VERDICT: OnceLock<Result<(), Reason>> = OnceLock::new();
+static VERDICT: PublishOnce<Result<(), Reason>> = PublishOnce::new();
 
 /// The calling thread's own area.
 pub(crate) fn own_area() -> *mut Rseq {
@@ -61,7 +63,7 @@ pub(crate) fn own_area() -> *mut Rseq {
 
 /// The process verdict on own registration, if one was reached.
 pub(crate) fn verdict() -> Option<Result<(), Reason>> {
-    VERDICT.get().copied()
+    VERDICT.get()
 }
 
 /// Registers the own area on the calling thread (idempotent).
@@ -72,28 +74,23 @@ pub(crate) fn register_current_thread() -> Result<(), Reason> {
         _ => {}
     }
     if let Some(Err(r)) = VERDICT.get() {
-        return Err(*r);
+        return Err(r);
     }
     if let Some(r) = FAILED.with(Cell::get) {
         return Err(r);
     }
-    // Arm the exit guard first: when it cannot be armed the thread is already exiting.
-    if EXIT_GUARD.try_with(|_| ()).is_err() {
+    // Arm the exit hook first: without it the area could not be unregistered at exit.
+    if !exit_key::arm(unregister_at_exit) {
         STATE.with(|s| s.set(EXITED));
         return Err(Reason::ThreadExited);
     }
-    let mut mine = None;
-    let verdict = *VERDICT.get_or_init(|| {
-        let r = attempt();
-        mine = Some(r);
-        r
-    });
-    match mine {
-        Some(r) => r,
-        None => verdict
-            .and_then(|()| attempt())
-            .inspect_err(|&r| FAILED.with(|f| f.set(Some(r)))),
+    // The first attempt in the process settles the verdict; a thread that finds it
+    // settled `Ok` still attempts its own registration, remembered when it fails.
+    let r = attempt();
+    if let (Ok(()), Err(reason)) = (VERDICT.publish(r), r) {
+        FAILED.with(|f| f.set(Some(reason)));
     }
+    r
 }
 
 fn attempt() -> Result<(), Reason> {
@@ -122,8 +119,8 @@ fn cpu_id(area: *mut Rseq) -> i32 {
 
 /// Why `rseq(2)` is refused in this process, probed once (see [`probe`]).
 pub(crate) fn probe_refusal() -> Option<Errno> {
-    static PROBED: OnceLock<Option<Errno>> = OnceLock::new();
-    *PROBED.get_or_init(probe)
+    static PROBED: PublishOnce<Option<Errno>> = PublishOnce::new();
+    PROBED.get_or_publish(probe)
 }
 
 /// Probes whether `rseq(2)` can be called at all, without side effects: unregistering
