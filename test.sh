@@ -10,3 +10,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo test --workspace
 # The ABI types alone build without std.
 cargo build -p rseq-abi --no-default-features
+# The fallback structures under the loom model checker (own target directory: other flags).
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p rseq-percpu --lib --release loom

@@ -93,6 +93,7 @@ mod cache_padded;
 mod capacity;
 mod counter;
 mod index;
+mod primitive;
 mod ring;
 mod ring_copy;
 mod shared;
