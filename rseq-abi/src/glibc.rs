@@ -22,14 +22,14 @@
 //! is looked up. `__rseq_size` is 0 when glibc did not register
 //! (`glibc.pthread.rseq=0`).
 //!
-//! In a statically linked program (`-C target-feature=+crt-static`) `dlsym` cannot see
-//! them; there weak references, which the static linker resolves to the C library's
+//! In a statically linked program (`-C target-feature=+crt-static`) there is no loaded
+//! libc.so.6 for `dlopen` to return; there weak references, which the static linker resolves to the C library's
 //! definitions or to 0, find them (x86_64 and aarch64). Weak references are used only in
 //! static links: in a dynamic link they would record a hard `GLIBC_2.35` version need.
 //!
 //! # Safety
 //!
-//! Uses `unsafe` to call `dlvsym(3)`, to load weak symbol addresses from the GOT, and to
+//! Uses `unsafe` to call `dlopen(3)`, `dlvsym(3)` and `dlclose(3)`, to load weak symbol addresses from the GOT, and to
 //! read the C library's exported variables.
 #![allow(unsafe_code)]
 
