@@ -104,7 +104,13 @@ fn attempt() -> Result<(), Reason> {
             Ok(())
         }
         Err(e) if e == Errno::EBUSY && cpu_id(area) >= 0 => {
-            STATE.with(|s| s.set(SHARED));
+            // Registered already: by another module sharing the area, or by a signal
+            // handler that interrupted this registration (then it stays ours to undo).
+            STATE.with(|s| {
+                if s.get() != REGISTERED {
+                    s.set(SHARED);
+                }
+            });
             Ok(())
         }
         Err(e) if e == Errno::EINVAL || e == Errno::EBUSY => Err(Reason::Foreign(e)),
