@@ -64,26 +64,21 @@ fn ten_thousand_threads() {
     }
 }
 
-/// Runs after the crate's exit destructor because it was armed before it (TLS destructors
-/// run in reverse order of registration).
+/// A Rust `thread_local!` destructor: runs before the crate's exit hook (a pthread key
+/// destructor, which glibc calls after every `thread_local` destructor), so critical
+/// sections in `thread_local` destructors still find the area registered.
 struct LaterDestructor;
 
 impl Drop for LaterDestructor {
     fn drop(&mut self) {
-        // The crate's destructor unregistered the area: registering it again succeeds.
-        // SAFETY: the own area is this thread's static TLS, still allocated while TLS
-        // destructors run; it is unregistered again right below.
-        let r = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
-        // SAFETY: unregistering what was just registered.
-        let u = unsafe { sys::rseq(thread::own_area(), 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
-        // And the crate refuses to register again from a later destructor.
         let p = thread::prepare_current_thread();
-        let ok = r == Ok(()) && u == Ok(()) && p == Err(Unavailable(Reason::ThreadExited));
-        if !ok {
-            eprintln!("after exit: register {r:?}, unregister {u:?}, prepare {p:?}");
+        // SAFETY: the own area is this thread's registered area: the call fails.
+        let again = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
+        if p != Ok(()) || again != Err(rseq_abi::Errno::EBUSY) {
+            eprintln!("in a thread_local destructor: prepare {p:?}, register again {again:?}");
             std::process::abort();
         }
-        println!("exit destructor verified");
+        println!("thread_local destructor still registered");
     }
 }
 
@@ -91,17 +86,49 @@ thread_local! {
     static LATER: LaterDestructor = const { LaterDestructor };
 }
 
+/// A pthread key destructor for a key created after the crate's (at load time): glibc
+/// runs key destructors in key order, so this runs after the crate's exit hook.
+unsafe extern "C" fn after_exit_hook(_value: *mut libc::c_void) {
+    // The crate's hook unregistered the area: registering it again succeeds.
+    // SAFETY: the own area is this thread's static TLS, still allocated while key
+    // destructors run; it is unregistered again right below.
+    let r = unsafe { sys::rseq(thread::own_area(), 32, 0, RSEQ_SIG) };
+    // SAFETY: unregistering what was just registered.
+    let u = unsafe { sys::rseq(thread::own_area(), 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
+    // And the crate refuses to register again from a later destructor.
+    let p = thread::prepare_current_thread();
+    let ok = r == Ok(()) && u == Ok(()) && p == Err(Unavailable(Reason::ThreadExited));
+    if !ok {
+        eprintln!("after exit: register {r:?}, unregister {u:?}, prepare {p:?}");
+        std::process::abort();
+    }
+    println!("exit destructor verified");
+}
+
 #[test]
 fn unregisters_at_thread_exit() {
     let out = in_child("unregisters_at_thread_exit", Env::NoGlibcRseq, || {
-        std::thread::spawn(|| {
+        assert!(thread::decided_at_load());
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: `key` is writable and the destructor is a valid `extern "C"` function.
+        let created = unsafe { libc::pthread_key_create(&mut key, Some(after_exit_hook)) };
+        assert_eq!(created, 0);
+        std::thread::spawn(move || {
             LATER.with(|_| ());
             assert_eq!(thread::prepare_current_thread(), Ok(()));
+            let marker = std::ptr::NonNull::<libc::c_void>::dangling().as_ptr();
+            // SAFETY: a live key; the value is a non-null marker, never dereferenced.
+            let set = unsafe { libc::pthread_setspecific(key, marker) };
+            assert_eq!(set, 0);
         })
         .join()
         .unwrap();
     });
     if !rseq_testkit::child::is_child("unregisters_at_thread_exit") {
+        assert!(
+            out.contains("thread_local destructor still registered"),
+            "{out}"
+        );
         assert!(out.contains("exit destructor verified"), "{out}");
     }
 }

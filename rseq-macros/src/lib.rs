@@ -56,6 +56,20 @@
 //! is unavailable it returns `Err(From::from(Unavailable))`, the caller's cue for its
 //! fallback path.
 //!
+//! # Safety contract
+//!
+//! The generated function stays `unsafe fn`. Its caller guarantees that every address the
+//! section reads or writes is valid and aligned for a word, that per-CPU data is modified
+//! only by sections bound to the same index, and that any other thread touching that
+//! memory concurrently does so with atomics. The section's plain instructions then count
+//! as *relaxed atomic accesses* (`commit_release` a release store; `commit_add` a relaxed
+//! load then a relaxed store, made indivisible by the restart, not by the instruction):
+//! an `asm!` block must behave like some Rust code, and on x86_64, aarch64 and riscv64 an
+//! aligned relaxed atomic load or store compiles to exactly the plain instruction the
+//! section uses, which the hardware performs single-copy atomically. A plain Rust access
+//! racing with a section is a data race (undefined behaviour), as with any atomic.
+//! `DSL.md` (Safety contract of the generated function) gives the details.
+//!
 //! # One example per family
 //!
 //! Each is librseq's operation of the same name; `cpu_id()` can be `mm_cid()` in every one.

@@ -20,6 +20,8 @@
 //! test %rax, %rax              ;   compared with its "undecided" sentinel 0
 //! jz   first_call
 //! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
+//! cmp  LEN(%rdi), %rdx         ; index below the word count? (never taken on a
+//! jae  fallback                ;   healthy system: see `PerCpu`)
 //! shl  $7, %rsi ; add ...      ; &words[cpu] (128-byte slots)
 //! lea  desc(%rip), %r9
 //! mov  %r9, %fs:8(%rax)        ; arm the descriptor (rseq_cs)
@@ -53,10 +55,11 @@ macro_rules! add_section {
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $name(words: &PerCpu<AtomicU64>, n: u64) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: `i` was read from the thread's rseq area, and the kernel never
-            // reports a CPU number or concurrency id at or above `words.len()` (the number
-            // of possible CPUs, see `PerCpu`).
-            let word = unsafe { words.get_unchecked(i) }.as_ptr();
+            // An index past the last word (see `PerCpu`) takes the fallback path.
+            let Some(word) = words.get(i) else {
+                return Err(Attempt::Fallback);
+            };
+            let word = word.as_ptr();
             commit_add(word, n);
             Ok(i)
         }
@@ -124,9 +127,16 @@ impl Default for PerCpuCounter<CpuId> {
 
 impl<I: IndexKind> PerCpuCounter<I> {
     /// A zero counter indexed by `I` ([`CpuId`] or [`MmCid`]).
-    pub fn with_index(_index: I) -> Self {
+    pub fn with_index(index: I) -> Self {
+        Self::__with_slots(index, super::storage::slot_count())
+    }
+
+    /// A zero counter with `slots` per-CPU words (at least 1) instead of one per possible
+    /// CPU: indices past the last word take the fallback path. For tests only.
+    #[doc(hidden)]
+    pub fn __with_slots(_index: I, slots: usize) -> Self {
         PerCpuCounter {
-            words: PerCpu::new_with(|_| AtomicU64::new(0)),
+            words: PerCpu::with_len(slots, |_| AtomicU64::new(0)),
             shared: super::CachePadded::new(AtomicU64::new(0)),
             index: PhantomData,
         }

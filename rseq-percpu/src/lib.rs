@@ -44,6 +44,39 @@
 //! [`aborted_sections`] counts the sections the kernel aborted (each then retried): a
 //! diagnostic for stress tests, costing one relaxed atomic add on the abort path only.
 //!
+//! # Memory model: asm accesses are relaxed atomic accesses
+//!
+//! Per-CPU words are atomics (`AtomicU64`, `AtomicUsize`) that two kinds of code touch:
+//! the critical sections, whose loads, stores and commits are plain instructions inside
+//! an `asm!` block, and ordinary Rust on other threads (`sum()` and `len_of` with relaxed
+//! loads, the spin lock's release store in `unlock`, the ring pop's acquire load of the
+//! tail, the drains through `&mut`). This is sound under one rule, which every structure
+//! here relies on:
+//!
+//! > An aligned, word-sized access made by a section's assembly to a word that Rust code
+//! > treats as an atomic is a *relaxed atomic access* of that word (`commit_release` is a
+//! > release store); the read-modify-write of `commit_add` is a relaxed load followed by
+//! > a relaxed store, not an atomic read-modify-write.
+//!
+//! Why it holds: Rust requires an `asm!` block to behave like *some* Rust code the
+//! compiler cannot see, and its data-race rule applies to that code. The Rust code that
+//! the sections stand for is `AtomicU64::load`/`store(Ordering::Relaxed)` (and
+//! `store(Ordering::Release)` for `commit_release`): on every supported architecture a
+//! relaxed atomic load or store of an aligned word compiles to exactly the plain
+//! instruction the section uses (x86_64 `mov`, aarch64 `ldr`/`str`, riscv64 `ld`/`sd`),
+//! and such an access is single-copy atomic in the hardware memory model (no torn
+//! reads), so no execution of the asm is one that relaxed atomics could not have. With
+//! that reading there is no data race: concurrent accesses from other threads are atomic
+//! too, and a per-CPU word is written only by sections of its own index (plus the lock
+//! holder's release store, and `&mut` drains that exclude everything else). The order
+//! between two sections of the same index (two threads on one CPU, or one thread before
+//! and after a migration) is given by the kernel, whose context switch and migration are
+//! full barriers, and the section's restart on preemption makes its load-to-commit
+//! sequence appear indivisible: that is the mechanism rseq provides, not a Rust ordering.
+//! Plain (non-atomic) Rust accesses to a per-CPU word while sections may run would break
+//! the rule; the structures make none. The same rule is the safety contract of every
+//! `#[rseq_critical]` function (see the `rseq-macros` crate docs).
+//!
 //! # Unsafe
 //!
 //! The critical sections dereference raw slot addresses, and the structures hand out
@@ -57,8 +90,10 @@ extern crate self as rseq_percpu;
 
 mod attempt;
 mod cache_padded;
+mod capacity;
 mod counter;
 mod index;
+mod primitive;
 mod ring;
 mod ring_copy;
 mod shared;
@@ -70,6 +105,7 @@ mod testing;
 
 pub use self::attempt::aborted_sections;
 pub use self::cache_padded::CachePadded;
+pub use self::capacity::CapacityError;
 pub use self::counter::PerCpuCounter;
 pub use self::index::{CpuId, IndexKind, MmCid, Slot};
 pub use self::ring::PerCpuRing;

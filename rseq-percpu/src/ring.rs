@@ -27,6 +27,7 @@
 #![allow(unsafe_code)]
 
 use super::attempt::{retry, Attempt};
+use super::capacity::{max_capacity, ring_layout, CapacityError};
 use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -55,8 +56,10 @@ macro_rules! ring_sections {
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
         unsafe fn $push(rings: &PerCpu<RingSlot>, item: usize) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
-            let ring = unsafe { rings.get_unchecked(i) };
+            // An index past the last ring (see `PerCpu`) takes the fallback path.
+            let Some(ring) = rings.get(i) else {
+                return Err(Attempt::Fallback);
+            };
             let t = ring.tail.load(Ordering::Relaxed);
             let h = ring.head.load(Ordering::Relaxed);
             // `h` was read after `t`: a head past `t` means the tail moved meanwhile.
@@ -86,8 +89,9 @@ macro_rules! ring_sections {
             #[speculative] out: *mut usize,
         ) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: as in push.
-            let ring = unsafe { rings.get_unchecked(i) };
+            let Some(ring) = rings.get(i) else {
+                return Err(Attempt::Fallback);
+            };
             let h = ring.head.load(Ordering::Relaxed);
             if h == ring.tail.load(Ordering::Acquire) {
                 return Err(Attempt::Empty);
@@ -136,33 +140,82 @@ pub struct PerCpuRing<I: IndexKind = CpuId> {
 impl PerCpuRing<CpuId> {
     /// Rings of `capacity` items each (rounded up to a power of two, at least 1), indexed
     /// by CPU number.
+    ///
+    /// # Panics
+    ///
+    /// When `capacity` is above [`Self::MAX_CAPACITY`] or the cells cannot be allocated;
+    /// [`PerCpuRing::try_new`] returns the error instead.
     pub fn new(capacity: usize) -> Self {
         Self::with_index(CpuId, capacity)
+    }
+
+    /// Like [`PerCpuRing::new`], with the error instead of a panic.
+    pub fn try_new(capacity: usize) -> Result<Self, CapacityError> {
+        Self::try_with_index(CpuId, capacity)
     }
 }
 
 impl PerCpuRing<MmCid> {
     /// Rings of `capacity` items each, indexed by concurrency id (`mm_cid`).
+    ///
+    /// # Panics
+    ///
+    /// As [`PerCpuRing::new`].
     pub fn new_mm_cid(capacity: usize) -> Self {
         Self::with_index(MmCid, capacity)
     }
 }
 
 impl<I: IndexKind> PerCpuRing<I> {
+    /// The largest capacity of one ring: the largest power of two whose cells fit in
+    /// `isize::MAX` bytes (2^59 on a 64-bit target).
+    pub const MAX_CAPACITY: usize = max_capacity::<AtomicUsize>();
+
     /// Rings of `capacity` items each (rounded up to a power of two), indexed by `I`.
-    pub fn with_index(_index: I, capacity: usize) -> Self {
-        let capacity = capacity.max(1).next_power_of_two();
-        let rings = PerCpu::new_with(|_| RingSlot {
-            head: AtomicUsize::new(0),
-            tail: AtomicUsize::new(0),
-            cells: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
-        });
+    ///
+    /// # Panics
+    ///
+    /// As [`PerCpuRing::new`].
+    pub fn with_index(index: I, capacity: usize) -> Self {
+        Self::try_with_index(index, capacity).unwrap_or_else(|err| panic!("PerCpuRing: {err}"))
+    }
+
+    /// Rings of `capacity` items each (rounded up to a power of two), indexed by `I`, or
+    /// why they cannot be made.
+    pub fn try_with_index(index: I, capacity: usize) -> Result<Self, CapacityError> {
+        Self::__try_with_slots(index, super::storage::slot_count(), capacity)
+    }
+
+    /// Rings for `slots` indices (at least 1) instead of one per possible CPU: indices
+    /// past the last ring take the shared ring. For tests only.
+    #[doc(hidden)]
+    pub fn __try_with_slots(
+        _index: I,
+        slots: usize,
+        capacity: usize,
+    ) -> Result<Self, CapacityError> {
+        let (capacity, layout) = ring_layout::<AtomicUsize>(capacity)?;
+        let rings = PerCpu::try_with_len(slots, |_| {
+            let mut cells = Vec::new();
+            cells
+                .try_reserve_exact(capacity)
+                .map_err(|_| CapacityError::Alloc {
+                    capacity,
+                    bytes: layout.size(),
+                })?;
+            cells.extend((0..capacity).map(|_| AtomicUsize::new(0)));
+            Ok(RingSlot {
+                head: AtomicUsize::new(0),
+                tail: AtomicUsize::new(0),
+                cells: cells.into_boxed_slice(),
+            })
+        })?;
         let shared_capacity = capacity.saturating_mul(rings.len());
-        PerCpuRing {
+        Ok(PerCpuRing {
             rings,
             shared: SharedRing::new(shared_capacity),
             index: PhantomData,
-        }
+        })
     }
 
     /// Capacity of each per-CPU ring.

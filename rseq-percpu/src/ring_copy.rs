@@ -23,6 +23,7 @@
 #![allow(unsafe_code)]
 
 use super::attempt::{retry, Attempt};
+use super::capacity::{max_capacity, ring_layout, CapacityError};
 use super::shared::SharedRing;
 use super::{CpuId, IndexKind, MmCid, PerCpu, Slot};
 use crate::rseq_critical;
@@ -34,13 +35,41 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// One CPU's ring: counters and a raw array of `capacity` cells of `cell_size` bytes
-/// (allocated and freed by the owning [`PerCpuCopyRing<T>`] with `Layout::array::<T>`).
+/// (allocated with `layout`, `Layout::array::<T>(capacity)`, and freed on drop).
 struct CopySlot {
     head: AtomicUsize,
     tail: AtomicUsize,
     cells: NonNull<u8>,
     mask: usize,
     cell_size: usize,
+    layout: Layout,
+}
+
+impl CopySlot {
+    /// An empty ring with the cells of `layout` (`capacity` cells of `cell_size` bytes).
+    fn new(capacity: usize, cell_size: usize, layout: Layout) -> Result<Self, CapacityError> {
+        let cells = allocate(layout).ok_or(CapacityError::Alloc {
+            capacity,
+            bytes: layout.size(),
+        })?;
+        Ok(CopySlot {
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+            cells,
+            mask: capacity - 1,
+            cell_size,
+            layout,
+        })
+    }
+}
+
+impl Drop for CopySlot {
+    fn drop(&mut self) {
+        if self.layout.size() != 0 {
+            // SAFETY: allocated by `allocate(self.layout)` in `CopySlot::new`, freed once.
+            unsafe { std::alloc::dealloc(self.cells.as_ptr(), self.layout) };
+        }
+    }
 }
 
 impl CopySlot {
@@ -64,8 +93,10 @@ macro_rules! copy_ring_sections {
             len: usize,
         ) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
-            let ring = unsafe { rings.get_unchecked(i) };
+            // An index past the last ring (see `PerCpu`) takes the fallback path.
+            let Some(ring) = rings.get(i) else {
+                return Err(Attempt::Fallback);
+            };
             let t = ring.tail.load(Ordering::Relaxed);
             let h = ring.head.load(Ordering::Relaxed);
             // `h` was read after `t`: a head past `t` means the tail moved meanwhile.
@@ -96,8 +127,9 @@ macro_rules! copy_ring_sections {
             len: usize,
         ) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: as in push.
-            let ring = unsafe { rings.get_unchecked(i) };
+            let Some(ring) = rings.get(i) else {
+                return Err(Attempt::Fallback);
+            };
             let h = ring.head.load(Ordering::Relaxed);
             if h == ring.tail.load(Ordering::Acquire) {
                 return Err(Attempt::Empty);
@@ -151,13 +183,27 @@ unsafe impl<T: Copy + Send, I: IndexKind> Send for PerCpuCopyRing<T, I> {}
 
 impl<T: Copy> PerCpuCopyRing<T, CpuId> {
     /// Rings of `capacity` items each (rounded up to a power of two), indexed by CPU number.
+    ///
+    /// # Panics
+    ///
+    /// When `capacity` is above [`Self::MAX_CAPACITY`] or the cells cannot be allocated;
+    /// [`PerCpuCopyRing::try_new`] returns the error instead.
     pub fn new(capacity: usize) -> Self {
         Self::with_index(CpuId, capacity)
+    }
+
+    /// Like [`PerCpuCopyRing::new`], with the error instead of a panic.
+    pub fn try_new(capacity: usize) -> Result<Self, CapacityError> {
+        Self::try_with_index(CpuId, capacity)
     }
 }
 
 impl<T: Copy> PerCpuCopyRing<T, MmCid> {
     /// Rings of `capacity` items each, indexed by concurrency id (`mm_cid`).
+    ///
+    /// # Panics
+    ///
+    /// As [`PerCpuCopyRing::new`].
     pub fn new_mm_cid(capacity: usize) -> Self {
         Self::with_index(MmCid, capacity)
     }
@@ -167,39 +213,50 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     /// The largest item, in bytes: the bound of the copy inside the sections.
     pub const MAX_ITEM: usize = 256;
 
+    /// The largest capacity of one ring: the largest power of two whose cells
+    /// (`size_of::<T>()` bytes each) fit in `isize::MAX` bytes.
+    pub const MAX_CAPACITY: usize = max_capacity::<T>();
+
     /// Rings of `capacity` items each (rounded up to a power of two), indexed by `I`.
     ///
     /// # Panics
     ///
-    /// When the cells of one ring do not fit in memory (`capacity × size_of::<T>()`
-    /// overflows). An item larger than [`Self::MAX_ITEM`] is a compile-time error.
-    pub fn with_index(_index: I, capacity: usize) -> Self {
+    /// When `capacity` is above [`Self::MAX_CAPACITY`] or the cells of a ring cannot be
+    /// allocated. An item larger than [`Self::MAX_ITEM`] is a compile-time error.
+    pub fn with_index(index: I, capacity: usize) -> Self {
+        Self::try_with_index(index, capacity).unwrap_or_else(|err| panic!("PerCpuCopyRing: {err}"))
+    }
+
+    /// Rings of `capacity` items each (rounded up to a power of two), indexed by `I`, or
+    /// why they cannot be made.
+    pub fn try_with_index(index: I, capacity: usize) -> Result<Self, CapacityError> {
+        Self::__try_with_slots(index, super::storage::slot_count(), capacity)
+    }
+
+    /// Rings for `slots` indices (at least 1) instead of one per possible CPU: indices
+    /// past the last ring take the shared ring. For tests only.
+    #[doc(hidden)]
+    pub fn __try_with_slots(
+        _index: I,
+        slots: usize,
+        capacity: usize,
+    ) -> Result<Self, CapacityError> {
         const {
             assert!(
                 size_of::<T>() <= 256,
                 "PerCpuCopyRing items are at most 256 bytes"
             )
         };
-        let capacity = capacity.max(1).next_power_of_two();
-        let layout = Self::layout(capacity);
-        let rings = PerCpu::new_with(|_| CopySlot {
-            head: AtomicUsize::new(0),
-            tail: AtomicUsize::new(0),
-            cells: allocate(layout),
-            mask: capacity - 1,
-            cell_size: size_of::<T>(),
-        });
+        let (capacity, layout) = ring_layout::<T>(capacity)?;
+        let rings =
+            PerCpu::try_with_len(slots, |_| CopySlot::new(capacity, size_of::<T>(), layout))?;
         let shared_capacity = capacity.saturating_mul(rings.len());
-        PerCpuCopyRing {
+        Ok(PerCpuCopyRing {
             rings,
             capacity,
             shared: SharedRing::new(shared_capacity),
             items: PhantomData,
-        }
-    }
-
-    fn layout(capacity: usize) -> Layout {
-        Layout::array::<T>(capacity).expect("PerCpuCopyRing: capacity too large")
+        })
     }
 
     /// Capacity of each per-CPU ring.
@@ -292,28 +349,15 @@ impl<T: Copy, I: IndexKind> PerCpuCopyRing<T, I> {
     }
 }
 
-/// Allocates the cells of one ring (a dangling, aligned pointer for a zero-sized layout).
-fn allocate(layout: Layout) -> NonNull<u8> {
+/// Allocates the cells of one ring (a dangling, aligned pointer for a zero-sized layout),
+/// or `None` when the allocator has no room.
+fn allocate(layout: Layout) -> Option<NonNull<u8>> {
     if layout.size() == 0 {
         // A zero-sized cell array is never dereferenced; any aligned address will do.
-        return NonNull::new(layout.align() as *mut u8).unwrap_or(NonNull::dangling());
+        return Some(NonNull::new(layout.align() as *mut u8).unwrap_or(NonNull::dangling()));
     }
     // SAFETY: `layout` has a non-zero size.
-    let p = unsafe { std::alloc::alloc(layout) };
-    NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
-}
-
-impl<T: Copy, I: IndexKind> Drop for PerCpuCopyRing<T, I> {
-    fn drop(&mut self) {
-        let layout = Self::layout(self.capacity);
-        if layout.size() == 0 {
-            return;
-        }
-        for ring in self.rings.iter_mut() {
-            // SAFETY: allocated by `allocate(layout)` with this same layout, freed once.
-            unsafe { std::alloc::dealloc(ring.cells.as_ptr(), layout) };
-        }
-    }
+    NonNull::new(unsafe { std::alloc::alloc(layout) })
 }
 
 impl<T: Copy, I: IndexKind> fmt::Debug for PerCpuCopyRing<T, I> {

@@ -13,11 +13,10 @@
 //! The guard hands out `&mut T` from an `UnsafeCell`; the lock word makes it exclusive.
 #![allow(unsafe_code)]
 
+use super::primitive::{Access, AtomicBool, AtomicUsize, Spin, ValueCell};
 use super::CachePadded;
-use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crossbeam_utils::Backoff;
+use core::sync::atomic::Ordering;
 use std::collections::VecDeque;
 
 /// A value behind a spin lock, in its own cache line.
@@ -27,7 +26,7 @@ pub(crate) struct SharedSlot<T> {
 
 struct Inner<T> {
     locked: AtomicBool,
-    value: UnsafeCell<T>,
+    value: ValueCell<T>,
 }
 
 // SAFETY: the lock gives one thread at a time access to the `T`, which may be sent between
@@ -40,14 +39,14 @@ impl<T> SharedSlot<T> {
         SharedSlot {
             inner: CachePadded::new(Inner {
                 locked: AtomicBool::new(false),
-                value: UnsafeCell::new(value),
+                value: ValueCell::new(value),
             }),
         }
     }
 
     /// Takes the lock, spinning (then yielding) while another thread holds it.
     pub(crate) fn lock(&self) -> SharedGuard<'_, T> {
-        let backoff = Backoff::new();
+        let backoff = Spin::new();
         loop {
             if !self.inner.locked.load(Ordering::Relaxed)
                 && self
@@ -56,7 +55,7 @@ impl<T> SharedSlot<T> {
                     .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
-                return SharedGuard { slot: self };
+                return SharedGuard::new(self);
             }
             backoff.snooze();
         }
@@ -68,7 +67,7 @@ impl<T> SharedSlot<T> {
             .locked
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            .then_some(SharedGuard { slot: self })
+            .then(|| SharedGuard::new(self))
     }
 
     /// The value, exclusively (no locking needed).
@@ -80,26 +79,47 @@ impl<T> SharedSlot<T> {
 /// Exclusive access to a [`SharedSlot`]'s value; unlocks on drop.
 pub(crate) struct SharedGuard<'a, T> {
     slot: &'a SharedSlot<T>,
+    /// The access to the value, ended before the unlock (`None` only in `drop`).
+    access: Option<Access<T>>,
+}
+
+impl<'a, T> SharedGuard<'a, T> {
+    /// The guard of a slot whose lock the caller just took.
+    fn new(slot: &'a SharedSlot<T>) -> Self {
+        SharedGuard {
+            slot,
+            access: Some(slot.inner.value.access()),
+        }
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.access
+            .as_ref()
+            .map_or(core::ptr::null_mut(), Access::ptr)
+    }
 }
 
 impl<T> Deref for SharedGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: this guard holds the lock, so no `&mut T` exists elsewhere.
-        unsafe { &*self.slot.inner.value.get() }
+        // SAFETY: this guard holds the lock, so no `&mut T` exists elsewhere; the access
+        // lives until the guard's drop.
+        unsafe { &*self.ptr() }
     }
 }
 
 impl<T> DerefMut for SharedGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: this guard holds the lock, so this is the only reference to the value.
-        unsafe { &mut *self.slot.inner.value.get() }
+        unsafe { &mut *self.ptr() }
     }
 }
 
 impl<T> Drop for SharedGuard<'_, T> {
     fn drop(&mut self) {
+        // End the access before another thread can start one.
+        self.access = None;
         self.slot.inner.locked.store(false, Ordering::Release);
     }
 }
@@ -150,7 +170,8 @@ impl<T> SharedRing<T> {
     pub(crate) fn pop_mut(&mut self) -> Option<T> {
         let items = self.items.get_mut();
         let item = items.pop_front();
-        *self.len.get_mut() = items.len();
+        // Exclusive (`&mut self`): no ordering needed; a store works with loom too.
+        self.len.store(items.len(), Ordering::Relaxed);
         item
     }
 
@@ -190,5 +211,62 @@ mod tests {
             }
         });
         assert_eq!(*slot.lock(), 40_000);
+    }
+}
+
+/// The fallback structures under the loom model checker: every interleaving of two or
+/// three threads, with every access to a slot's value tracked (an access that overlaps
+/// another fails the model). Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p rseq-percpu --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::{SharedRing, SharedSlot};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[test]
+    fn loom_lock_excludes_and_publishes() {
+        loom::model(|| {
+            let slot = Arc::new(SharedSlot::new(0u32));
+            let other = {
+                let slot = slot.clone();
+                thread::spawn(move || *slot.lock() += 1)
+            };
+            *slot.lock() += 1;
+            other.join().unwrap();
+            assert_eq!(*slot.lock(), 2);
+        });
+    }
+
+    #[test]
+    fn loom_try_lock_fails_only_while_held() {
+        loom::model(|| {
+            let slot = Arc::new(SharedSlot::new(0u32));
+            let other = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.try_lock().map(|mut guard| *guard += 1).is_some())
+            };
+            let mine = slot.try_lock().map(|mut guard| *guard += 1).is_some();
+            let theirs = other.join().unwrap();
+            assert!(mine || theirs);
+            assert_eq!(*slot.lock(), u32::from(mine) + u32::from(theirs));
+        });
+    }
+
+    #[test]
+    fn loom_ring_conserves_items() {
+        loom::model(|| {
+            let ring = Arc::new(SharedRing::new(1));
+            let producer = {
+                let ring = ring.clone();
+                thread::spawn(move || ring.push(7u32).is_ok())
+            };
+            let popped = ring.pop();
+            let pushed = producer.join().unwrap();
+            assert!(pushed, "capacity 1, one push");
+            let rest = ring.pop();
+            assert_eq!(popped.into_iter().chain(rest).collect::<Vec<_>>(), [7]);
+            assert_eq!(ring.len(), 0);
+        });
     }
 }

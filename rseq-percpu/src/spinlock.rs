@@ -42,8 +42,12 @@ macro_rules! try_lock_section {
     ($(#[$doc:meta])* $name:ident, $index:ident) => {
         $(#[$doc])*
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        unsafe fn $name(slot0: *mut u8, stride: usize) -> Result<usize, Attempt> {
+        unsafe fn $name(slot0: *mut u8, stride: usize, len: usize) -> Result<usize, Attempt> {
             let i = $index();
+            // An index past the last slot (see `PerCpu`) takes the fallback path.
+            if i >= len {
+                return Err(Attempt::Fallback);
+            }
             // The lock word is at offset 0 of each `CachePadded<LockSlot<T>>`.
             let word = slot0.wrapping_add(i * stride).cast::<usize>();
             let held = load(word);
@@ -131,9 +135,16 @@ impl<T: Default> Default for PerCpuSpinLock<T, CpuId> {
 
 impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
     /// A lock per index of kind `I`, each slot initialised by `init`.
-    pub fn with_index(_index: I, mut init: impl FnMut(Slot) -> T) -> Self {
+    pub fn with_index(index: I, init: impl FnMut(Slot) -> T) -> Self {
+        Self::__with_slots(index, super::storage::slot_count(), init)
+    }
+
+    /// A lock with `slots` per-CPU slots (at least 1) instead of one per possible CPU:
+    /// indices past the last slot take the shared slot. For tests only.
+    #[doc(hidden)]
+    pub fn __with_slots(_index: I, slots: usize, mut init: impl FnMut(Slot) -> T) -> Self {
         PerCpuSpinLock {
-            slots: PerCpu::new_with(|i| LockSlot {
+            slots: PerCpu::with_len(slots, |i| LockSlot {
                 word: AtomicUsize::new(0),
                 value: UnsafeCell::new(init(Slot::PerCpu(i))),
             }),
@@ -181,19 +192,20 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
     fn attempt(&self) -> Result<PerCpuSpinLockGuard<'_, T>, Attempt> {
         let slot0 = self.slots.slot_ptr(0).cast_mut().cast::<u8>();
         let stride = core::mem::size_of::<CachePadded<LockSlot<T>>>();
-        // SAFETY: `slot0 + i * stride` is the lock word of slot `i` for every index the
-        // kernel reports (see `PerCpu`), and per-CPU lock words are written only by these
-        // sections and by the holder's unlock.
+        let len = self.slots.len();
+        // SAFETY: the section touches `slot0 + i * stride`, the lock word of slot `i`, only
+        // for `i < len`, and per-CPU lock words are written only by these sections and by
+        // the holder's unlock.
         let i = unsafe {
             if I::MM_CID {
-                try_lock_mm_cid(slot0, stride)
+                try_lock_mm_cid(slot0, stride, len)
             } else {
-                try_lock_cpu_id(slot0, stride)
+                try_lock_cpu_id(slot0, stride, len)
             }
         }?;
         // Pairs with the release store of the previous holder's unlock.
         fence(Ordering::Acquire);
-        // SAFETY: `i` came from the rseq area, so it is below `slots.len()`.
+        // SAFETY: the section committed only for `i < slots.len()`.
         let slot = unsafe { self.slots.get_unchecked(i) };
         Ok(PerCpuSpinLockGuard {
             inner: GuardInner::PerCpu { slot, index: i },

@@ -72,8 +72,10 @@ macro_rules! stack_sections {
             link: &StackLink,
         ) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: `i` was read from the rseq area: below `tops.len()` (see `PerCpu`).
-            let top = unsafe { tops.get_unchecked(i) };
+            // An index past the last slot (see `PerCpu`) takes the fallback path.
+            let Some(top) = tops.get(i) else {
+                return Err(Attempt::Fallback);
+            };
             let expect = top.load(Ordering::Relaxed);
             // The node is not linked anywhere yet: only this thread sees its link.
             link.next.store(expect, Ordering::Relaxed);
@@ -94,8 +96,10 @@ macro_rules! stack_sections {
             #[speculative] out: *mut usize,
         ) -> Result<usize, Attempt> {
             let i = $index();
-            // SAFETY: as in push.
-            let top = unsafe { tops.get_unchecked(i) }.as_ptr();
+            let Some(top) = tops.get(i) else {
+                return Err(Attempt::Fallback);
+            };
+            let top = top.as_ptr();
             let head = load(top);
             if head == 0 {
                 return Err(Attempt::Empty);
@@ -184,9 +188,16 @@ impl<T: StackNode> PerCpuStack<T, MmCid> {
 
 impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
     /// Empty stacks indexed by `I`.
-    pub fn with_index(_index: I) -> Self {
+    pub fn with_index(index: I) -> Self {
+        Self::__with_slots(index, super::storage::slot_count())
+    }
+
+    /// Empty stacks with `slots` per-CPU lists (at least 1) instead of one per possible
+    /// CPU: indices past the last list take the shared list. For tests only.
+    #[doc(hidden)]
+    pub fn __with_slots(_index: I, slots: usize) -> Self {
         PerCpuStack {
-            tops: PerCpu::new_with(|_| AtomicUsize::new(0)),
+            tops: PerCpu::with_len(slots, |_| AtomicUsize::new(0)),
             shared: SharedSlot::new(0),
             shared_len: AtomicUsize::new(0),
             nodes: PhantomData,

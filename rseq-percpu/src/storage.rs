@@ -5,10 +5,12 @@
 //! `nr_cpu_ids`), through [`rseq_abi::cpu::possible_cpus`]. It is neither the number of
 //! online CPUs nor the number this process may run on (`nproc`): CPUs come online
 //! later, affinity masks change, and the possible mask can have holes, but the kernel
-//! never reports a `cpu_id` (nor an `mm_cid`) at or above `nr_cpu_ids`. Every CPU number
-//! or concurrency id a critical section reads from the thread's rseq area is therefore a
-//! valid slot index, which lets the per-CPU operations index without a bounds check in
-//! their fast path.
+//! never reports a `cpu_id` (nor an `mm_cid`) at or above `nr_cpu_ids`. That count can
+//! still grow under a running process (a checkpoint restored on a bigger machine, a
+//! possible mask that grows), so the per-CPU sections do not rely on it: each compares
+//! the index it read with the slot count in its prelude (one compare and a branch not
+//! taken) and takes its operation's fallback path past the end, before any slot is
+//! touched.
 //!
 //! As a guard against a possible-CPU count that came out too small (a `/sys` that is not
 //! mounted), the slot count is never below the highest CPU in the creating thread's
@@ -18,7 +20,7 @@
 //! # Unsafe
 //!
 //! This module hands out raw slot pointers ([`PerCpu::slot_ptr`]) and implements the
-//! unchecked index the critical sections use; each block says why it holds.
+//! unchecked index used after a section checked its index; each block says why it holds.
 #![allow(unsafe_code)]
 
 use super::CachePadded;
@@ -56,12 +58,26 @@ impl<T> PerCpu<T> {
         Self::with_len(slot_count(), init)
     }
 
-    /// `len` slots (at least 1). Used by [`PerCpu::new_with`]; kept private so that every
-    /// `PerCpu` covers every CPU number the kernel can report.
-    fn with_len(len: usize, mut init: impl FnMut(usize) -> T) -> Self {
+    /// `len` slots (at least 1). Used by [`PerCpu::new_with`], and by the structures'
+    /// hidden constructors with a smaller count (the sections send the indices past the
+    /// end to the fallback path).
+    pub(crate) fn with_len(len: usize, mut init: impl FnMut(usize) -> T) -> Self {
         let len = len.max(1);
         let slots = (0..len).map(|i| CachePadded::new(init(i))).collect();
         PerCpu { slots }
+    }
+
+    /// `len` slots (at least 1), or the first error of `init` (the slots made before it
+    /// are dropped).
+    pub(crate) fn try_with_len<E>(
+        len: usize,
+        mut init: impl FnMut(usize) -> Result<T, E>,
+    ) -> Result<Self, E> {
+        let len = len.max(1);
+        let slots = (0..len)
+            .map(|i| init(i).map(CachePadded::new))
+            .collect::<Result<_, E>>()?;
+        Ok(PerCpu { slots })
     }
 
     /// Number of slots: the number of possible CPUs.
@@ -84,8 +100,7 @@ impl<T> PerCpu<T> {
     ///
     /// # Safety
     ///
-    /// `index` must be below [`PerCpu::len`]: true of every `cpu_id_start`, `cpu_id` and
-    /// `mm_cid` the kernel reports (see the module docs).
+    /// `index` must be below [`PerCpu::len`] (a section checks it in its prelude).
     #[inline(always)]
     pub(crate) unsafe fn get_unchecked(&self, index: usize) -> &T {
         debug_assert!(index < self.slots.len());
@@ -139,12 +154,24 @@ impl<T: fmt::Debug> fmt::Debug for PerCpu<T> {
 
 /// The number of slots of every [`PerCpu`]: the possible-CPU count, guarded from below by
 /// what the first creating thread can observe directly (see the module docs). Decided once.
-fn slot_count() -> usize {
-    static SLOTS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *SLOTS.get_or_init(|| {
-        let possible = rseq_abi::cpu::possible_cpus();
-        possible.max(affinity_bound()).max(configured_cpus())
-    })
+///
+/// Without a lock (0 is "not yet"): a thread that finds no count computes one and the
+/// first to store it wins, so that nothing waits on another thread (the child of a `fork`
+/// taken while another thread was computing it would wait forever on a `OnceLock`).
+pub(crate) fn slot_count() -> usize {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    static SLOTS: AtomicUsize = AtomicUsize::new(0);
+    match SLOTS.load(Ordering::Relaxed) {
+        0 => {
+            let possible = rseq_abi::cpu::possible_cpus();
+            let count = possible.max(affinity_bound()).max(configured_cpus()).max(1);
+            match SLOTS.compare_exchange(0, count, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => count,
+                Err(first) => first,
+            }
+        }
+        count => count,
+    }
 }
 
 /// Highest CPU in the calling thread's affinity mask + 1 (0 if it cannot be read).

@@ -29,8 +29,13 @@
 //! `cpu_id` = -2 row covers a deciding thread that glibc did not manage to register while
 //! still exporting a non-zero size.
 //!
-//! The first call decides with `dlsym` and a `OnceLock`: make it (any of the functions
-//! here) outside signal handlers before code running in signal handlers relies on it.
+//! The decision is taken at load time, by a constructor in `.init_array` (it looks up
+//! glibc's symbols with `dlopen`/`dlvsym`, which a signal handler must not call), so that
+//! everything here, [`prepare_current_thread`] included, may then run in a signal handler:
+//! own registration allocates nothing and takes no lock, and nothing here ever waits for
+//! another thread (so the child of a `fork` never waits for a thread it does not have).
+//! Were the constructor not run (a loader that skips `.init_array`), the first call
+//! decides: make it outside signal handlers.
 //!
 //! # Safety
 //!
@@ -41,7 +46,10 @@
 
 #[macro_use]
 mod area;
+mod exit_key;
 mod extent;
+mod load;
+mod once;
 mod process;
 mod reason;
 mod registration;
@@ -117,6 +125,7 @@ pub fn area_offset() -> isize {
 #[cold]
 #[inline(never)]
 fn area_offset_slow() -> isize {
+    let _ = load::ran();
     let offset = process::process().offset;
     OFFSET.store(offset, Ordering::Relaxed);
     offset
@@ -276,6 +285,15 @@ pub fn prepare_unload() {
     // it, and the kernel reads it only while this thread is not running user code, so a
     // volatile aligned store is the single-copy-atomic update the ABI requires.
     unsafe { field.write_volatile(0) };
+}
+
+/// Whether the process-wide decision was taken by the load-time constructor (before any
+/// other code of this crate ran) and published.
+///
+/// Not part of the API: the project's tests check that the constructor runs.
+#[doc(hidden)]
+pub fn decided_at_load() -> bool {
+    load::ran() && process::decided()
 }
 
 /// The address of this crate's own area in the calling thread (the legacy `__rseq_abi`

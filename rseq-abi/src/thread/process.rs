@@ -15,12 +15,14 @@
 //! registered length is at least 32 whatever `__rseq_size` reports (glibc 2.35-2.39 report
 //! 32, later releases 20, for the same 32-byte registration), and kernels without
 //! `AT_RSEQ_FEATURE_SIZE` fill the original 20 bytes.
+//!
+//! The decision is taken before any section can run, by a constructor in `.init_array`
+//! (see `load`), and kept in a [`PublishOnce`], which never makes a reader wait.
 #![allow(unsafe_code)]
-
-use std::sync::OnceLock;
 
 use super::arch;
 use super::extent::planned_own_len;
+use super::once::PublishOnce;
 use crate::abi::{Rseq, RSEQ_CPU_ID_REGISTRATION_FAILED, RSEQ_ORIG_FEATURE_SIZE};
 use crate::glibc::{self, GlibcRseq};
 
@@ -48,11 +50,19 @@ pub(crate) struct Process {
     pub feature_size: u32,
 }
 
-static PROCESS: OnceLock<Process> = OnceLock::new();
+static PROCESS: PublishOnce<Process> = PublishOnce::new();
 
-/// The process-wide facts, decided on first use.
-pub(crate) fn process() -> &'static Process {
-    PROCESS.get_or_init(decide)
+/// The process-wide facts: decided at load time by the `load` constructor, or on first
+/// use if it did not run. Never waits (see `PublishOnce`): a caller that finds no
+/// published decision (a signal handler interrupting the first decision on its own
+/// thread, the child of a fork taken during it) decides again, with the same answer.
+pub(crate) fn process() -> Process {
+    PROCESS.get_or_publish(decide)
+}
+
+/// Whether the decision was published (by the load-time constructor or a first use).
+pub(crate) fn decided() -> bool {
+    PROCESS.get().is_some()
 }
 
 fn cpu_id_at(offset: isize) -> i32 {

@@ -11,17 +11,25 @@
 //! kernels that fill no more than 32 bytes, the kernel's `sizeof(struct rseq)` past that);
 //! when the kernel refuses a longer length with `EINVAL` it retries with the original 32
 //! bytes, and the length that worked is the process's: every other thread registers with
-//! it, and each thread unregisters with the length it registered (the kernel insists). A thread that registered arms a `thread_local!` guard whose
-//! destructor unregisters before the thread's static TLS block is freed; once that ran,
-//! the thread never registers again (later TLS destructors get [`Reason::ThreadExited`]
-//! and take their fallback path).
+//! it, and each thread unregisters with the length it registered (the kernel insists).
+//! A thread that registered arms a thread-exit hook (see `exit_key`) whose destructor
+//! unregisters before the thread's static TLS block is freed; once that ran, the thread
+//! never registers again (later destructors get [`Reason::ThreadExited`] and take their
+//! fallback path).
+//!
+//! Registration may run in a signal handler (a section's abort path): it allocates
+//! nothing and takes no lock. The per-thread state is in `const`-initialised
+//! `thread_local!`s without destructors (plain static TLS), the exit hook is a
+//! `pthread_setspecific`, and the process-wide answers are [`PublishOnce`]s, which never
+//! wait.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::sync::OnceLock;
 
 use super::arch;
+use super::exit_key;
 use super::extent::planned_own_len;
+use super::once::PublishOnce;
 use super::reason::Reason;
 use crate::abi::{Rseq, ORIG_RSEQ_SIZE, RSEQ_FLAG_UNREGISTER, RSEQ_SIG};
 use crate::{sys, Errno};
@@ -43,26 +51,21 @@ thread_local! {
     /// Why this thread's own attempt failed after the process verdict was `Ok` (another
     /// area registered on this thread): remembered so that later calls stay cheap.
     static FAILED: Cell<Option<Reason>> = const { Cell::new(None) };
-    static EXIT_GUARD: ExitGuard = const { ExitGuard };
 }
 
-/// Unregisters the own area when the thread's TLS destructors run.
-struct ExitGuard;
-
-impl Drop for ExitGuard {
-    fn drop(&mut self) {
-        let previous = STATE.with(|s| s.replace(EXITED));
-        if previous == REGISTERED {
-            let len = LEN.with(Cell::get);
-            // SAFETY: unregistering the area this thread registered, with the same length
-            // and signature; the kernel stops writing to it.
-            let _ = unsafe { sys::rseq(own_area(), len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
-        }
+/// The thread-exit hook: unregisters the own area when the thread exits.
+pub(crate) unsafe extern "C" fn unregister_at_exit(_armed: *mut core::ffi::c_void) {
+    let previous = STATE.with(|s| s.replace(EXITED));
+    if previous == REGISTERED {
+        let len = LEN.with(Cell::get);
+        // SAFETY: unregistering the area this thread registered, with the same length
+        // and signature; the kernel stops writing to it.
+        let _ = unsafe { sys::rseq(own_area(), len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) };
     }
 }
 
 /// The process verdict: `Ok(length every thread registers with)` or why nobody can.
-static VERDICT: OnceLock<Result<u32, Reason>> = OnceLock::new();
+static VERDICT: PublishOnce<Result<u32, Reason>> = PublishOnce::new();
 
 /// The calling thread's own area.
 pub(crate) fn own_area() -> *mut Rseq {
@@ -87,29 +90,28 @@ pub(crate) fn register_current_thread() -> Result<(), Reason> {
         _ => {}
     }
     if let Some(Err(r)) = VERDICT.get() {
-        return Err(*r);
+        return Err(r);
     }
     if let Some(r) = FAILED.with(Cell::get) {
         return Err(r);
     }
-    // Arm the exit guard first: when it cannot be armed the thread is already exiting.
-    if EXIT_GUARD.try_with(|_| ()).is_err() {
+    // Arm the exit hook first: without it the area could not be unregistered at exit.
+    if !exit_key::arm(unregister_at_exit) {
         STATE.with(|s| s.set(EXITED));
         return Err(Reason::ThreadExited);
     }
-    let mut mine = None;
-    let verdict = *VERDICT.get_or_init(|| {
-        let r = attempt(planned_own_len(), true);
-        mine = Some(r);
-        r
-    });
-    match mine {
-        Some(r) => r.map(drop),
-        None => verdict
-            .and_then(|len| attempt(len, false))
-            .map(drop)
-            .inspect_err(|&r| FAILED.with(|f| f.set(Some(r)))),
+    // A settled process length is every thread's; the first attempt in the process plans
+    // the length from the auxiliary vector (falling back to 32 bytes) and settles the
+    // verdict. A thread that finds the verdict settled `Ok` still attempts its own
+    // registration, remembered when it fails.
+    let r = match VERDICT.get() {
+        Some(Ok(len)) => attempt(len, false),
+        _ => attempt(planned_own_len(), true),
+    };
+    if let (Ok(_), Err(reason)) = (VERDICT.publish(r), r) {
+        FAILED.with(|f| f.set(Some(reason)));
     }
+    r.map(drop)
 }
 
 /// Registers the own area with `len` bytes (and, when `fall_back`, with the original 32
@@ -120,7 +122,7 @@ fn attempt(len: u32, fall_back: bool) -> Result<u32, Reason> {
         // SAFETY: `area` is this thread's own static-TLS area: `OWN_AREA_CAPACITY` bytes
         // (at least `len`, which `extent` bounds by it), aligned to `OWN_AREA_ALIGN` (at
         // least the `AT_RSEQ_ALIGN` `extent` checked), valid until the thread's TLS block
-        // is freed, which happens only after `ExitGuard` (armed by the caller)
+        // is freed, which happens only after the exit hook (armed by the caller)
         // unregistered it.
         unsafe { sys::rseq(area, len, 0, RSEQ_SIG) }
     });
@@ -131,7 +133,13 @@ fn attempt(len: u32, fall_back: bool) -> Result<u32, Reason> {
             Ok(len)
         }
         Err((len, e)) if e == Errno::EBUSY && cpu_id(area) >= 0 => {
-            STATE.with(|s| s.set(SHARED));
+            // Registered already: by another module sharing the area, or by a signal
+            // handler that interrupted this registration (then it stays ours to undo).
+            STATE.with(|s| {
+                if s.get() != REGISTERED {
+                    s.set(SHARED);
+                }
+            });
             Ok(len)
         }
         Err((_, e)) if e == Errno::EINVAL || e == Errno::EBUSY => Err(Reason::Foreign(e)),
@@ -165,8 +173,8 @@ fn cpu_id(area: *mut Rseq) -> i32 {
 
 /// Why `rseq(2)` is refused in this process, probed once (see [`probe`]).
 pub(crate) fn probe_refusal() -> Option<Errno> {
-    static PROBED: OnceLock<Option<Errno>> = OnceLock::new();
-    *PROBED.get_or_init(probe)
+    static PROBED: PublishOnce<Option<Errno>> = PublishOnce::new();
+    PROBED.get_or_publish(probe)
 }
 
 /// Probes whether `rseq(2)` can be called at all, without side effects: unregistering
