@@ -32,6 +32,7 @@ mod diag;
 mod elf;
 mod error;
 mod explain;
+mod inject;
 mod link;
 mod loader;
 mod render;
@@ -45,6 +46,10 @@ pub use asm::{listing_for_file, AsmListing, Line, Marker, SectionListing};
 pub use diag::{Catalog, Code, Diagnostic, Severity, VerifyCode, CATALOG};
 pub use error::{Error, ExitStatus, Result};
 pub use explain::{explain, ExplainReport, Explanation};
+pub use inject::{
+    inject, parse_signal, sections_of, BoundaryCoverage, InjectFailure, InjectOptions,
+    InjectReport, Injection, InjectionPoint, ProgramExit, Section, SectionCoverage,
+};
 pub use link::{
     predict_command, Level, LinkError, LinkPrediction, LinkReport, Policy, UnknownCode,
 };
