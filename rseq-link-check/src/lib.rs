@@ -42,7 +42,10 @@ mod verify;
 pub mod wrapper;
 
 pub use analysis::{bindings, check, graph, load, resolve, RSEQ_ABI};
-pub use asm::{listing_for_file, AsmListing, Line, Marker, SectionListing};
+pub use asm::{
+    diff_files, listing_for_file, AsmDiff, AsmListing, DiffLine, DiffSide, Line, Marker,
+    SectionChange, SectionDiff, SectionListing,
+};
 pub use diag::{Catalog, Code, Diagnostic, Severity, VerifyCode, CATALOG};
 pub use error::{Error, ExitStatus, Result};
 pub use explain::{explain, ExplainReport, Explanation};

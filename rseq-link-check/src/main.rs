@@ -58,7 +58,12 @@ enum Command {
     /// the verdict, for code review.
     Asm {
         /// The ELF file.
-        elf: PathBuf,
+        #[arg(required_unless_present = "diff")]
+        elf: Option<PathBuf>,
+        /// Compare the sections of two builds instead: added, removed and changed sections
+        /// with an instruction-level diff (exit 0 no change, 1 changes, 2 unreadable).
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with = "elf")]
+        diff: Option<Vec<PathBuf>>,
         /// Only sections in functions whose demangled name contains PATTERN.
         #[arg(long, value_name = "PATTERN")]
         function: Option<String>,
@@ -150,6 +155,20 @@ fn inject(a: InjectArgs) -> Result<ExitStatus, Error> {
     opts.checkpoint = a.checkpoint;
     opts.when_done = a.when_done.as_deref().map(signal).transpose()?;
     cli::inject(&a.command, opts, a.json)
+}
+
+/// Runs `asm --diff OLD NEW`.
+fn asm_diff(
+    files: &[PathBuf],
+    function: Option<&str>,
+    color: ColorChoice,
+    json: bool,
+) -> Result<ExitStatus, Error> {
+    let [old, new] = files else {
+        return Err(Error::Usage("asm --diff takes two files: OLD NEW".into()));
+    };
+    let diff = lc::diff_files(old, new, function)?;
+    cli::print(&diff, format(json), color)
 }
 
 /// Options shared by the commands that model a program start.
@@ -284,10 +303,15 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         }
         Some(Command::Asm {
             elf,
+            diff,
             function,
             color,
             json,
         }) => {
+            if let Some(files) = diff {
+                return asm_diff(&files, function.as_deref(), color, json);
+            }
+            let elf = elf.ok_or_else(|| Error::Usage("asm: no ELF file".into()))?;
             let listing = lc::listing_for_file(&elf, function.as_deref())?;
             cli::print(&listing, format(json), color)
         }
