@@ -173,11 +173,32 @@ fn elide_rip(operands: &str) -> String {
     out
 }
 
+/// Where a section is, for labelling branch destinations.
+struct Frame<'a> {
+    function: &'a str,
+    start: u64,
+    post: u64,
+}
+
 /// A branch destination as a label: the part of the listing's `→ …` comment that does not
-/// depend on where the code was placed.
-fn label(place: &str) -> String {
-    if let Some((_, sym)) = place.split_once(" <") {
-        return format!("<{}", sym);
+/// depend on where the code was placed. A destination elsewhere in the section's own
+/// function is counted from `start_ip` (before it) or `post_commit_ip` (after it), so an
+/// instruction added inside the section does not change it.
+fn label(place: &str, frame: &Frame<'_>) -> String {
+    if let Some((addr, sym)) = place.split_once(" <") {
+        let sym = sym.trim_end_matches('>');
+        let own = sym
+            .rsplit_once('+')
+            .is_some_and(|(f, _)| f == frame.function)
+            || sym == frame.function;
+        let addr = addr
+            .strip_prefix("0x")
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
+        return match addr {
+            Some(a) if own && a >= frame.post => format!("post_commit_ip+{:#x}", a - frame.post),
+            Some(a) if own && a < frame.start => format!("start-{:#x}", frame.start - a),
+            _ => format!("<{sym}>"),
+        };
     }
     if place.starts_with("exit ") {
         return "exit".to_string();
@@ -189,10 +210,10 @@ fn label(place: &str) -> String {
 }
 
 /// The line as compared: marker, mnemonic, operands with addresses normalised.
-fn normalise(line: &Line) -> String {
+fn normalise(line: &Line, frame: &Frame<'_>) -> String {
     let marker = line.marker.map(|m| m.label()).unwrap_or("");
     let operands = match line.comment.as_deref().and_then(|c| c.strip_prefix("→ ")) {
-        Some(place) => label(place),
+        Some(place) => label(place, frame),
         None if matches!(line.mnemonic.as_str(), "call" | "bl" | "b") => "<call>".to_string(),
         None => elide_rip(&line.operands),
     };
@@ -202,10 +223,17 @@ fn normalise(line: &Line) -> String {
 }
 
 fn lines_of(s: &SectionListing) -> Vec<String> {
+    let start = s.section.descriptor.start_ip;
+    let frame = Frame {
+        function: s.section.function.as_deref().unwrap_or("?"),
+        start,
+        post: s.section.post_commit_ip.unwrap_or(start),
+    };
     s.blocks
         .iter()
         .flat_map(|b| {
-            std::iter::once(format!("; {}", b.title)).chain(b.lines.iter().map(normalise))
+            std::iter::once(format!("; {}", b.title))
+                .chain(b.lines.iter().map(|l| normalise(l, &frame)))
         })
         .collect()
 }
@@ -317,10 +345,17 @@ mod tests {
 
     #[test]
     fn branch_labels_drop_addresses() {
-        assert_eq!(label("start+0x12"), "start+0x12");
-        assert_eq!(label("exit 0x1234"), "exit");
-        assert_eq!(label("0x5b19c <foo+0x40>"), "<foo+0x40>");
-        assert_eq!(label("abort handler body"), "abort handler body");
-        assert_eq!(label("0x5b19c"), "?");
+        let frame = Frame {
+            function: "f",
+            start: 0x1000,
+            post: 0x1010,
+        };
+        assert_eq!(label("start+0x12", &frame), "start+0x12");
+        assert_eq!(label("exit 0x1234", &frame), "exit");
+        assert_eq!(label("0x5b19c <foo+0x40>", &frame), "<foo+0x40>");
+        assert_eq!(label("0x1014 <f+0x54>", &frame), "post_commit_ip+0x4");
+        assert_eq!(label("0xff0 <f+0x30>", &frame), "start-0x10");
+        assert_eq!(label("abort handler body", &frame), "abort handler body");
+        assert_eq!(label("0x5b19c", &frame), "?");
     }
 }

@@ -53,6 +53,8 @@ enum Step {
 struct Campaign<'o> {
     opts: &'o InjectOptions,
     program: PathBuf,
+    /// The program's file, as `/proc/PID/maps` names it.
+    canonical: Option<PathBuf>,
     pid: i32,
     mem: Memory,
     interp: Option<PathBuf>,
@@ -60,6 +62,11 @@ struct Campaign<'o> {
     meta: Vec<Meta>,
     modules: BTreeSet<Mapped>,
     boundary_at: HashMap<u64, (usize, usize)>,
+    /// `every_visit`: per section, the one boundary armed next.
+    cursor: Vec<usize>,
+    /// `every_visit`: `post_commit_ip` and exits of live sections (a visit ended without an
+    /// injection: the cursor moves on).
+    visit_end: HashMap<u64, usize>,
     loader: Option<u64>,
     checkpoint: Option<u64>,
     inserted: HashMap<u64, u8>,
@@ -150,6 +157,7 @@ pub fn inject(program: &Path, args: &[OsString], opts: &InjectOptions) -> Result
         let mut c = Campaign {
             opts,
             program: program.to_path_buf(),
+            canonical: std::fs::canonicalize(program).ok(),
             pid,
             mem,
             interp,
@@ -157,6 +165,8 @@ pub fn inject(program: &Path, args: &[OsString], opts: &InjectOptions) -> Result
             meta: Vec::new(),
             modules: BTreeSet::new(),
             boundary_at: HashMap::new(),
+            cursor: Vec::new(),
+            visit_end: HashMap::new(),
             loader: None,
             checkpoint: None,
             inserted: HashMap::new(),
@@ -341,6 +351,7 @@ impl Campaign<'_> {
         }
         self.modules.clear();
         self.boundary_at.clear();
+        self.visit_end.clear();
         if let Ok(exe) = std::fs::read_link(format!("/proc/{}/exe", self.pid)) {
             self.interp = sections::interpreter(&exe)
                 .ok()
@@ -390,6 +401,12 @@ impl Campaign<'_> {
             let Ok(found) = sections::sections_of(&m.path) else {
                 continue;
             };
+            // The program as the user named it; other files as mapped.
+            let module = if self.canonical.as_deref() == Some(m.path.as_path()) {
+                self.program.display().to_string()
+            } else {
+                m.path.display().to_string()
+            };
             for s in found {
                 if let Some(pattern) = &self.opts.function {
                     if !s.function.as_deref().is_some_and(|f| f.contains(pattern)) {
@@ -397,7 +414,7 @@ impl Campaign<'_> {
                     }
                 }
                 self.cov.push(SectionCoverage {
-                    module: m.path.display().to_string(),
+                    module: module.clone(),
                     function: s.function.clone(),
                     start_ip: s.start,
                     post_commit_ip: s.post_commit,
@@ -412,6 +429,7 @@ impl Campaign<'_> {
                         })
                         .collect(),
                 });
+                self.cursor.push(0);
                 self.meta.push(Meta {
                     bias,
                     exits: s.exits,
@@ -422,6 +440,18 @@ impl Campaign<'_> {
         }
         self.modules = now;
         self.boundary_at = self.live_boundaries().collect();
+        self.visit_end = self
+            .cov
+            .iter()
+            .zip(&self.meta)
+            .enumerate()
+            .filter(|(_, (_, m))| m.live)
+            .flat_map(|(si, (s, m))| {
+                std::iter::once(s.post_commit_ip)
+                    .chain(m.exits.iter().copied())
+                    .map(move |a| (a.wrapping_add(m.bias), si))
+            })
+            .collect();
         Ok(())
     }
 
@@ -452,9 +482,17 @@ impl Campaign<'_> {
             w.extend(s.addrs.iter().copied());
         } else if !self.stopped {
             for (&a, &(si, bi)) in &self.boundary_at {
-                if self.opts.every_visit || !self.done(si, bi) {
+                let armed = if self.opts.every_visit {
+                    self.cursor[si] == bi
+                } else {
+                    !self.done(si, bi)
+                };
+                if armed {
                     w.insert(a);
                 }
+            }
+            if self.opts.every_visit {
+                w.extend(self.visit_end.keys().copied());
             }
         }
         w
@@ -601,6 +639,12 @@ impl Campaign<'_> {
                 return self.inject_at(tid, si, bi, a, kind);
             }
         }
+        if let Some(&si) = self.visit_end.get(&a) {
+            if self.opts.every_visit {
+                // The visit passed the armed boundary by (a branch) without an injection.
+                self.advance(si);
+            }
+        }
         self.resume_at(tid, a)
     }
 
@@ -609,13 +653,7 @@ impl Campaign<'_> {
         let signal_ok = || signal_is_safe(self.pid, self.opts.signal);
         let b = &self.cov[si].boundaries[bi];
         if self.opts.every_visit {
-            let count = |x: &super::BoundaryCoverage| x.preempt + x.signal;
-            let later = self.cov[si].boundaries[bi + 1..]
-                .iter()
-                .filter(|x| x.reached > 0)
-                .map(count)
-                .min();
-            if later.is_some_and(|m| count(b) > m) {
+            if self.cursor[si] != bi {
                 return None;
             }
             if b.signal < b.preempt {
@@ -720,6 +758,9 @@ impl Campaign<'_> {
             Injection::Preempt => b.preempt += 1,
             Injection::Signal => b.signal += 1,
         }
+        if self.opts.every_visit {
+            self.advance(si);
+        }
         let addrs = match self.checkpoint {
             Some(c) => vec![c],
             None => leave,
@@ -727,6 +768,13 @@ impl Campaign<'_> {
         self.settle = Some(Settle { tid, addrs });
         self.sync();
         self.resume_at(tid, abort)
+    }
+
+    /// `every_visit`: arms the next boundary of section `si` instead of the current one.
+    fn advance(&mut self, si: usize) {
+        let n = self.cov[si].boundaries.len().max(1);
+        self.cursor[si] = (self.cursor[si] + 1) % n;
+        self.sync();
     }
 
     /// Sends the `when_done` signal once everything has been injected.

@@ -26,8 +26,10 @@
 //!    checkpoint, until it calls the checkpoint function (where the program checks its
 //!    state). So when the program fails, the last injection is the one that broke it.
 //! 4. By default each boundary gets one injection of each kind and its breakpoint is then
-//!    removed; with `every_visit` every visit of a section is injected, at the boundary
-//!    injected least so far among those the visit reaches.
+//!    removed. With `every_visit` one boundary per section is armed at a time and moves
+//!    on after each injection there (preemption and signal alternating), or when a visit
+//!    reaches `post_commit_ip` or an exit without passing it (a branch skipped it): every
+//!    visit that reaches the armed boundary is injected, round after round.
 //!
 //! Breakpoint hits of other threads at addresses no longer armed are rewound and resumed;
 //! armed ones not to be injected are stepped over. The program's own signals are
