@@ -122,8 +122,9 @@ pub fn demo() -> Result<ExitStatus, Error> {
 }
 
 /// `inject`: runs `command` (the program, then its arguments) under abort injection with
-/// `opts` and prints the report (JSON with `json`); the progress line goes to standard
-/// error when it is a terminal.
+/// `opts` and prints the report (JSON with `json`, the program's standard output then
+/// going to standard error); the progress line goes to standard error when it is a
+/// terminal.
 pub fn inject(
     command: &[std::ffi::OsString],
     mut opts: crate::inject::InjectOptions,
@@ -133,6 +134,7 @@ pub fn inject(
         .split_first()
         .ok_or_else(|| Error::Usage("inject: no program after `--`".into()))?;
     opts.progress = std::io::stderr().is_terminal();
+    opts.stdout_to_stderr = json;
     let report = crate::inject::inject(Path::new(program), args, &opts)?;
     let format = if json { Format::Json } else { Format::Human };
     print(&report, format, ColorChoice::Auto)

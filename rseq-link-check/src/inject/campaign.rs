@@ -110,6 +110,8 @@ pub fn inject(program: &Path, args: &[OsString], opts: &InjectOptions) -> Result
     cmd.envs(opts.env.iter().map(|(k, v)| (k, v)));
     if opts.capture_output {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else if opts.stdout_to_stderr {
+        cmd.stdout(std::io::stderr());
     }
     ptrace::trace_me(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| Error::io(program, e))?;

@@ -100,6 +100,9 @@ pub struct InjectOptions {
     pub capture_output: bool,
     /// Print a progress line on standard error.
     pub progress: bool,
+    /// Send the program's standard output to this process's standard error (so that
+    /// standard output carries only the report, as with `--json`).
+    pub stdout_to_stderr: bool,
 }
 
 impl Default for InjectOptions {
@@ -114,6 +117,7 @@ impl Default for InjectOptions {
             env: Vec::new(),
             capture_output: false,
             progress: false,
+            stdout_to_stderr: false,
         }
     }
 }
