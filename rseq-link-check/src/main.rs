@@ -74,11 +74,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Runs a program under ptrace and injects an rseq abort (a preemption, then a signal)
-    /// at each instruction boundary of each critical section it reaches, in its executable
-    /// and every shared object it loads (x86_64): exit 0 every reached boundary injected and
-    /// the program succeeded, 1 the program failed (or an injection did not abort), 2 the
-    /// program could not be run.
+    /// Runs a program under ptrace and injects an rseq abort at each instruction boundary
+    /// of each critical section it reaches (x86_64).
+    ///
+    /// A preemption, then a signal, at each boundary, in the executable and every shared
+    /// object it loads (dlopen included), on all its threads. Exit 0 every reached boundary
+    /// injected and the program succeeded, 1 the program failed (or an injection did not
+    /// abort), 2 the program could not be run.
     Inject(InjectArgs),
     /// What the static link makes of a symbol, from the command line rustc passes to `cc`
     /// (`predict -- <args>`); with the output file present, also the loader model over it.

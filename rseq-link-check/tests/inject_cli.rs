@@ -5,7 +5,8 @@
 //! - the README's transcript (section "Abort injection on any program") runs as written
 //!   and prints what the README shows, hexadecimal addresses aside
 //!   (`RSEQ_EXPECT_OVERWRITE=1` rewrites the README's block);
-//! - `inject` follows every thread, finds the section of a shared object loaded with
+//! - `inject` follows every thread, lets a forked child run without its breakpoints,
+//!   finds the section of a shared object loaded with
 //!   `dlopen`, injects at every visit with `--every-visit`, filters with `--function`,
 //!   and exits 2 when the program cannot run;
 //! - `asm --diff` of a file with itself is clean (0), of an unreadable file 2.
@@ -168,6 +169,24 @@ fn inject_follows_threads() {
             "{b}"
         );
     }
+}
+
+#[test]
+fn inject_lets_a_forked_child_run_without_breakpoints() {
+    let out = bin()
+        .args(["inject", "--"])
+        .arg(demo().join("inject-demo"))
+        .arg("fork")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    // The parent's sections were injected; the child ran its 1000 increments untraced.
+    assert!(
+        t.contains("demo_add: 6/6 reached, preempt 6, signal 6"),
+        "{t}"
+    );
+    assert_eq!(t.matches("fork: 1000 increments").count(), 1, "{t}");
 }
 
 #[test]

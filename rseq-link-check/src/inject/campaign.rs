@@ -235,6 +235,15 @@ fn reader(mut r: Box<dyn Read + Send>) -> JoinHandle<String> {
     })
 }
 
+/// The thread group (process) of thread `tid`, from `/proc/TID/status`.
+fn thread_group(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Whether delivering `signal` leaves process `pid` alive: it handles it, ignores it, or
 /// its default action is to ignore it (`/proc/PID/status`, `SigCgt` and `SigIgn`).
 fn signal_is_safe(pid: i32, signal: i32) -> bool {
@@ -304,10 +313,15 @@ impl Campaign<'_> {
                     Step::Stopped
                 }
                 Event::Signal(libc::SIGSTOP) if !self.seen.contains(&tid) => {
-                    // A new thread's first stop.
-                    self.seen.insert(tid);
-                    self.threads += 1;
-                    self.cont(tid, 0)?;
+                    if thread_group(tid) == Some(self.pid) {
+                        // A new thread's first stop.
+                        self.seen.insert(tid);
+                        self.threads += 1;
+                        self.cont(tid, 0)?;
+                    } else {
+                        // A new process (fork): it runs on untraced, without breakpoints.
+                        self.release(tid);
+                    }
                     Step::Stopped
                 }
                 Event::Signal(libc::SIGTRAP) => self.trap(tid)?,
@@ -338,6 +352,22 @@ impl Campaign<'_> {
             self.settle = None;
             self.sync();
         }
+    }
+
+    /// Takes the breakpoints out of the memory of `child`, a process the program forked,
+    /// and lets it run on untraced. A child that shares the program's memory (`vfork`)
+    /// keeps them: its breakpoints are the program's.
+    fn release(&mut self, child: i32) {
+        if let Ok(mem) = Memory::open(child) {
+            for (&a, &orig) in &self.inserted {
+                let _ = mem.write_byte(a, orig);
+                if self.mem.read_byte(a).ok() == Some(orig) {
+                    let _ = self.mem.write_byte(a, INT3);
+                    break;
+                }
+            }
+        }
+        let _ = ptrace::detach(child);
     }
 
     /// The program called `exec`: everything mapped before is gone.

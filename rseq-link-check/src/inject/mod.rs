@@ -31,6 +31,10 @@
 //!    reaches `post_commit_ip` or an exit without passing it (a branch skipped it): every
 //!    visit that reaches the armed boundary is injected, round after round.
 //!
+//! A process the program forks is stopped at birth, the breakpoints are taken out of its
+//! copy of the memory, and it runs on untraced (a `vfork` child shares the memory and the
+//! breakpoints: it must not run a critical section before its `exec`).
+//!
 //! Breakpoint hits of other threads at addresses no longer armed are rewound and resumed;
 //! armed ones not to be injected are stepped over. The program's own signals are
 //! delivered unchanged. The program decides correctness: its exit status and its own

@@ -88,10 +88,14 @@ fn check(r: libc::c_long, what: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// `PTRACE_SETOPTIONS`: kill the program if the injector dies, follow new threads and
+/// `PTRACE_SETOPTIONS`: kill the program if the injector dies, follow new threads, stop
+/// new processes (`fork`, so that the injector can take its breakpoints out of them) and
 /// report `exec`.
 pub fn set_options(tid: i32) -> io::Result<()> {
-    let opts = libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEEXEC;
+    let opts = libc::PTRACE_O_EXITKILL
+        | libc::PTRACE_O_TRACECLONE
+        | libc::PTRACE_O_TRACEFORK
+        | libc::PTRACE_O_TRACEEXEC;
     // SAFETY: PTRACE_SETOPTIONS on a stopped tracee with an integer option mask.
     let r = unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, tid, 0, opts as libc::c_long) };
     check(r, "PTRACE_SETOPTIONS")
@@ -102,6 +106,13 @@ pub fn cont(tid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: PTRACE_CONT on a stopped tracee; `signal` is 0 or a signal number.
     let r = unsafe { libc::ptrace(libc::PTRACE_CONT, tid, 0, signal as libc::c_long) };
     check(r, "PTRACE_CONT")
+}
+
+/// `PTRACE_DETACH`: the thread runs on untraced.
+pub fn detach(tid: i32) -> io::Result<()> {
+    // SAFETY: PTRACE_DETACH on a stopped tracee, delivering no signal.
+    let r = unsafe { libc::ptrace(libc::PTRACE_DETACH, tid, 0, 0) };
+    check(r, "PTRACE_DETACH")
 }
 
 /// `PTRACE_SINGLESTEP` with `signal` (0: none).
