@@ -72,11 +72,17 @@ impl Render for InjectReport {
             .map(|l| self.describe(l))
             .unwrap_or_else(|| "no injection".to_string());
         match &self.failure {
-            Some(InjectFailure::NotAborted { at, stopped_at }) => writeln!(
-                w,
-                "error: after the {} the thread went on to {stopped_at:#x}, not to abort_ip",
-                self.describe(at)
-            )?,
+            Some(InjectFailure::NotAborted { at, stopped_at }) => {
+                let place = match self.sections.get(at.section) {
+                    Some(s) if s.post_commit_ip == *stopped_at => "post_commit_ip",
+                    _ => "exit",
+                };
+                writeln!(
+                    w,
+                    "error: after the {} the thread went on to its {place} {stopped_at:#x}, not to abort_ip",
+                    self.describe(at)
+                )?
+            }
             None if !self.exit.success() => writeln!(
                 w,
                 "error: the program failed ({}) after the last injection: {last}",
