@@ -267,6 +267,12 @@ fn keyed(listing: &AsmListing) -> BTreeMap<(String, usize), &SectionListing> {
     out
 }
 
+/// Notable sections (changed verdict, longer fast path) first; each group keeps its
+/// (function, position) order.
+fn order(sections: &mut [SectionDiff]) {
+    sections.sort_by_key(|s| !s.is_notable());
+}
+
 /// Compares the listings of two builds.
 pub fn diff_listings(old: &AsmListing, new: &AsmListing) -> AsmDiff {
     let (o, n) = (keyed(old), keyed(new));
@@ -322,8 +328,7 @@ pub fn diff_listings(old: &AsmListing, new: &AsmListing) -> AsmDiff {
             lines,
         });
     }
-    // Stable: notable ones first, each group in (function, position) order.
-    sections.sort_by_key(|s| !s.is_notable());
+    order(&mut sections);
     AsmDiff {
         old: old.path.clone(),
         new: new.path.clone(),
@@ -335,6 +340,55 @@ pub fn diff_listings(old: &AsmListing, new: &AsmListing) -> AsmDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn section(
+        function: &str,
+        old: Option<(&str, usize)>,
+        new: Option<(&str, usize)>,
+    ) -> SectionDiff {
+        let side = |s: Option<(&str, usize)>| {
+            s.map(|(verdict, fast_path)| DiffSide {
+                start_ip: 0x1000,
+                verdict: verdict.to_string(),
+                fast_path,
+            })
+        };
+        SectionDiff {
+            function: function.to_string(),
+            position: 0,
+            change: SectionChange::Changed,
+            old: side(old),
+            new: side(new),
+            lines: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn changed_verdicts_and_longer_fast_paths_come_first() {
+        let mut list = vec![
+            section("a_shorter", Some(("ok", 9)), Some(("ok", 8))),
+            section("b_longer", Some(("ok", 9)), Some(("ok", 10))),
+            section("c_same_length", Some(("ok", 9)), Some(("ok", 9))),
+            section("d_verdict", Some(("ok", 9)), Some(("error: rseq-x", 9))),
+            section("e_removed_ok", Some(("ok", 9)), None),
+            section("f_added_broken", None, Some(("error: rseq-x", 4))),
+        ];
+        order(&mut list);
+        let names: Vec<&str> = list.iter().map(|s| s.function.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "b_longer",
+                "d_verdict",
+                "f_added_broken",
+                "a_shorter",
+                "c_same_length",
+                "e_removed_ok"
+            ]
+        );
+        assert_eq!(list[0].fast_path_delta(), 1);
+        assert!(list[1].verdict_changed());
+    }
 
     #[test]
     fn rip_displacements_are_elided() {

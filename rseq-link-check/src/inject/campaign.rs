@@ -50,33 +50,53 @@ enum Step {
     Ended(ProgramExit),
 }
 
+/// The state of one campaign: what is mapped, what is armed, what was covered.
 struct Campaign<'o> {
     opts: &'o InjectOptions,
+    /// The program as given.
     program: PathBuf,
     /// The program's file, as `/proc/PID/maps` names it.
     canonical: Option<PathBuf>,
+    /// The program's process (its first thread).
     pid: i32,
+    /// Its memory.
     mem: Memory,
+    /// Its dynamic loader, as mapped.
     interp: Option<PathBuf>,
+    /// Every section seen (the report's), and beside each what the loop needs of it.
     cov: Vec<SectionCoverage>,
     meta: Vec<Meta>,
+    /// The files mapped executable at the last scan.
     modules: BTreeSet<Mapped>,
+    /// Run-time address of each boundary of a live section: (section, boundary).
     boundary_at: HashMap<u64, (usize, usize)>,
     /// `every_visit`: per section, the one boundary armed next.
     cursor: Vec<usize>,
     /// `every_visit`: `post_commit_ip` and exits of live sections (a visit ended without an
     /// injection: the cursor moves on).
     visit_end: HashMap<u64, usize>,
+    /// `_dl_debug_state` (run-time address).
     loader: Option<u64>,
+    /// The checkpoint function (run-time address), once found.
     checkpoint: Option<u64>,
+    /// Armed breakpoints: address and the byte the `int3` replaced.
     inserted: HashMap<u64, u8>,
-    ever: HashSet<u64>,
+    /// Every address ever armed and its original byte (a trap there after disarming is
+    /// ours; a forked child may still have the `int3`).
+    ever: HashMap<u64, u8>,
+    /// The thread settling after the last injection.
     settle: Option<Settle>,
+    /// No more injections (budget, or a failed one).
     stopped: bool,
+    /// Set by the budget's timer.
     expired: Arc<AtomicBool>,
+    /// The `when_done` signal was sent.
     done_sent: Arc<AtomicBool>,
+    /// Threads of the program known so far.
     seen: HashSet<i32>,
+    /// Threads traced in all.
     threads: usize,
+    /// Events of other threads that came while waiting for one.
     pending: VecDeque<(i32, Event)>,
     last: Option<InjectionPoint>,
     failure: Option<InjectFailure>,
@@ -172,7 +192,7 @@ pub fn inject(program: &Path, args: &[OsString], opts: &InjectOptions) -> Result
             loader: None,
             checkpoint: None,
             inserted: HashMap::new(),
-            ever: HashSet::new(),
+            ever: HashMap::new(),
             settle: None,
             stopped: false,
             expired: expired.clone(),
@@ -356,12 +376,17 @@ impl Campaign<'_> {
 
     /// Takes the breakpoints out of the memory of `child`, a process the program forked,
     /// and lets it run on untraced. A child that shares the program's memory (`vfork`)
-    /// keeps them: its breakpoints are the program's.
+    /// keeps them: its breakpoints are the program's (writing one there shows in the
+    /// program's memory).
     fn release(&mut self, child: i32) {
+        // Its copy of the memory has the breakpoints armed when it forked: any of `ever`.
         if let Ok(mem) = Memory::open(child) {
-            for (&a, &orig) in &self.inserted {
+            for (&a, &orig) in &self.ever {
+                if mem.read_byte(a).ok() != Some(INT3) {
+                    continue;
+                }
                 let _ = mem.write_byte(a, orig);
-                if self.mem.read_byte(a).ok() == Some(orig) {
+                if self.inserted.contains_key(&a) && self.mem.read_byte(a).ok() == Some(orig) {
                     let _ = self.mem.write_byte(a, INT3);
                     break;
                 }
@@ -554,7 +579,7 @@ impl Campaign<'_> {
         if let Ok(orig) = self.mem.read_byte(a) {
             if self.mem.write_byte(a, INT3).is_ok() {
                 self.inserted.insert(a, orig);
-                self.ever.insert(a);
+                self.ever.insert(a, orig);
             }
         }
     }
@@ -643,7 +668,7 @@ impl Campaign<'_> {
         let ip = ptrace::ip(tid).map_err(|e| self.trace_err(e))?;
         let a = ip.wrapping_sub(1);
         if !self.inserted.contains_key(&a) {
-            if self.ever.contains(&a) {
+            if self.ever.contains_key(&a) {
                 // A breakpoint removed after this thread hit it.
                 return self.resume_at(tid, a);
             }
@@ -773,7 +798,7 @@ impl Campaign<'_> {
                             Step::Stopped => self.cont(tid, 0)?,
                             other => return Ok(other),
                         }
-                    } else if self.ever.contains(&r) {
+                    } else if self.ever.contains_key(&r) {
                         ptrace::set_ip(tid, r).map_err(|e| self.trace_err(e))?;
                         self.cont(tid, 0)?;
                     } else {
