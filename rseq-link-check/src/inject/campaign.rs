@@ -103,6 +103,8 @@ struct Campaign<'o> {
     signals_injected: u64,
     signals_skipped: u64,
     progress_at: Instant,
+    /// A progress line is on the terminal.
+    progress_drawn: bool,
     started: Instant,
 }
 
@@ -205,14 +207,16 @@ pub fn inject(program: &Path, args: &[OsString], opts: &InjectOptions) -> Result
             signals_injected: 0,
             signals_skipped: 0,
             progress_at: Instant::now(),
+            progress_drawn: false,
             started: Instant::now(),
         };
         let exit = c.run().map_err(|e| match e {
             Error::Trace { .. } => e,
             other => fail(other.to_string()),
         })?;
-        if opts.progress {
-            eprintln!();
+        if c.progress_drawn {
+            // Clears the progress line.
+            eprint!("\r\x1b[K");
         }
         Ok((c, exit))
     })();
@@ -858,6 +862,7 @@ impl Campaign<'_> {
             return;
         }
         self.progress_at = Instant::now();
+        self.progress_drawn = true;
         let points: usize = self.cov.iter().map(|s| s.boundaries.len()).sum();
         let done: usize = self
             .cov
