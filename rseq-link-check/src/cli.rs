@@ -120,3 +120,22 @@ pub fn demo() -> Result<ExitStatus, Error> {
     );
     Ok(status)
 }
+
+/// `inject`: runs `command` (the program, then its arguments) under abort injection with
+/// `opts` and prints the report (JSON with `json`, the program's standard output then
+/// going to standard error); the progress line goes to standard error when it is a
+/// terminal.
+pub fn inject(
+    command: &[std::ffi::OsString],
+    mut opts: crate::inject::InjectOptions,
+    json: bool,
+) -> Result<ExitStatus, Error> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| Error::Usage("inject: no program after `--`".into()))?;
+    opts.progress = std::io::stderr().is_terminal();
+    opts.stdout_to_stderr = json;
+    let report = crate::inject::inject(Path::new(program), args, &opts)?;
+    let format = if json { Format::Json } else { Format::Human };
+    print(&report, format, ColorChoice::Auto)
+}

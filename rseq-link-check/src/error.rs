@@ -62,6 +62,14 @@ pub enum Error {
         /// The missing file or version.
         what: String,
     },
+    /// A program could not be run or followed under `ptrace` (`inject`).
+    #[error("{path}: cannot run under ptrace: {what}", path = .path.display())]
+    Trace {
+        /// The program.
+        path: PathBuf,
+        /// What failed.
+        what: String,
+    },
     /// A command-line argument is not usable.
     #[error("invalid argument: {0}")]
     Usage(String),

@@ -8,7 +8,9 @@
 //!   [`Process`] with [`Options`], then [`resolve`] one symbol, list every binding
 //!   ([`bindings`]), [`check`] every rule of the catalog, or draw the load [`graph`].
 //! - Critical sections: [`verify_file`] checks every `struct rseq_cs` of an ELF file;
-//!   [`listing_for_file`] lists them annotated for review.
+//!   [`listing_for_file`] lists them annotated for review, [`diff_files`] compares them
+//!   between two builds, and [`inject()`] runs a program under ptrace and injects an abort
+//!   at each instruction boundary of each section it reaches (x86_64).
 //! - Build time: [`predict_command`] predicts the static link of a `cc` link line;
 //!   [`buildscript`] is the `build.rs` API and [`wrapper`] the linker wrapper.
 //! - Diagnostics: every finding carries a [`Code`] of one catalog (with [`VerifyCode`] for
@@ -20,7 +22,8 @@
 //!
 //! Inside, one private module per concern: `elf` (each file mapped and parsed once),
 //! `loader` (the loader model), `analysis` (the rseq policy on top), `link` (static link
-//! prediction), `verify` and `asm` (critical sections), `diag` (the catalog), `report` and
+//! prediction), `verify`, `asm` and `inject` (critical sections; `inject::ptrace` holds the
+//! injector's `unsafe` code), `diag` (the catalog), `report` and
 //! `render` (report values and their renderers), `explain`, `error`.
 #![deny(unsafe_code)]
 
@@ -32,6 +35,7 @@ mod diag;
 mod elf;
 mod error;
 mod explain;
+mod inject;
 mod link;
 mod loader;
 mod render;
@@ -41,10 +45,17 @@ mod verify;
 pub mod wrapper;
 
 pub use analysis::{bindings, check, check_for_kernel, graph, load, resolve, KernelRseq, RSEQ_ABI};
-pub use asm::{listing_for_file, AsmListing, Line, Marker, SectionListing};
+pub use asm::{
+    diff_files, listing_for_file, AsmDiff, AsmListing, DiffLine, DiffSide, Line, Marker,
+    SectionChange, SectionDiff, SectionListing,
+};
 pub use diag::{Catalog, Code, Diagnostic, Severity, VerifyCode, CATALOG};
 pub use error::{Error, ExitStatus, Result};
 pub use explain::{explain, ExplainReport, Explanation};
+pub use inject::{
+    inject, parse_signal, sections_of, BoundaryCoverage, InjectFailure, InjectOptions,
+    InjectReport, Injection, InjectionPoint, ProgramExit, Section, SectionCoverage,
+};
 pub use link::{
     predict_command, Level, LinkError, LinkPrediction, LinkReport, Policy, UnknownCode,
 };

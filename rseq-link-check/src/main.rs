@@ -66,7 +66,12 @@ enum Command {
     /// the verdict, for code review.
     Asm {
         /// The ELF file.
-        elf: PathBuf,
+        #[arg(required_unless_present = "diff")]
+        elf: Option<PathBuf>,
+        /// Compare the sections of two builds instead: added, removed and changed sections
+        /// with an instruction-level diff (exit 0 no change, 1 changes, 2 unreadable).
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"], conflicts_with = "elf")]
+        diff: Option<Vec<PathBuf>>,
         /// Only sections in functions whose demangled name contains PATTERN.
         #[arg(long, value_name = "PATTERN")]
         function: Option<String>,
@@ -77,6 +82,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs a program under ptrace and injects an rseq abort at each instruction boundary
+    /// of each critical section it reaches (x86_64).
+    ///
+    /// A preemption, then a signal, at each boundary, in the executable and every shared
+    /// object it loads (dlopen included), on all its threads. Exit 0 every reached boundary
+    /// injected and the program succeeded, 1 the program failed (or an injection did not
+    /// abort), 2 the program could not be run.
+    Inject(InjectArgs),
     /// What the static link makes of a symbol, from the command line rustc passes to `cc`
     /// (`predict -- <args>`); with the output file present, also the loader model over it.
     Predict {
@@ -104,6 +117,68 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `inject` options.
+#[derive(Debug, Args)]
+struct InjectArgs {
+    /// Only sections in functions whose demangled name contains PATTERN.
+    #[arg(long, value_name = "PATTERN")]
+    function: Option<String>,
+    /// Stop injecting after this many seconds (the program then runs on untouched).
+    #[arg(long, value_name = "SECONDS")]
+    time_budget: Option<f64>,
+    /// Inject at every visit of a section, not once per boundary and kind.
+    #[arg(long)]
+    every_visit: bool,
+    /// The signal injected (handled or ignored by the program; otherwise left out).
+    #[arg(long, default_value = "SIGURG")]
+    signal: String,
+    /// A function the program calls where it checks its state: after each injection, the
+    /// next waits until the injected thread has called it.
+    #[arg(long, value_name = "SYMBOL")]
+    checkpoint: Option<String>,
+    /// A signal sent to the program once every boundary is injected or the budget ran out.
+    #[arg(long, value_name = "SIGNAL")]
+    when_done: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    command: Vec<std::ffi::OsString>,
+}
+
+/// Runs `inject`.
+fn inject(a: InjectArgs) -> Result<ExitStatus, Error> {
+    let signal =
+        |s: &str| lc::parse_signal(s).ok_or_else(|| Error::Usage(format!("unknown signal `{s}`")));
+    let mut opts = lc::InjectOptions::default();
+    opts.function = a.function;
+    opts.time_budget = match a.time_budget {
+        Some(t) if t.is_finite() && t >= 0.0 => Some(std::time::Duration::from_secs_f64(t)),
+        Some(t) => return Err(Error::Usage(format!("--time-budget {t}: not a duration"))),
+        None => None,
+    };
+    opts.every_visit = a.every_visit;
+    opts.signal = signal(&a.signal)?;
+    opts.checkpoint = a.checkpoint;
+    opts.when_done = a.when_done.as_deref().map(signal).transpose()?;
+    cli::inject(&a.command, opts, a.json)
+}
+
+/// Runs `asm --diff OLD NEW`.
+fn asm_diff(
+    files: &[PathBuf],
+    function: Option<&str>,
+    color: ColorChoice,
+    json: bool,
+) -> Result<ExitStatus, Error> {
+    let [old, new] = files else {
+        return Err(Error::Usage("asm --diff takes two files: OLD NEW".into()));
+    };
+    let diff = lc::diff_files(old, new, function)?;
+    cli::print(&diff, format(json), color)
 }
 
 /// Options shared by the commands that model a program start.
@@ -247,10 +322,15 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
         }
         Some(Command::Asm {
             elf,
+            diff,
             function,
             color,
             json,
         }) => {
+            if let Some(files) = diff {
+                return asm_diff(&files, function.as_deref(), color, json);
+            }
+            let elf = elf.ok_or_else(|| Error::Usage("asm: no ELF file".into()))?;
             let listing = lc::listing_for_file(&elf, function.as_deref())?;
             cli::print(&listing, format(json), color)
         }
@@ -264,6 +344,7 @@ fn run(args: Cli) -> Result<ExitStatus, Error> {
             let report = lc::predict_command(&args, &symbol, rules.as_deref(), &cc)?;
             cli::print(&report, format(json), ColorChoice::Auto)
         }
+        Some(Command::Inject(a)) => inject(a),
         Some(Command::Explain { code, json }) => cli::print(
             &lc::explain(code.as_deref())?,
             format(json),

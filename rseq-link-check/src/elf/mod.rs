@@ -124,6 +124,8 @@ pub struct ElfFile<D = Mapping> {
     pub dynamic: Option<DynamicInfo>,
     /// The `PT_TLS` segment.
     pub tls: Option<TlsInfo>,
+    /// `p_vaddr` of the first `PT_LOAD` segment (the load bias is relative to its page).
+    pub first_load_vaddr: Option<u64>,
     dynsym: Option<SymbolTable>,
     symtab: Option<SymbolTable>,
     versym: Option<Range<usize>>,
@@ -240,8 +242,13 @@ impl<D: AsRef<[u8]>> ElfFile<D> {
         let mut interp = None;
         let mut tls = None;
         let mut dynamic = None;
+        let mut first_load_vaddr: Option<u64> = None;
         for ph in phdrs {
             match ph.p_type(endian) {
+                elf::PT_LOAD => {
+                    let vaddr = ph.p_vaddr(endian);
+                    first_load_vaddr = Some(first_load_vaddr.map_or(vaddr, |v| v.min(vaddr)));
+                }
                 elf::PT_INTERP => {
                     let bytes = ph
                         .data(endian, data)
@@ -415,6 +422,7 @@ impl<D: AsRef<[u8]>> ElfFile<D> {
             machine,
             file_type,
             interp,
+            first_load_vaddr,
             dynamic,
             tls,
             dynsym,

@@ -1,13 +1,13 @@
 //! Text for an [`AsmListing`]: addresses, encodings, Intel-syntax (x86_64) or Arm-syntax
 //! (aarch64) instructions in aligned columns, markers in the left margin, comments on the
-//! right, and the verdict under each section. ANSI colour only when the render options
-//! say so.
+//! right, and the verdict under each section; and the [`AsmDiff`] of two builds. ANSI
+//! colour only when the render options say so.
 
 use std::fmt::Write as _;
 use std::io;
 
 use super::verify::kind_text;
-use crate::asm::{AsmListing, Line, Marker, SectionListing};
+use crate::asm::{AsmDiff, AsmListing, Line, Marker, SectionChange, SectionListing};
 use crate::render::{ColorChoice, Render, RenderOptions};
 use crate::verify::image::machine_name;
 use crate::verify::Severity;
@@ -204,5 +204,72 @@ fn listing_text(listing: &AsmListing, color: bool) -> String {
 impl Render for AsmListing {
     fn human(&self, w: &mut dyn io::Write, opts: &RenderOptions) -> io::Result<()> {
         w.write_all(listing_text(self, opts.color).as_bytes())
+    }
+}
+
+fn change_text(c: SectionChange) -> &'static str {
+    match c {
+        SectionChange::Added => "added",
+        SectionChange::Removed => "removed",
+        SectionChange::Changed => "changed",
+    }
+}
+
+/// The text of an [`AsmDiff`]: a summary line, then each section that differs (notable
+/// ones first) with its verdicts, fast-path change and instruction-level diff; removed
+/// lines in red and added ones in green when colour is on.
+pub fn diff_text(diff: &AsmDiff, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    let count = |c| diff.sections.iter().filter(|s| s.change == c).count();
+    let _ = writeln!(
+        out,
+        "{} -> {}: {} changed, {} added, {} removed, {} unchanged",
+        diff.old,
+        diff.new,
+        count(SectionChange::Changed),
+        count(SectionChange::Added),
+        count(SectionChange::Removed),
+        diff.unchanged
+    );
+    for s in &diff.sections {
+        out.push('\n');
+        let verdict = |side: &Option<crate::asm::DiffSide>| {
+            side.as_ref().map_or("-".to_string(), |d| d.verdict.clone())
+        };
+        let fast = |side: &Option<crate::asm::DiffSide>| {
+            side.as_ref()
+                .map_or("-".to_string(), |d| d.fast_path.to_string())
+        };
+        let delta = s.fast_path_delta();
+        let _ = writeln!(
+            out,
+            "{} {} #{}: verdict {} -> {}; fast path {} -> {} instructions ({}{})",
+            p.wrap("1", change_text(s.change)),
+            s.function,
+            s.position,
+            verdict(&s.old),
+            verdict(&s.new),
+            fast(&s.old),
+            fast(&s.new),
+            if delta >= 0 { "+" } else { "" },
+            delta
+        );
+        for l in &s.lines {
+            let line = format!("  {} {}", l.tag, l.text);
+            let painted = match l.tag {
+                '-' => p.wrap("31", &line),
+                '+' => p.wrap("32", &line),
+                _ => line,
+            };
+            let _ = writeln!(out, "{painted}");
+        }
+    }
+    out
+}
+
+impl Render for AsmDiff {
+    fn human(&self, w: &mut dyn io::Write, opts: &RenderOptions) -> io::Result<()> {
+        w.write_all(diff_text(self, opts.color).as_bytes())
     }
 }

@@ -1,9 +1,11 @@
 //! Text for people, one file per report family: [`loader`] (resolve, bindings, check,
 //! graph), [`link`] (static link prediction, build-script report), [`verify`], [`asm`]
-//! (critical-section listings, the only renderer that uses colour) and [`explain`].
+//! (critical-section listings, the only renderer that uses colour), [`inject`] (abort
+//! injection coverage) and [`explain`].
 
 pub mod asm;
 pub mod explain;
+pub mod inject;
 pub mod link;
 pub mod loader;
 pub mod verify;
