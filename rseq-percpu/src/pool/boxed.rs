@@ -23,6 +23,9 @@ use core::ptr::NonNull;
 /// words in `UnsafeCell`s, as the structures of this crate do.
 pub struct PerCpuBox<'p, T, I: IndexKind = CpuId> {
     ptr: NonNull<T>,
+    /// The pool's stride shift, kept here so that the address computation of a fast path
+    /// loads from the handle only.
+    stride_shift: u32,
     pool: &'p PerCpuPool<I>,
     owns: PhantomData<T>,
 }
@@ -81,6 +84,7 @@ impl<I: IndexKind> PerCpuPool<I> {
         core::mem::forget(partial);
         Ok(PerCpuBox {
             ptr,
+            stride_shift: self.stride_shift(),
             pool: self,
             owns: PhantomData,
         })
@@ -104,6 +108,7 @@ impl<I: IndexKind> PerCpuPool<I> {
         let offset = self.alloc_offset()?;
         Ok(PerCpuBox {
             ptr: self.item_ptr(offset).cast(),
+            stride_shift: self.stride_shift(),
             pool: self,
             owns: PhantomData,
         })
@@ -154,7 +159,7 @@ impl<'p, T, I: IndexKind> PerCpuBox<'p, T, I> {
     /// `log2` of the distance between two CPUs' copies.
     #[inline(always)]
     pub fn stride_shift(&self) -> u32 {
-        self.pool.stride_shift()
+        self.stride_shift
     }
 
     /// The address of CPU `cpu`'s copy: one shift and one add, no bounds check. It points
@@ -163,7 +168,9 @@ impl<'p, T, I: IndexKind> PerCpuBox<'p, T, I> {
     /// dereference it under their own contract.
     #[inline(always)]
     pub fn cpu_ptr(&self, cpu: usize) -> *mut T {
-        self.pool.copy_of(self.ptr.as_ptr().cast(), cpu).cast()
+        self.ptr
+            .as_ptr()
+            .wrapping_byte_add(cpu << self.stride_shift)
     }
 
     /// CPU `cpu`'s copy, if the pool has that CPU.

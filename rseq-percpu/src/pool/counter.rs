@@ -12,18 +12,30 @@
 //! concurrency id is at or above the pool's width, `add` does an atomic `fetch_add` on the
 //! counter's own shared word, which `sum` includes.
 //!
-//! The fast path on x86_64 (release build, `cpu_id` indexing), as
-//! `rseq-link-check asm` shows it:
+//! The fast path on x86_64 (release build, `cpu_id` indexing), from the `pool_counter`
+//! example (`objdump -d`; `rseq-link-check asm` shows the same section, start to commit,
+//! for `PoolCounter` and `PerCpuCounter`):
 //!
 //! ```text
-//! mov  %fs:(%rax), %ecx        ; cpu_id_start: the index
-//! shl  %cl, ... ; add          ; base + (cpu << stride_shift)
-//! lea  desc(%rip), %r9
-//! mov  %r9, %fs:8(%rax)        ; arm the descriptor (rseq_cs)
-//! cmp  %ecx, %fs:4(%rax)       ; start: cpu_id still the index?
+//! mov  (%rdi), %rbx            ; the item's CPU-0 address   } both from the handle,
+//! mov  0x10(%rdi), %ecx        ; the pool's stride shift    } one cache line
+//! mov  (OFFSET), %rax          ; area_offset() (GOT), then tested for "undecided"
+//! test %rax, %rax ; jz first_call
+//! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
+//! mov  %rdx, %rsi
+//! shl  %cl, %rsi ; add %rbx, %rsi   ; base + (cpu << shift)
+//! lea  desc(%rip), %r8
+//! mov  %r8, %fs:8(%rax)        ; arm the descriptor (rseq_cs)
+//! cmp  %edx, %fs:4(%rax)       ; start: cpu_id still the index?
 //! jne  abort
-//! add  %rdx, (%rsi)            ; the commit
+//! add  %rcx, (%rsi)            ; the commit
 //! ```
+//!
+//! The section itself (start, compare, commit) is instruction for instruction that of
+//! `PerCpuCounter::add`; the prelude differs by one load: `PerCpuCounter` shifts by the
+//! constant 7 (128-byte slots) and adds the slot array's address from memory, the pool
+//! counter loads the shift from its handle and shifts by `%cl` (and, `%rcx` being taken,
+//! saves two more registers around the call for its slow path).
 #![allow(unsafe_code)]
 
 use super::boxed::PerCpuBox;

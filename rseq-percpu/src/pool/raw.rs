@@ -331,7 +331,7 @@ impl<I: IndexKind> PerCpuPool<I> {
     pub(super) fn release(&self, addr: usize) -> Result<usize, PoolError> {
         let base = self.base.as_ptr() as usize;
         let offset = addr.wrapping_sub(base);
-        if addr < base || offset >= self.stride() || offset % self.item_size != 0 {
+        if addr < base || offset >= self.stride() || !offset.is_multiple_of(self.item_size) {
             return Err(PoolError::NotAnItem { addr });
         }
         let item = offset / self.item_size;
