@@ -12,39 +12,39 @@
 //! concurrency id is at or above the pool's width, `add` does an atomic `fetch_add` on the
 //! counter's own shared word, which `sum` includes.
 //!
-//! The fast path on x86_64 (release build, `cpu_id` indexing), from the `pool_counter`
-//! example (`objdump -d`; `rseq-link-check asm` shows the same section, start to commit,
-//! for `PoolCounter` and `PerCpuCounter`):
+//! The fast path on x86_64 (release build, `cpu_id` indexing, default stride), from the
+//! `pool_counter` example (`objdump -d`; `rseq-link-check asm` shows the same section,
+//! start to commit, for `PoolCounter` and `PerCpuCounter`):
 //!
 //! ```text
-//! mov  (%rdi), %rbx            ; the item's CPU-0 address   } both from the handle,
-//! mov  0x10(%rdi), %ecx        ; the pool's stride shift    } one cache line
+//! mov  (%rdi), %rbx            ; the item's CPU-0 address, from the handle
 //! mov  (OFFSET), %rax          ; area_offset() (GOT), then tested for "undecided"
 //! test %rax, %rax ; jz first_call
-//! mov  %fs:(%rax), %edx        ; cpu_id_start: the index
-//! mov  %rdx, %rsi
-//! shl  %cl, %rsi ; add %rbx, %rsi   ; base + (cpu << shift)
+//! mov  %fs:(%rax), %ecx        ; cpu_id_start: the index
+//! mov  %rcx, %rdx
+//! shl  $16, %rdx ; add %rbx, %rdx   ; base + (cpu << 16): 64 KiB stride
 //! lea  desc(%rip), %r8
 //! mov  %r8, %fs:8(%rax)        ; arm the descriptor (rseq_cs)
-//! cmp  %edx, %fs:4(%rax)       ; start: cpu_id still the index?
+//! cmp  %ecx, %fs:4(%rax)       ; start: cpu_id still the index?
 //! jne  abort
-//! add  %rcx, (%rsi)            ; the commit
+//! add  %rsi, (%rdx)            ; the commit
 //! ```
 //!
-//! The section itself (start, compare, commit) is instruction for instruction that of
-//! `PerCpuCounter::add`; the prelude differs by one load: `PerCpuCounter` shifts by the
-//! constant 7 (128-byte slots) and adds the slot array's address from memory, the pool
-//! counter loads the shift from its handle and shifts by `%cl` (and, `%rcx` being taken,
-//! saves two more registers around the call for its slow path).
+//! Instruction for instruction this is `PerCpuCounter::add` (which shifts by 7 for its
+//! 128-byte slots and adds the slot array's address from memory), because the stride is a
+//! constant of the counter's type.
 #![allow(unsafe_code)]
 
 use super::boxed::PerCpuBox;
 use super::error::PoolError;
-use super::raw::PerCpuPool;
+use super::raw::{PerCpuPool, DEFAULT_STRIDE};
 use crate::attempt::{retry, Attempt};
 use crate::index::{CpuId, IndexKind, Slot};
 use crate::rseq_critical;
 use core::sync::atomic::{AtomicU64, Ordering};
+
+/// `log2(DEFAULT_STRIDE)`.
+const DEFAULT_SHIFT: u32 = DEFAULT_STRIDE.trailing_zeros();
 
 /// `*(base + (cpu << shift)) += n` in a section bound to the CPU number.
 #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
@@ -88,15 +88,26 @@ unsafe fn add_mm_cid(base: usize, shift: u32, cpus: usize, n: u64) -> Result<usi
 /// });
 /// assert!(counters.iter().all(|c| c.sum() == 8));
 /// ```
-pub struct PoolCounter<'p, I: IndexKind = CpuId> {
+///
+/// The stride is part of the type (`STRIDE_SHIFT`, `log2(stride)`, by default that of
+/// [`DEFAULT_STRIDE`]), so the fast path shifts by a constant, as `PerCpuCounter`'s does;
+/// [`PoolCounter::new`] checks that the pool has that stride.
+pub struct PoolCounter<'p, I: IndexKind = CpuId, const STRIDE_SHIFT: u32 = DEFAULT_SHIFT> {
     words: PerCpuBox<'p, AtomicU64, I>,
     shared: AtomicU64,
 }
 
-impl<'p, I: IndexKind> PoolCounter<'p, I> {
-    /// A zero counter in `pool` (whose items must hold a `u64`). Writes nothing: the
+impl<'p, I: IndexKind, const STRIDE_SHIFT: u32> PoolCounter<'p, I, STRIDE_SHIFT> {
+    /// A zero counter in `pool`, whose items must hold a `u64` and whose stride must be
+    /// `1 << STRIDE_SHIFT` ([`PoolError::StrideMismatch`] otherwise). Writes nothing: the
     /// words read from the kernel's zero page until a CPU adds.
     pub fn new(pool: &'p PerCpuPool<I>) -> Result<Self, PoolError> {
+        if pool.stride_shift() != STRIDE_SHIFT {
+            return Err(PoolError::StrideMismatch {
+                stride: pool.stride(),
+                expected: 1usize.checked_shl(STRIDE_SHIFT).unwrap_or(0),
+            });
+        }
         Ok(PoolCounter {
             // SAFETY: all-zero bytes are an `AtomicU64` of 0.
             words: unsafe { pool.alloc_zeroed()? },
@@ -118,7 +129,7 @@ impl<'p, I: IndexKind> PoolCounter<'p, I> {
     #[inline(always)]
     fn try_add(&self, n: u64) -> Result<usize, Attempt> {
         let base = self.words.as_ptr() as usize;
-        let shift = self.words.stride_shift();
+        let shift = STRIDE_SHIFT;
         // SAFETY: the pool has a word for every CPU number the kernel reports (CpuId pools
         // cover the possible CPUs) and for every concurrency id below `cpus` (checked in
         // the section's prelude); the words are written only by this section, bound to
@@ -187,7 +198,7 @@ impl<'p, I: IndexKind> PoolCounter<'p, I> {
     }
 }
 
-impl<I: IndexKind> core::fmt::Debug for PoolCounter<'_, I> {
+impl<I: IndexKind, const STRIDE_SHIFT: u32> core::fmt::Debug for PoolCounter<'_, I, STRIDE_SHIFT> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PoolCounter")
             .field("sum", &self.sum())

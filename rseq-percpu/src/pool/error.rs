@@ -28,6 +28,15 @@ pub enum PoolError {
         /// The pool's item size (also its items' alignment, up to a page).
         item_size: usize,
     },
+    /// A [`PoolCounter`](crate::PoolCounter) whose type fixes another stride than the
+    /// pool's.
+    #[error("the pool's stride is {stride} bytes, the counter's type expects {expected}")]
+    StrideMismatch {
+        /// The pool's stride.
+        stride: usize,
+        /// The stride the counter's type expects.
+        expected: usize,
+    },
     /// Every item of the pool is allocated.
     #[error("the pool is full ({capacity} items per CPU)")]
     Exhausted {
