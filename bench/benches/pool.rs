@@ -97,8 +97,8 @@ fn memory() -> String {
 
         let pool = PerCpuPool::new(PoolOptions::for_type::<u64>().stride(STRIDE).max_cpus(cpus))
             .expect("pool");
-        let counters: Vec<PoolCounter<'_, CpuId, STRIDE_SHIFT>> = (0..OBJECTS)
-            .map(|_| PoolCounter::new(&pool).expect("counter"))
+        let counters: Vec<_> = (0..OBJECTS)
+            .map(|_| PoolCounter::<CpuId, STRIDE_SHIFT>::with_stride(&pool).expect("counter"))
             .collect();
         let allocated = pool.resident_bytes().unwrap_or(0);
         rseq_testkit::pin_current_thread(&real_cpus[..1]);

@@ -131,6 +131,18 @@ fn layout_is_one_stride_per_cpu() {
         PerCpuPool::new(PoolOptions::new(8).stride(3 * page())),
         Err(PoolError::TooLarge)
     ));
+    // A counter's type fixes its stride.
+    let wide = PerCpuPool::new(PoolOptions::new(8).stride(128 * 1024)).unwrap();
+    assert!(matches!(
+        PoolCounter::new(&wide),
+        Err(PoolError::StrideMismatch {
+            stride: 131072,
+            expected: 65536
+        })
+    ));
+    let counter = PoolCounter::<CpuId, 17>::with_stride(&wide).unwrap();
+    counter.add(4);
+    assert_eq!(counter.sum(), 4);
 }
 
 #[test]

@@ -97,11 +97,21 @@ pub struct PoolCounter<'p, I: IndexKind = CpuId, const STRIDE_SHIFT: u32 = DEFAU
     shared: AtomicU64,
 }
 
-impl<'p, I: IndexKind, const STRIDE_SHIFT: u32> PoolCounter<'p, I, STRIDE_SHIFT> {
+impl<'p, I: IndexKind> PoolCounter<'p, I> {
     /// A zero counter in `pool`, whose items must hold a `u64` and whose stride must be
-    /// `1 << STRIDE_SHIFT` ([`PoolError::StrideMismatch`] otherwise). Writes nothing: the
-    /// words read from the kernel's zero page until a CPU adds.
+    /// [`DEFAULT_STRIDE`] ([`PoolError::StrideMismatch`] otherwise; for other strides,
+    /// [`PoolCounter::with_stride`]). Writes nothing: the words read from the kernel's zero
+    /// page until a CPU adds.
     pub fn new(pool: &'p PerCpuPool<I>) -> Result<Self, PoolError> {
+        Self::with_stride(pool)
+    }
+}
+
+impl<'p, I: IndexKind, const STRIDE_SHIFT: u32> PoolCounter<'p, I, STRIDE_SHIFT> {
+    /// A zero counter in `pool`, whose stride must be `1 << STRIDE_SHIFT`
+    /// ([`PoolError::StrideMismatch`] otherwise):
+    /// `PoolCounter::<CpuId, 17>::with_stride(&pool)` for a pool of 128 KiB stride.
+    pub fn with_stride(pool: &'p PerCpuPool<I>) -> Result<Self, PoolError> {
         if pool.stride_shift() != STRIDE_SHIFT {
             return Err(PoolError::StrideMismatch {
                 stride: pool.stride(),
