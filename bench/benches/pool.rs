@@ -80,8 +80,8 @@ fn kib(bytes: usize) -> String {
     format!("{:.0} KiB", bytes as f64 / 1024.0)
 }
 
-fn memory() -> String {
-    let real_cpus = rseq_testkit::allowed_cpus();
+/// The memory table; `real_cpus` are the CPUs the process may run on.
+fn memory(real_cpus: &[usize]) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -90,6 +90,7 @@ fn memory() -> String {
     );
     let _ = writeln!(md, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for cpus in CPUS {
+        rseq_testkit::pin_current_thread(real_cpus);
         let before = process_rss();
         let boxes: Vec<_> = (0..OBJECTS).map(|_| padded_slots(cpus)).collect();
         let boxed_growth = process_rss().saturating_sub(before);
@@ -106,13 +107,12 @@ fn memory() -> String {
             c.add(1);
         });
         let one_cpu = pool.resident_bytes().unwrap_or(0);
-        for &cpu in &real_cpus {
+        for &cpu in real_cpus {
             rseq_testkit::pin_current_thread(&[cpu]);
             counters.iter().for_each(|c| {
                 c.add(1);
             });
         }
-        rseq_testkit::pin_current_thread(&real_cpus);
         let every_cpu = pool.resident_bytes().unwrap_or(0);
         assert!(counters
             .iter()
@@ -132,6 +132,8 @@ fn memory() -> String {
 }
 
 fn main() {
+    // Before `increment` pins the thread to one CPU.
+    let real_cpus = rseq_testkit::allowed_cpus();
     let mut c = Criterion::default()
         .output_directory(&rseq_bench::paths::criterion_dir())
         .warm_up_time(Duration::from_millis(250))
@@ -141,7 +143,7 @@ fn main() {
     alloc_free(&mut c);
     increment(&mut c);
     c.final_summary();
-    let md = memory();
+    let md = memory(&real_cpus);
     println!("\n{OBJECTS} per-object counters:\n\n{md}");
     save("pool-memory.md", &md);
 }

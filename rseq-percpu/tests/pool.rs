@@ -424,3 +424,19 @@ fn a_forked_child_uses_its_own_copy_of_the_pool() {
         },
     );
 }
+
+/// The README's pool example is the one the `pool` module docs run as a doctest.
+#[test]
+fn the_readme_shows_the_doctested_example() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("src/pool/example.md")).unwrap();
+    let section = readme
+        .split_once("## Per-CPU memory pools")
+        .expect("README has a pool section")
+        .1;
+    assert!(
+        section.contains(example.trim()),
+        "README differs from src/pool/example.md"
+    );
+}
