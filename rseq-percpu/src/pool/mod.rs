@@ -56,8 +56,8 @@
 //! The price is paid at free: scrubbing compares every CPU's copy with zero (librseq's
 //! `rseq_percpu_zero_item` does the same at allocation), one read per CPU range, each on
 //! its own page. Allocating and freeing an item therefore costs time in proportion to the
-//! number of CPU ranges (about 1.7 µs at 64, 5 µs at 256 on the benchmark machine, against
-//! 0.3–0.4 µs to allocate and free a boxed array of padded slots; `BENCHMARKS.md`): pools
+//! number of CPU ranges (1–2 µs at 64, 4–5 µs at 256 on the benchmark machine, against
+//! 0.2–0.4 µs to allocate and free a boxed array of padded slots; `BENCHMARKS.md`): pools
 //! suit objects that live long next to the per-CPU operations on them.
 //!
 //! [`PerCpuPool::resident_bytes`] reports a pool's resident memory from
@@ -75,8 +75,8 @@
 //!
 //! A [`CpuId`](crate::CpuId) pool has a range for every possible CPU (more if asked, to
 //! simulate a larger machine), so every CPU number the kernel reports has a copy. An
-//! [`MmCid`](crate::MmCid) pool has as many ranges as asked ([`PoolOptions::max_cpus`],
-//! the width of the concurrency-id space it serves): a process that runs 8 threads at once
+//! [`MmCid`](crate::MmCid) pool has as many ranges as asked (by default one per possible CPU;
+//! [`PoolOptions::max_cpus`], the width of the concurrency-id space it serves): a process that runs 8 threads at once
 //! on a 256-CPU machine needs 8 ranges. A section compares the concurrency id with the
 //! width in its prelude and takes the fallback path when it is not below it, as it does
 //! when rseq is unavailable ([`PoolCounter`] then adds to a shared atomic word).
