@@ -246,6 +246,21 @@ fn zero_population_costs_only_touched_pages() {
     drop(counters);
     assert_eq!(pool.resident_bytes().unwrap(), touched);
 
+    // A pool whose whole stride is in use (its CPU ranges merged into one mapping) still
+    // populates page by page.
+    let full = PerCpuPool::new(PoolOptions::for_type::<u64>().max_cpus(64)).unwrap();
+    let all: Vec<_> = (0..full.capacity())
+        .map(|_| PoolCounter::new(&full).unwrap())
+        .collect();
+    assert!(all.iter().all(|c| c.sum() == 0));
+    let written = all[0].add(1);
+    let expect = if matches!(written, Slot::PerCpu(_)) {
+        page
+    } else {
+        0
+    };
+    assert_eq!(full.resident_bytes().unwrap(), expect);
+
     // An init value populates every CPU's page.
     let init = PerCpuPool::new(PoolOptions::for_type::<u64>().max_cpus(64)).unwrap();
     let _item = init.alloc_clone(1u64).unwrap();

@@ -4,7 +4,8 @@
 //! The mapping is private and anonymous (`MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE`): the
 //! kernel populates a page on its first write (a read maps the shared zero page, which
 //! costs no resident memory), so a CPU range that no thread on that CPU ever writes costs
-//! nothing but address space and page-table entries.
+//! nothing but address space and page-table entries. The reservation is advised
+//! `MADV_NOHUGEPAGE`, so that population stays page by page.
 //!
 //! # Unsafe
 //!
@@ -61,6 +62,11 @@ impl Mapping {
         if addr == libc::MAP_FAILED {
             return Err(PoolError::Map(io::Error::last_os_error()));
         }
+        // No transparent huge pages: once the CPU ranges are fully opened they merge into
+        // one mapping, where a first write could populate 2 MiB, other CPUs' ranges
+        // included. Best effort: a kernel without THP refuses the advice, which is harmless.
+        // SAFETY: advice on the range just mapped; it changes no contents.
+        unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) };
         let base = NonNull::new(addr.cast::<u8>()).ok_or(PoolError::TooLarge)?;
         Ok(Mapping {
             base,
