@@ -1,8 +1,12 @@
 //! The real dynamic loader's `LD_DEBUG=bindings` output, read into comparable tuples.
 //!
 //! glibc's `elf/dl-lookup.c` prints one line per resolved reference:
-//! `PID:\tbinding file FROM [0] to TO [0]: normal symbol `NAME' [VERSION]` (the version,
-//! in brackets, only when the reference is versioned).
+//!
+//! ```text
+//! PID:	binding file FROM [0] to TO [0]: normal symbol `NAME' [VERSION]
+//! ```
+//!
+//! (the version, in brackets, only when the reference is versioned).
 
 use std::collections::BTreeSet;
 
