@@ -19,7 +19,8 @@
 //! # Safety
 //!
 //! `global_asm!` counts as unsafe code: the directives below only reserve and initialise
-//! 32 bytes of TLS data and define one symbol; they emit no code.
+//! 32 bytes of TLS data, define one symbol and, with the feature, a marker string; they
+//! emit no code.
 #![allow(unsafe_code)]
 
 /// The assembler name of the own area.
@@ -91,6 +92,18 @@ core::arch::global_asm!(concat!(
     ".long 0\n",
     ".popsection\n"
 ));
+
+// Beside the legacy area, a marker for link checkers (`rseq-link-check`): this module
+// registers its `__rseq_abi` only while the C library does not own registration. A local
+// symbol and its name as a string, in a retained read-only section so that neither
+// `--gc-sections` nor `strip` removes it.
+#[cfg(feature = "legacy-rseq-abi")]
+core::arch::global_asm!(
+    ".pushsection .rodata.__rseq_abi_rs_defers_to_glibc,\"aR\",@progbits\n",
+    "__rseq_abi_rs_defers_to_glibc:\n",
+    ".asciz \"__rseq_abi_rs_defers_to_glibc\"\n",
+    ".popsection\n"
+);
 
 /// The registered length of the own area: always the original 32 bytes, which every
 /// kernel accepts with 32-byte alignment. The kernel fills the fields up to

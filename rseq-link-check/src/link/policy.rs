@@ -2,11 +2,10 @@
 //! codes, or silences them; the build script and the linker wrapper apply it to every
 //! finding before deciding whether to fail.
 //!
-//! The default keeps the catalog's severities except one: `glibc-owns-registration` is a
-//! warning at build time. It says that a module defines its own `__rseq_abi` while the C
-//! library registers rseq itself, which breaks only if that module also *registers* its area;
-//! a link cannot see that (`rseq-abi`'s `legacy-rseq-abi` area, for one, is registered only
-//! when the C library does not). `deny` it to make it an error.
+//! The default keeps the severities the findings carry. (`glibc-owns-registration`, for one,
+//! is an error only when the module's code shows that it registers its area, and a warning
+//! stating the assumption otherwise; `rseq-abi`'s `legacy-rseq-abi` area, registered only
+//! when the C library does not, gives no finding.)
 //!
 //! The environment can override the code's choices: `RSEQ_LINK_CHECK_DENY`,
 //! `RSEQ_LINK_CHECK_WARN` and `RSEQ_LINK_CHECK_ALLOW` hold comma-separated codes.
@@ -36,9 +35,9 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        let mut levels = BTreeMap::new();
-        levels.insert(Code::GlibcOwnsRegistration, Level::Warn);
-        Policy { levels }
+        Policy {
+            levels: BTreeMap::new(),
+        }
     }
 }
 
@@ -112,7 +111,14 @@ mod tests {
         assert!(Policy::default()
             .apply_env(|_| Some("no-such-code".into()))
             .is_err());
-        let d = Policy::default().apply(vec![Diagnostic::new(Code::GlibcOwnsRegistration, "a")]);
+        // The default keeps each finding's own severity.
+        let mut warning = Diagnostic::new(Code::GlibcOwnsRegistration, "a");
+        warning.severity = Severity::Warning;
+        let d = Policy::default().apply(vec![
+            warning,
+            Diagnostic::new(Code::GlibcOwnsRegistration, "b"),
+        ]);
         assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!(d[1].severity, Severity::Error);
     }
 }

@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::args::{LinkLine, LinkerFlavor, OutputKind};
 use super::gc::section_is_live;
 use super::input::{Binding, SymType, Visibility};
-use super::resolve::{resolve, Candidate, DefSource, NeededLib, Rejection, Resolution};
+use super::resolve::{
+    resolve, Candidate, DefSource, NeededLib, Rejection, RejectionKind, Resolution,
+};
 use super::search::SearchConfig;
 use super::version_script::{DynamicList, ScriptVerdict, VersionScript};
 use super::LinkError;
@@ -337,16 +339,28 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let sym = &p.symbol;
     let o = &p.outcome;
-    for r in &p.rejections {
-        out.push(Diagnostic::new(
+    for r in p
+        .rejections
+        .iter()
+        .filter(|r| r.kind != RejectionKind::MissingInput)
+    {
+        let mut d = Diagnostic::new(
             Code::LinkRejected,
             format!(
                 "{} refuses the link: {}",
                 p.linker.display_name(),
                 r.message
             ),
-        ));
+        );
+        if let Some(hint) = super::failure::rejection_hint(&r.kind) {
+            d.hint = hint.to_string();
+        }
+        out.push(d);
     }
+    out.extend(super::failure::diagnose(
+        p.linker.display_name(),
+        &p.rejections,
+    ));
     if let Some(other) = &p.other_linker {
         let what = |o: &SymbolOutcome, rej: bool| -> String {
             if rej {
@@ -393,6 +407,21 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
                         .unwrap_or_default(),
                     o.provider.as_deref().unwrap_or("?"),
                     o.size.unwrap_or(0),
+                ),
+            ));
+        }
+    }
+    if let (Some(size), Some(provider)) = (o.size, &o.provider) {
+        if sym == "__rseq_abi"
+            && size < 32
+            && o.kind == Some(SymType::Tls)
+            && o.state != OutcomeState::DroppedByGc
+        {
+            out.push(Diagnostic::new(
+                Code::TooSmallToRegister,
+                format!(
+                    "{sym} resolves to {provider} ({size} bytes), smaller than the 32 bytes of \
+                     struct rseq the kernel registers"
                 ),
             ));
         }
