@@ -38,10 +38,7 @@ pub fn registration_evidence(f: &ElfFile) -> Option<String> {
             .is_some()
             || f.static_symbols(name).next().is_some()
         {
-            return Some(format!(
-                "it calls {}",
-                String::from_utf8_lossy(name)
-            ));
+            return Some(format!("it calls {}", String::from_utf8_lossy(name)));
         }
     }
     for s in f.sections().iter().filter(|s| s.is_execinstr()) {
@@ -109,10 +106,7 @@ fn rseq_syscall_in(machine: Machine, code: &[u8]) -> Option<usize> {
                 if word == movz(0, true) || word == movz(0, false) {
                     let end = code.len().min(i + WINDOW);
                     // `bl`: top six bits 100101.
-                    if code[i..end]
-                        .chunks_exact(4)
-                        .any(|w| w[3] & 0xfc == 0x94)
-                    {
+                    if code[i..end].chunks_exact(4).any(|w| w[3] & 0xfc == 0x94) {
                         return Some(i);
                     }
                 }

@@ -151,12 +151,12 @@ pub(crate) fn rejection_hint(kind: &RejectionKind) -> Option<&'static str> {
             "link a definition (rseq-abi with the `legacy-rseq-abi` feature, or the C library \
              that defines it), or drop the reference",
         ),
-        RejectionKind::MultipleDefinition => Some(
-            "keep one strong definition: make the others weak or remove them",
-        ),
-        RejectionKind::TlsMismatch => Some(
-            "declare every definition and reference of a thread-local symbol as thread-local",
-        ),
+        RejectionKind::MultipleDefinition => {
+            Some("keep one strong definition: make the others weak or remove them")
+        }
+        RejectionKind::TlsMismatch => {
+            Some("declare every definition and reference of a thread-local symbol as thread-local")
+        }
         _ => None,
     }
 }

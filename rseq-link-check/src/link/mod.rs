@@ -23,7 +23,9 @@ pub(crate) mod search;
 mod version_script;
 
 pub use crate::error::{LinkError, UnknownCode};
-pub use args::{driver_arguments, split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind};
+pub use args::{
+    driver_arguments, split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind,
+};
 pub use input::{Binding, SymType, Visibility};
 pub use libc::TargetLibc;
 pub use policy::{Level, Policy};
