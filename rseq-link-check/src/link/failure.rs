@@ -1,4 +1,5 @@
-//! Why a link fails when the cause is not the watched symbol: inputs that do not exist. Each
+//! Why a link fails when the cause is not the watched symbol: inputs that do not exist (and
+//! how inputs are recognised: rseq-abi's archive among them). Each
 //! missing input is classified (a `-l` library, one of rustc's deleted temporaries, a word
 //! that is a program name or an environment assignment, any other file) so that the
 //! `link-input-missing` finding carries a hint that fits the cause.
@@ -142,6 +143,12 @@ pub(crate) fn diagnose(linker: &str, rejections: &[Rejection]) -> Vec<Diagnostic
         out.push(d);
     }
     out
+}
+
+/// True when `origin` (as the linker names an input) is rseq-abi's archive: the rlib rustc
+/// links (`librseq_abi-HASH.rlib`) or the build-script API's stand-in for it.
+pub(crate) fn is_rseq_abi_input(origin: &str) -> bool {
+    origin.contains("librseq_abi-") || origin.contains("librseq_link_check_own.a")
 }
 
 /// The hint of a `link-rejected` finding, by the kind of rejection.

@@ -473,6 +473,30 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
             }
             out.push(d);
         }
+        // rseq-abi's weak legacy definition, left in its archive because another definition
+        // came first: rseq-abi's code was still built for its size.
+        if sym == "__rseq_abi" {
+            for c in p.candidates.iter().filter(|c| {
+                !c.loaded
+                    && c.size != size
+                    && &c.origin != provider
+                    && super::failure::is_rseq_abi_input(&c.origin)
+            }) {
+                let mut d = Diagnostic::new(
+                    Code::LinkSizeMismatch,
+                    format!(
+                        "{sym}: rseq-abi's code was built for {} bytes (its weak legacy \
+                         definition in {}), and now gets {size} bytes: {provider}'s \
+                         definition replaces it",
+                        c.size, c.origin
+                    ),
+                );
+                if size < c.size {
+                    d.severity = Severity::Error;
+                }
+                out.push(d);
+            }
+        }
     }
     if matches!(o.state, OutcomeState::Defined | OutcomeState::Dynamic)
         && sym == "__rseq_abi"
