@@ -184,4 +184,35 @@ mod tests {
         assert_eq!(classify("/x/y.o"), Missing::File("/x/y.o".into()));
         assert!(!is_assignment("-Wl,a=b") && is_assignment("VSLANG=1033"));
     }
+
+    #[test]
+    fn each_cause_has_its_own_hint() {
+        let missing = |what: &str| Rejection {
+            kind: RejectionKind::MissingInput,
+            symbol: what.to_string(),
+            first: what.to_string(),
+            second: None,
+            message: format!("cannot find {what}"),
+        };
+        let d = diagnose(
+            "lld",
+            &[
+                missing("-lfoo"),
+                missing("/x/y.o"),
+                missing("cc"),
+                missing("LC_ALL=C"),
+            ],
+        );
+        assert_eq!(d.len(), 4, "{d:#?}");
+        assert!(d.iter().all(|d| d.code == Code::LinkInputMissing));
+        assert!(d[0].hint.contains("libfoo.so"), "{d:#?}");
+        assert!(
+            d[1].hint.contains("/x/y.o") && !d[1].hint.contains("-L"),
+            "{d:#?}"
+        );
+        assert!(d[2].hint.contains("program name"), "{d:#?}");
+        assert!(d[3].hint.contains("`LC_ALL=C`"), "{d:#?}");
+        let hints: std::collections::BTreeSet<_> = d[..3].iter().map(|d| &d.hint).collect();
+        assert_eq!(hints.len(), 3);
+    }
 }
