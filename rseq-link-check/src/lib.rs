@@ -10,7 +10,8 @@
 //! - Critical sections: [`verify_file`] checks every `struct rseq_cs` of an ELF file;
 //!   [`listing_for_file`] lists them annotated for review.
 //! - Build time: [`predict_command`] predicts the static link of a `cc` link line;
-//!   [`buildscript`] is the `build.rs` API and [`wrapper`] the linker wrapper.
+//!   [`buildscript`] is the `build.rs` API, [`wrapper`] the linker wrapper and
+//!   [`cargo_rseq`] the `cargo rseq check` subcommand.
 //! - Diagnostics: every finding carries a [`Code`] of one catalog (with [`VerifyCode`] for
 //!   the verifier's rules); [`explain()`] returns its long form.
 //! - Errors and exit statuses: [`Error`], [`ExitStatus`]; [`cli`] holds what the
@@ -27,6 +28,7 @@
 mod analysis;
 mod asm;
 pub mod buildscript;
+pub mod cargo_rseq;
 pub mod cli;
 mod diag;
 mod elf;

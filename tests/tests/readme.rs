@@ -308,7 +308,7 @@ fn install_step_and_the_installed_tools_work_as_written() {
         .unwrap();
     ok(&out, "cargo install --path rseq-link-check");
     let bin = root.join("bin");
-    for tool in ["rseq-link-check", "rseq-link-wrapper"] {
+    for tool in ["rseq-link-check", "rseq-link-wrapper", "cargo-rseq"] {
         assert!(
             bin.join(tool).is_file(),
             "{tool} installed in {}",

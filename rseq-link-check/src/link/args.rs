@@ -247,13 +247,56 @@ const LD_OPTS_WITH_VALUE: &[&str] = &[
     "--just-symbols",
 ];
 
+/// Names of compiler drivers and linkers, as `--print=link-args` starts a line with them.
+const PROGRAMS: &[&str] = &[
+    "cc",
+    "c++",
+    "gcc",
+    "g++",
+    "clang",
+    "clang++",
+    "ld",
+    "ld.bfd",
+    "ld.lld",
+    "ld.gold",
+    "ld.mold",
+    "lld",
+    "rust-lld",
+    "rseq-link-wrapper",
+];
+
+/// True when `word` (a path or a bare name) names a compiler driver or linker.
+pub(crate) fn is_program_name(word: &str) -> bool {
+    let base = Path::new(word)
+        .file_name()
+        .and_then(|b| b.to_str())
+        .unwrap_or(word);
+    PROGRAMS.contains(&base)
+        || ["-gcc", "-cc", "-clang", "-ld", "-g++", "-c++"]
+            .iter()
+            .any(|s| base.ends_with(s))
+}
+
+/// True when `word` is a shell assignment `NAME=value`.
+pub(crate) fn is_assignment(word: &str) -> bool {
+    match word.split_once('=') {
+        Some((name, _)) => {
+            let mut chars = name.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    }
+}
+
 /// The compiler driver's arguments from a link line as `rustc --print=link-args` prints it
 /// (`LC_ALL="C" PATH="…" VSLANG="1033" "cc" "-m64" …`), pasted after `predict --` with or
 /// without the shell removing its quotes, or passed as one argument: leading `NAME=value`
 /// assignments and the program name are dropped, quotes are removed. Arguments that do not
 /// start that way are returned as they are.
 pub fn driver_arguments(args: &[String]) -> Vec<String> {
-    use super::failure::{is_assignment, is_program_name};
     let unquoted = |w: &str| -> String {
         match shlex::split(w) {
             Some(v) if v.len() == 1 => v.into_iter().next().unwrap_or_default(),

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use super::args::{is_assignment, is_program_name};
 use super::resolve::{Rejection, RejectionKind};
 use crate::diag::{Code, Diagnostic};
 
@@ -21,50 +22,6 @@ pub(crate) enum Missing {
     NotAnInput(String),
     /// Any other file named on the line.
     File(String),
-}
-
-/// Names of compiler drivers and linkers, as `--print=link-args` starts a line with them.
-const PROGRAMS: &[&str] = &[
-    "cc",
-    "c++",
-    "gcc",
-    "g++",
-    "clang",
-    "clang++",
-    "ld",
-    "ld.bfd",
-    "ld.lld",
-    "ld.gold",
-    "ld.mold",
-    "lld",
-    "rust-lld",
-    "rseq-link-wrapper",
-];
-
-/// True when `word` (a path or a bare name) names a compiler driver or linker.
-pub(crate) fn is_program_name(word: &str) -> bool {
-    let base = Path::new(word)
-        .file_name()
-        .and_then(|b| b.to_str())
-        .unwrap_or(word);
-    PROGRAMS.contains(&base)
-        || ["-gcc", "-cc", "-clang", "-ld", "-g++", "-c++"]
-            .iter()
-            .any(|s| base.ends_with(s))
-}
-
-/// True when `word` is a shell assignment `NAME=value`.
-pub(crate) fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            let mut chars = name.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-        None => false,
-    }
 }
 
 /// Classifies the input a [`RejectionKind::MissingInput`] rejection names.
