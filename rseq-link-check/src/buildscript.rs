@@ -319,8 +319,12 @@ impl Check {
                     &work,
                     "own",
                     &format!(
-                        "/* Stand-in for the upstream crate's weak TLS definition. */\n\
-                         __attribute__((weak, aligned(32), retain)) __thread char {sym}[{size}] = {{ 1 }};\n"
+                        "/* Stand-in for the upstream crate's weak TLS definition, with the marker\n\
+                          rseq-abi keeps beside it (registered only when the C library does not). */\n\
+                         __attribute__((weak, aligned(32), retain)) __thread char {sym}[{size}] = {{ 1 }};\n\
+                         __attribute__((used, retain, section(\".rodata.{marker}\")))\n\
+                         static const char rseq_abi_marker[] = \"{marker}\";\n",
+                        marker = crate::analysis::DEFERS_TO_GLIBC_MARKER_STR,
                     ),
                 )?;
                 let archive = work.join("librseq_link_check_own.a");
@@ -419,10 +423,25 @@ impl Check {
                 .trim()
                 .to_string();
             let mut prediction = prediction;
-            prediction.diagnostics.push(crate::diag::Diagnostic::new(
-                Code::LinkRejected,
-                format!("the link this crate declares fails: {first}"),
-            ));
+            // The prediction names the cause when it saw it; otherwise the linker's words.
+            let predicted = prediction
+                .diagnostics
+                .iter()
+                .any(|d| matches!(d.code, Code::LinkRejected | Code::LinkInputMissing));
+            if !predicted {
+                let missing = ["cannot find", "unable to find library", "No such file"]
+                    .iter()
+                    .any(|m| first.contains(m));
+                let code = if missing {
+                    Code::LinkInputMissing
+                } else {
+                    Code::LinkRejected
+                };
+                prediction.diagnostics.push(crate::diag::Diagnostic::new(
+                    code,
+                    format!("the link this crate declares fails: {first}"),
+                ));
+            }
             (
                 LinkReport::from_prediction(prediction, &policy),
                 Some(stderr),

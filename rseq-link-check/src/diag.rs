@@ -296,11 +296,29 @@ kernel never updates
 registered (thread pointer + __rseq_offset) or to disable glibc's registration with
 GLIBC_TUNABLES=glibc.pthread.rseq=0.
 
+What the file shows decides the severity. An error needs evidence that the module registers
+its area: its code loads the rseq system call number (334 on x86_64, 293 on aarch64) shortly
+before a system call or a call of syscall(), or it calls a known registration function
+(librseq's rseq_register_current_thread). Without such evidence the finding is a warning
+that states the assumption (the module is taken not to register its area).
+
 A module that defines __rseq_abi but also references __rseq_offset or __rseq_size (or holds
-the name __rseq_offset for dlsym) is taken to do just that, as librseq does since glibc 2.35:
-it is reported as a warning (its own area stays unregistered and unused). Another module that
+the name __rseq_offset for dlsym) is taken to use the C library's area, as librseq does since
+glibc 2.35: it is reported as a warning (its own area stays unregistered and unused).
+rseq-abi's `legacy-rseq-abi` area, which rseq-abi registers only when the C library does not,
+gives no finding: rseq-abi keeps the marker __rseq_abi_rs_defers_to_glibc beside it. Another module that
 reads such a module's __rseq_abi directly, without finding glibc's area itself, reads an area
 nobody registers: that is an error naming the reader.";
+        /// A definition of `__rseq_abi` is smaller than the 32 bytes registration needs.
+        TooSmallToRegister = "too-small-to-register", Error,
+            summary: "a __rseq_abi is smaller than the 32 bytes the kernel registers",
+            hint: "define __rseq_abi with the size of struct rseq (at least 32 bytes, 32-byte aligned)",
+            explain: "\
+The kernel's rseq system call takes a length of at least 32 bytes (the original struct rseq)
+and writes cpu_id_start, cpu_id, rseq_cs and flags into it. A __rseq_abi smaller than that
+cannot be registered (EINVAL), and any code built for the real struct that ends up using it
+reads and writes past its end, into neighbouring TLS. The finding is reported wherever such a
+definition ends up: in the static link's output or in any module of the process.";
         /// Definitions of `__rseq_abi` differ in size and the winner is smaller than what a
         /// losing module was built for.
         WinnerTooSmall = "winner-too-small", Error,
@@ -423,7 +441,8 @@ TLS. Code that tests the address for NULL to detect a missing definition takes t
 and reads or writes memory that is not an rseq area.";
     }
     StaticLink {
-        /// The static linker refuses the link (two strong definitions, TLS meeting non-TLS).
+        /// The static linker refuses the link over the symbol (two strong definitions, TLS
+        /// meeting non-TLS, an undefined reference the output needs).
         LinkRejected = "link-rejected", Error,
             summary: "the static linker refuses the link",
             hint: "keep one strong definition (make the others weak or remove them) and declare every definition and reference of a thread-local symbol as thread-local",
@@ -434,6 +453,18 @@ non-thread-local definition or reference (GNU ld: \"TLS definition in A mismatch
 definition in B\", lld: \"TLS attribute mismatch\"). GNU ld checks every pair of definitions
 and plain references; lld checks only when a definition replaces another. The prediction
 names both inputs.";
+        /// The link fails for a reason unrelated to the symbol: an input is not found.
+        LinkInputMissing = "link-input-missing", Error,
+            summary: "the link fails before symbols matter: a library, an input file or the program is not found",
+            hint: "make the named library or file exist where the link line looks for it",
+            explain: "\
+The linker stops because an input of the line does not exist: a `-lNAME` library found in no
+`-L` directory nor the system's, a file named on the line, or a word that is not an input at
+all (a program name or an environment assignment left at the start of a line copied from
+`--print=link-args`). Nothing is known yet about __rseq_abi: the prediction covers the inputs
+that exist. The finding's hint fits the cause: install or point `-L` at the library, keep
+rustc's temporary objects with `-C save-temps`, or pass the link line without its program
+name and environment.";
         /// Definitions of different sizes meet in one static link.
         LinkSizeMismatch = "link-size-mismatch", Warning,
             summary: "definitions of __rseq_abi with different sizes meet in one link",

@@ -12,7 +12,8 @@
 //!   between two builds, and [`inject()`] runs a program under ptrace and injects an abort
 //!   at each instruction boundary of each section it reaches (x86_64).
 //! - Build time: [`predict_command`] predicts the static link of a `cc` link line;
-//!   [`buildscript`] is the `build.rs` API and [`wrapper`] the linker wrapper.
+//!   [`buildscript`] is the `build.rs` API, [`wrapper`] the linker wrapper and
+//!   [`cargo_rseq`] the `cargo rseq check` subcommand.
 //! - Diagnostics: every finding carries a [`Code`] of one catalog (with [`VerifyCode`] for
 //!   the verifier's rules); [`explain()`] returns its long form.
 //! - Errors and exit statuses: [`Error`], [`ExitStatus`]; [`cli`] holds what the
@@ -30,6 +31,7 @@
 mod analysis;
 mod asm;
 pub mod buildscript;
+pub mod cargo_rseq;
 pub mod cli;
 mod diag;
 mod elf;

@@ -132,8 +132,14 @@ fn asm_lists_the_section_filters_by_function_and_colours_only_when_asked() {
     let (code, out, _) = run(bin()
         .args(["asm", "--function", "nothing_like_it"])
         .arg(&clean));
-    assert_eq!(code, 0);
+    // A pattern that matches no section is a finding: exit 1, and the names that exist.
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("0 of 1 critical section"), "{out}");
+    assert!(
+        out.contains("no critical section is in a function matching `nothing_like_it`")
+            && out.contains("functions with sections: cmpxchg_percpu"),
+        "{out}"
+    );
     let (code, out, _) = run(bin().args(["asm", "--json"]).arg(&clean));
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

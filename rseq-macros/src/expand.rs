@@ -217,8 +217,24 @@ pub(crate) fn lower(c: &Critical, arch: &dyn Arch) -> Lowered {
 fn asm_block(c: &Critical, arch: &dyn Arch, abort: &TokenStream) -> (TokenStream, TokenStream) {
     let p = private();
     let lowered = lower(c, arch);
-    let asm = backend::section(arch, &lowered.ops, &lowered.exit_labels);
-    let lines = asm.lines.iter().map(|l| Literal::string(l));
+    let function = c.item.sig.ident.to_string();
+    let asm = backend::section(arch, &lowered.ops, &lowered.exit_labels, &function);
+    let name_line = backend::function_name_line(&function);
+    // The function's name is its full path, from the caller's module.
+    let lines = asm.lines.iter().map(|l| {
+        if *l == name_line {
+            quote!(::core::concat!(
+                ".asciz \"",
+                ::core::module_path!(),
+                "::",
+                #function,
+                "\""
+            ))
+        } else {
+            let l = Literal::string(l);
+            quote!(#l)
+        }
+    });
     let inputs = lowered.inputs.iter().map(|(name, expr)| {
         let name = Ident::new(name, Span::call_site());
         quote!(#name = in(reg) #expr,)

@@ -196,3 +196,207 @@ fn rustc_link_lib_comes_before_the_rust_archives() {
         codes(&r)
     );
 }
+
+/// What a crate that uses rseq-abi with default features writes in `build.rs`: no own
+/// definition, no libraries. The stand-in's reference to `__rseq_abi` stays undefined in the
+/// trial link (`--unresolved-symbols=ignore-all`) and is no rejection: nothing to report.
+#[test]
+fn bare_check_of_a_default_rseq_abi_user_is_clean() {
+    let lab = Lab::new();
+    let r = Check::new()
+        .out_dir(lab.dir.path().join("bare"))
+        .evaluate()
+        .unwrap();
+    assert!(r.link_error.is_none(), "{:?}", r.link_error);
+    assert!(r.link.diagnostics.is_empty(), "{:#?}", r.link.diagnostics);
+}
+
+/// rseq-abi's legacy area alone (`own_definition(32)`): rseq-abi registers it only when the
+/// C library does not, so the C library owning registration is no finding.
+#[test]
+fn own_legacy_definition_alone_gives_no_finding() {
+    let lab = Lab::new();
+    let r = Check::new()
+        .out_dir(lab.dir.path().join("own"))
+        .own_definition(32)
+        .evaluate()
+        .unwrap();
+    assert!(r.link.diagnostics.is_empty(), "{:#?}", r.link.diagnostics);
+}
+
+/// A library that does not exist (the README's former `/opt/foo` and `-lfoo`) is not an
+/// rseq finding: its own code, a hint about the search path, no word about definitions.
+#[test]
+fn missing_library_has_its_own_code_and_hint() {
+    let lab = Lab::new();
+    let r = Check::new()
+        .out_dir(lab.dir.path().join("missing"))
+        .own_definition(32)
+        .search_path("native=/opt/foo/lib")
+        .link_lib("dylib=foo")
+        .evaluate()
+        .unwrap();
+    assert!(
+        codes(&r).contains(&(Code::LinkInputMissing, true)),
+        "{:#?}",
+        r.link.diagnostics
+    );
+    assert!(
+        !codes(&r).iter().any(|(c, _)| *c == Code::LinkRejected),
+        "{:#?}",
+        r.link.diagnostics
+    );
+    let d = r
+        .link
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::LinkInputMissing)
+        .unwrap();
+    assert!(d.message.contains("cannot find -lfoo"), "{d:?}");
+    assert!(
+        d.hint.contains("libfoo.so") && d.hint.contains("search_path"),
+        "{d:?}"
+    );
+    assert!(!d.hint.contains("strong definition"), "{d:?}");
+
+    // A missing file named on the line: a hint about the file, not about libraries.
+    let r = Check::new()
+        .out_dir(lab.dir.path().join("missing-file"))
+        .file(lab.dir.path().join("no-such-object.o"))
+        .evaluate()
+        .unwrap();
+    let d = r
+        .link
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::LinkInputMissing)
+        .unwrap_or_else(|| panic!("{:#?}", r.link.diagnostics));
+    assert!(d.hint.contains("no-such-object.o"), "{d:?}");
+    assert!(!d.hint.contains("-L"), "{d:?}");
+}
+
+fn cc(dir: &Path, out: &str, src: &str, extra: &[&str]) -> std::path::PathBuf {
+    let c = dir.join(format!("{out}.c"));
+    std::fs::write(&c, src).unwrap();
+    let o = dir.join(out);
+    let r = Command::new("cc")
+        .arg("-O1")
+        .args(extra)
+        .arg("-o")
+        .arg(&o)
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    o
+}
+
+/// `glibc-owns-registration` says what it knows: an error when the module's code makes the
+/// rseq system call, a warning stating the assumption when nothing in it registers.
+#[test]
+fn glibc_owns_registration_needs_evidence_to_be_an_error() {
+    let lab = Lab::new();
+    let area = "__thread char __rseq_abi[32] __attribute__((aligned(32)));\n";
+    let quiet = cc(
+        lab.dir.path(),
+        "quiet",
+        &format!("{area}int main(void) {{ return __rseq_abi[0]; }}\n"),
+        &[],
+    );
+    let registers = cc(
+        lab.dir.path(),
+        "registers",
+        &format!(
+            "#include <unistd.h>\n{area}int main(void) {{ return (int)syscall(334, __rseq_abi, 32, 0, 0x53053053); }}\n"
+        ),
+        &[],
+    );
+    let glibc_owns = |exe: &Path| -> Vec<rseq_link_check::Diagnostic> {
+        let p = rseq_link_check::load(exe, &rseq_link_check::Options::default()).unwrap();
+        rseq_link_check::check(&p)
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.code == Code::GlibcOwnsRegistration)
+            .collect()
+    };
+    let libc = rseq_link_check::__fuzz::link::TargetLibc::find("cc", None);
+    if !libc.is_some_and(|l| l.owns_registration) {
+        return; // the C library does not register rseq: nothing to own
+    }
+    let q = glibc_owns(&quiet);
+    assert_eq!(q.len(), 1, "{q:#?}");
+    assert!(!q[0].is_error(), "{q:#?}");
+    assert!(q[0].message.contains("assumed"), "{q:#?}");
+    let r = glibc_owns(&registers);
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert!(r[0].is_error(), "{r:#?}");
+    assert!(r[0].message.contains("rseq system call"), "{r:#?}");
+}
+
+/// A strong definition from a C archive replaces rseq-abi's 32-byte weak legacy definition:
+/// the prediction still says that rseq-abi's code was built for 32 bytes and now gets the
+/// archive's size.
+#[test]
+fn strong_archive_definition_replacing_the_legacy_one_is_reported() {
+    let lab = Lab::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/link/c");
+    let dir = lab.dir.path().join("strong");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (size, name) in [(64, "strong64"), (16, "strong16")] {
+        let c = if size == 64 {
+            src.join("strong64.c")
+        } else {
+            let c = dir.join("strong16.c");
+            std::fs::write(
+                &c,
+                "__thread char __rseq_abi[16] __attribute__((aligned(32)));\n",
+            )
+            .unwrap();
+            c
+        };
+        let o = dir.join(format!("{name}.o"));
+        assert!(Command::new("cc")
+            .args(["-c", "-fPIC", "-o"])
+            .arg(&o)
+            .arg(&c)
+            .status()
+            .unwrap()
+            .success());
+        assert!(Command::new("ar")
+            .arg("rcs")
+            .arg(dir.join(format!("lib{name}.a")))
+            .arg(&o)
+            .status()
+            .unwrap()
+            .success());
+    }
+    for (name, size) in [("strong64", 64), ("strong16", 16)] {
+        let r = Check::new()
+            .out_dir(lab.dir.path().join(format!("work-{name}")))
+            .own_definition(32)
+            .search_path(format!("native={}", dir.display()))
+            .link_lib(&format!("static={name}"))
+            .evaluate()
+            .unwrap();
+        let msgs: Vec<String> = r
+            .link
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.code.as_str(), d.message))
+            .collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("32 bytes") && m.contains(&format!("{size} bytes"))),
+            "{msgs:#?}"
+        );
+        if size < 32 {
+            assert!(
+                r.link
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.code == Code::TooSmallToRegister && d.is_error()),
+                "{msgs:#?}"
+            );
+        }
+    }
+}

@@ -208,3 +208,80 @@ fn predict_command_reports_json() {
     assert!(json["resolved"].is_null(), "no output file yet");
     let _ = PathBuf::new();
 }
+
+/// `predict` takes the line exactly as `RUSTFLAGS=--print=link-args` prints it: leading
+/// `NAME="value"` assignments and the quoted program name, pasted with or without the shell
+/// removing the quotes, or as one argument; the prediction is the one of the bare arguments.
+#[test]
+fn predict_accepts_the_printed_link_line() {
+    let lab = Lab::new();
+    let bare = lab.line("d64", "never-linked");
+    let predict = |args: &[String]| {
+        let r = rseq_link_check::predict_command(args, "__rseq_abi", Some("bfd"), "cc")
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        serde_json::to_value(&r).unwrap()
+    };
+    let expected = predict(&bare);
+    let env = [
+        "LC_ALL=\"C\"",
+        "PATH=\"/usr/local/bin:/usr/bin\"",
+        "VSLANG=\"1033\"",
+    ];
+    let quoted: Vec<String> = env
+        .iter()
+        .map(|s| s.to_string())
+        .chain(std::iter::once("\"cc\"".to_string()))
+        .chain(bare.iter().map(|a| format!("\"{a}\"")))
+        .collect();
+    let unquoted: Vec<String> = [
+        "LC_ALL=C",
+        "PATH=/usr/local/bin:/usr/bin",
+        "VSLANG=1033",
+        "cc",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(bare.iter().cloned())
+    .collect();
+    let one = vec![quoted.join(" ")];
+    for form in [&quoted, &unquoted, &one] {
+        let got = predict(form);
+        assert_eq!(got, expected, "{form:?}");
+        assert!(
+            !got.to_string().contains("cannot find"),
+            "{form:?}: {got:#}"
+        );
+    }
+}
+
+/// rustc's temporary objects are gone after the build: one finding names them and how to
+/// keep them, and no rseq finding is made up from the missing inputs.
+#[test]
+fn predict_names_deleted_rustc_temporaries_on_one_line() {
+    let lab = Lab::new();
+    let mut args = lab.line("d32", "never-linked");
+    let gone = [
+        lab.p("app.app.3b1d8c0e-cgu.0.rcgu.o"),
+        lab.p("app.app.3b1d8c0e-cgu.1.rcgu.o"),
+    ];
+    args.splice(0..0, gone.iter().cloned());
+    let r = rseq_link_check::predict_command(&args, "__rseq_abi", None, "cc").unwrap();
+    let missing: Vec<_> = r
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == rseq_link_check::Code::LinkInputMissing)
+        .collect();
+    assert_eq!(missing.len(), 1, "{:#?}", r.diagnostics);
+    assert!(
+        gone.iter().all(|g| missing[0].message.contains(g.as_str())),
+        "{missing:#?}"
+    );
+    assert!(missing[0].hint.contains("-C save-temps"), "{missing:#?}");
+    assert!(
+        !r.diagnostics
+            .iter()
+            .any(|d| d.code == rseq_link_check::Code::LinkRejected),
+        "{:#?}",
+        r.diagnostics
+    );
+}

@@ -82,6 +82,13 @@ fn check(path: &Path, kind: FileType) {
             "{text}"
         );
         assert!(s.instructions >= 2, "{text}");
+        // The macro names the function each section was written in, inlined or not.
+        assert!(
+            s.source_function.as_deref().is_some_and(
+                |f| f.starts_with("families::by_cpu::") || f.starts_with("families::by_cid::")
+            ),
+            "{text}"
+        );
     }
     // The families with an early exit declare it, and the speculative stores are listed.
     assert!(report.sections.iter().any(|s| !s.exits.is_empty()));
@@ -157,4 +164,40 @@ fn object_files_of_every_family_verify_clean_in_debug_and_release() {
         );
         check(&path, FileType::Relocatable);
     }
+}
+
+/// `asm --function` matches the function a section was written in even when the compiler
+/// inlined it into another (release: `cmpxchg` is inlined into `exercise`); a pattern that
+/// matches nothing is a finding (exit status 1) and the listing names the functions that
+/// hold sections.
+#[test]
+fn function_filter_matches_inlined_sections_by_their_source_function() {
+    use rseq_link_check::__fuzz::asm::listing_for_file;
+    use rseq_link_check::__fuzz::render::render_listing;
+    use rseq_link_check::{ColorChoice, ExitStatus, Outcome};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = build(dir.path(), "release-filter", &["-C", "opt-level=3"]);
+    let listing = listing_for_file(&path, Some("by_cpu::cmpxchg")).unwrap();
+    let text = render_listing(&listing, ColorChoice::Never);
+    assert!(!listing.sections.is_empty(), "{text}");
+    for s in &listing.sections {
+        assert_eq!(
+            s.section.source_function.as_deref(),
+            Some("families::by_cpu::cmpxchg"),
+            "{text}"
+        );
+    }
+    assert!(text.contains("families::by_cpu::cmpxchg"), "{text}");
+    assert_eq!(listing.exit_status(), ExitStatus::Clean, "{text}");
+
+    let none = listing_for_file(&path, Some("no_such_function")).unwrap();
+    let text = render_listing(&none, ColorChoice::Never);
+    assert_eq!(none.exit_status(), ExitStatus::Findings, "{text}");
+    assert!(
+        text.contains("no critical section is in a function matching `no_such_function`")
+            && text.contains("families::by_cpu::cmpxchg")
+            && text.contains("families::by_cid::add"),
+        "{text}"
+    );
 }

@@ -41,7 +41,8 @@
 //! # Safety
 //!
 //! `global_asm!` counts as unsafe code: the directives below only reserve and initialise
-//! the area's bytes of TLS data and define one symbol; they emit no code.
+//! the area's bytes of TLS data and define one symbol and, with the feature, a marker
+//! string; they emit no code.
 #![allow(unsafe_code)]
 
 /// The assembler name of the own area.
@@ -161,6 +162,19 @@ pub(crate) const OWN_AREA_ALIGN: u32 = 64;
 /// The legacy `__rseq_abi`'s alignment: the original 32.
 #[cfg(feature = "legacy-rseq-abi")]
 pub(crate) const OWN_AREA_ALIGN: u32 = crate::abi::ORIG_RSEQ_SIZE;
+
+// Beside the legacy area, a marker for link checkers (`rseq-link-check`): this module
+// registers its `__rseq_abi` only while the C library does not own registration. A local
+// symbol and its name as a string, in a retained read-only section so that neither
+// `--gc-sections` nor `strip` removes it.
+#[cfg(feature = "legacy-rseq-abi")]
+core::arch::global_asm!(
+    ".pushsection .rodata.__rseq_abi_rs_defers_to_glibc,\"aR\",@progbits\n",
+    "__rseq_abi_rs_defers_to_glibc:\n",
+    ".asciz \"__rseq_abi_rs_defers_to_glibc\"\n",
+    ".popsection\n"
+);
+
 
 /// The assembler name of the own area (`__rseq_abi` with the `legacy-rseq-abi` feature).
 pub const OWN_AREA_SYMBOL: &str = own_area_symbol!();

@@ -8,6 +8,7 @@ mod check;
 mod definitions;
 mod graph;
 mod kernel;
+mod registration;
 mod resolve;
 mod rules;
 mod uses;
@@ -21,6 +22,7 @@ pub use bindings::bindings;
 pub use check::{check, check_for_kernel};
 pub use graph::graph;
 pub use kernel::KernelRseq;
+pub use registration::DEFERS_TO_GLIBC_MARKER_STR;
 pub use resolve::resolve;
 pub use rules::loader_diagnostics;
 
@@ -31,6 +33,8 @@ pub const GLIBC_RSEQ_SYMBOLS: &[&str] = &["__rseq_offset", "__rseq_size", "__rse
 /// The alignment `struct rseq` requires (`AT_RSEQ_ALIGN` on this kernel, and the uapi
 /// declaration's `aligned(4 * sizeof(u64))`).
 pub const RSEQ_ALIGN: u64 = 32;
+/// The smallest length the rseq system call accepts (the original `struct rseq`).
+pub const RSEQ_MIN_SIZE: u64 = 32;
 
 /// Models the start of `program` with `opts`.
 pub fn load(program: &Path, opts: &Options) -> Result<Process> {

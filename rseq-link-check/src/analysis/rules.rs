@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use super::definitions::Def;
-use super::{GLIBC_RSEQ_SYMBOLS, RSEQ_ABI, RSEQ_ALIGN};
+use super::registration::{defers_to_glibc, registration_evidence};
+use super::{GLIBC_RSEQ_SYMBOLS, RSEQ_ABI, RSEQ_ALIGN, RSEQ_MIN_SIZE};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::elf::{ElfFile, SymbolKind};
 use crate::loader::bindings::{BindKind, Binding};
@@ -140,6 +141,15 @@ pub(super) fn rseq_abi_diagnostics(
                 ),
             ));
         }
+        if d.def.kind == SymbolKind::Tls && d.def.size < RSEQ_MIN_SIZE {
+            out.push(Diagnostic::new(
+                Code::TooSmallToRegister,
+                format!(
+                    "{}'s {} is {} bytes, smaller than the {RSEQ_MIN_SIZE} bytes of struct rseq the kernel registers",
+                    d.def.module, RSEQ_ABI, d.def.size
+                ),
+            ));
+        }
         if let Some(a) = d.def.align {
             if a < RSEQ_ALIGN {
                 out.push(Diagnostic::new(
@@ -155,14 +165,30 @@ pub(super) fn rseq_abi_diagnostics(
     if let Some(reg) = glibc_registrar(p) {
         let glibc = &p.modules[reg].name;
         for d in defs.iter().filter(|d| d.def.kind == SymbolKind::Tls) {
-            if !reads_glibc_area(&p.modules[d.module].file) {
-                out.push(Diagnostic::new(
-                    Code::GlibcOwnsRegistration,
-                    format!(
-                        "the C library registers rseq for every thread ({glibc} exports __rseq_offset@GLIBC_2.35), and {} defines its own {RSEQ_ABI} ({} bytes): registering it fails (EINVAL: the thread already has an area), and an unregistered area is never updated",
-                        d.def.module, d.def.size
+            let file = &p.modules[d.module].file;
+            // rseq-abi's legacy area: registered only while the C library does not.
+            let defers = defers_to_glibc(file);
+            if !defers && !reads_glibc_area(file) {
+                out.push(match registration_evidence(file) {
+                    Some(evidence) => Diagnostic::new(
+                        Code::GlibcOwnsRegistration,
+                        format!(
+                            "the C library registers rseq for every thread ({glibc} exports __rseq_offset@GLIBC_2.35), and {} defines its own {RSEQ_ABI} ({} bytes) and registers it ({evidence}): registering it fails (EINVAL: the thread already has an area), and an unregistered area is never updated",
+                            d.def.module, d.def.size
+                        ),
                     ),
-                ));
+                    None => {
+                        let mut diag = Diagnostic::new(
+                            Code::GlibcOwnsRegistration,
+                            format!(
+                                "the C library registers rseq for every thread ({glibc} exports __rseq_offset@GLIBC_2.35), and {} defines its own {RSEQ_ABI} ({} bytes); assumed: it does not register it (no rseq system call or registration function in its code) and reads it only where it can take an unregistered area (cpu_id stays -1); if it does register it, that fails with EINVAL",
+                                d.def.module, d.def.size
+                            ),
+                        );
+                        diag.severity = Severity::Warning;
+                        diag
+                    }
+                });
                 continue;
             }
             // The definer finds glibc's area itself; whoever else reads its __rseq_abi
@@ -179,7 +205,7 @@ pub(super) fn rseq_abi_diagnostics(
                             .is_some_and(|m| reads_glibc_area(&m.file))
                 })
                 .collect();
-            if blind.is_empty() {
+            if blind.is_empty() && !defers {
                 let mut diag = Diagnostic::new(
                     Code::GlibcOwnsRegistration,
                     format!(

@@ -103,6 +103,19 @@ pub struct AsmListing {
     pub total_sections: usize,
     /// File-level findings of the verifier.
     pub findings: Vec<Finding>,
+    /// The `--function` pattern, when the listing was filtered.
+    pub function_filter: Option<String>,
+    /// The functions that hold sections (source and enclosing names, sorted, without
+    /// duplicates): what a filter matching nothing could have named.
+    pub functions: Vec<String>,
+}
+
+impl AsmListing {
+    /// True when a `--function` filter was given and matched no section of a file that
+    /// has some.
+    pub fn filter_matched_nothing(&self) -> bool {
+        self.function_filter.is_some() && self.sections.is_empty() && self.total_sections > 0
+    }
 }
 
 fn split_text(text: &str) -> (String, String) {
@@ -255,14 +268,19 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
     let analysis = analyse(image, path);
     let mut dis = Disassembler::new(image.arch);
     let total_sections = analysis.report.sections.len();
+    let functions: Vec<String> = analysis
+        .report
+        .sections
+        .iter()
+        .flat_map(|r| [r.source_function.clone(), r.function.clone()])
+        .flatten()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut sections = Vec::new();
     for (report, decoded) in analysis.report.sections.iter().zip(&analysis.decoded) {
         if let Some(pattern) = function {
-            if !report
-                .function
-                .as_deref()
-                .is_some_and(|f| f.contains(pattern))
-            {
+            if !report.function_matches(pattern) {
                 continue;
             }
         }
@@ -377,13 +395,19 @@ pub fn build_listing(image: &Image<'_>, path: &str, function: Option<&str>) -> A
         sections,
         total_sections,
         findings: analysis.report.findings,
+        function_filter: function.map(str::to_string),
+        functions,
     }
 }
 
 impl crate::report::Outcome for AsmListing {
     /// Findings (errors or warnings) in a listed section or in the file's arrays give
-    /// [`ExitStatus::Findings`](crate::ExitStatus::Findings), as `verify` does.
+    /// [`ExitStatus::Findings`](crate::ExitStatus::Findings), as `verify` does; so does a
+    /// `--function` filter that matches no section.
     fn exit_status(&self) -> crate::ExitStatus {
+        if self.filter_matched_nothing() {
+            return crate::ExitStatus::Findings;
+        }
         let clean = self
             .findings
             .iter()

@@ -129,6 +129,9 @@ pub struct LinkLine {
     pub allow_multiple_definition: bool,
     /// `-z defs` / `--no-undefined`.
     pub no_undefined: bool,
+    /// `--unresolved-symbols=ignore-all` (or `ignore-in-object-files`): undefined references
+    /// from objects do not fail the link.
+    pub unresolved_ignored: bool,
     /// `-nodefaultlibs` / `-nostdlib`: the driver adds no C library.
     pub no_default_libs: bool,
     /// `-nostartfiles` / `-nostdlib`: the driver adds no start files.
@@ -165,6 +168,7 @@ impl Default for LinkLine {
             gc_sections: false,
             allow_multiple_definition: false,
             no_undefined: false,
+            unresolved_ignored: false,
             no_default_libs: false,
             no_start_files: false,
             entry: None,
@@ -242,6 +246,89 @@ const LD_OPTS_WITH_VALUE: &[&str] = &[
     "--library-path",
     "--just-symbols",
 ];
+
+/// Names of compiler drivers and linkers, as `--print=link-args` starts a line with them.
+const PROGRAMS: &[&str] = &[
+    "cc",
+    "c++",
+    "gcc",
+    "g++",
+    "clang",
+    "clang++",
+    "ld",
+    "ld.bfd",
+    "ld.lld",
+    "ld.gold",
+    "ld.mold",
+    "lld",
+    "rust-lld",
+    "rseq-link-wrapper",
+];
+
+/// True when `word` (a path or a bare name) names a compiler driver or linker.
+pub(crate) fn is_program_name(word: &str) -> bool {
+    let base = Path::new(word)
+        .file_name()
+        .and_then(|b| b.to_str())
+        .unwrap_or(word);
+    PROGRAMS.contains(&base)
+        || ["-gcc", "-cc", "-clang", "-ld", "-g++", "-c++"]
+            .iter()
+            .any(|s| base.ends_with(s))
+}
+
+/// True when `word` is a shell assignment `NAME=value`.
+pub(crate) fn is_assignment(word: &str) -> bool {
+    match word.split_once('=') {
+        Some((name, _)) => {
+            let mut chars = name.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    }
+}
+
+/// The compiler driver's arguments from a link line as `rustc --print=link-args` prints it
+/// (`LC_ALL="C" PATH="…" VSLANG="1033" "cc" "-m64" …`), pasted after `predict --` with or
+/// without the shell removing its quotes, or passed as one argument: leading `NAME=value`
+/// assignments and the program name are dropped, quotes are removed. Arguments that do not
+/// start that way are returned as they are.
+pub fn driver_arguments(args: &[String]) -> Vec<String> {
+    let unquoted = |w: &str| -> String {
+        match shlex::split(w) {
+            Some(v) if v.len() == 1 => v.into_iter().next().unwrap_or_default(),
+            _ => w.to_string(),
+        }
+    };
+    let printed = |first: &str| {
+        let first = unquoted(first);
+        is_assignment(&first) || (!first.starts_with('-') && is_program_name(&first))
+    };
+    let mut words: Vec<String> = match args {
+        // One argument holding the whole line.
+        [line] if line.contains(char::is_whitespace) => match shlex::split(line) {
+            Some(words) => words,
+            None => return args.to_vec(),
+        },
+        [first, ..] if printed(first) => {
+            // Words that still carry the printed quotes (`"cc"`, `LC_ALL="C"`).
+            args.iter().map(|w| unquoted(w)).collect()
+        }
+        _ => return args.to_vec(),
+    };
+    let assignments = words.iter().take_while(|w| is_assignment(w)).count();
+    words.drain(..assignments);
+    if words
+        .first()
+        .is_some_and(|w| !w.starts_with('-') && (assignments > 0 || is_program_name(w)))
+    {
+        words.remove(0);
+    }
+    words
+}
 
 impl LinkLine {
     /// Parses the arguments the compiler driver (`cc`) receives, without the program name.
@@ -444,6 +531,11 @@ fn parse_ld_args(args: &[String], line: &mut LinkLine) -> Result<(), LinkError> 
             "-no-gc-sections" => line.gc_sections = false,
             "-allow-multiple-definition" => line.allow_multiple_definition = true,
             "-no-undefined" => line.no_undefined = true,
+            "-unresolved-symbols" => {
+                let v = val(&mut i)?;
+                line.unresolved_ignored =
+                    matches!(v.as_str(), "ignore-all" | "ignore-in-object-files");
+            }
             "-shared" | "-Bshareable" => line.ld_shared = true,
             "-pie" | "-pic-executable" => {}
             "-no-pie" => line.ld_no_pie = true,

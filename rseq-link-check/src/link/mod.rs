@@ -11,6 +11,7 @@
 //! rejects) with build-time diagnostics from the shared catalog.
 
 pub(crate) mod args;
+pub(crate) mod failure;
 mod gc;
 mod input;
 pub(crate) mod libc;
@@ -22,7 +23,9 @@ pub(crate) mod search;
 mod version_script;
 
 pub use crate::error::{LinkError, UnknownCode};
-pub use args::{split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind};
+pub use args::{
+    driver_arguments, split_response_file, LinkItem, LinkLine, LinkerFlavor, OutputKind,
+};
 pub use input::{Binding, SymType, Visibility};
 pub use libc::TargetLibc;
 pub use policy::{Level, Policy};
@@ -34,7 +37,8 @@ pub use resolve::{resolve, Candidate, NeededLib, Rejection, RejectionKind, Resol
 pub use search::SearchConfig;
 pub use version_script::{glob_match, DynamicList, ScriptVerdict, SymbolPattern, VersionScript};
 
-/// The `predict` command: parses `args` (a `cc` link line), predicts the link of `symbol`
+/// The `predict` command: parses `args` (a `cc` link line, bare or as `--print=link-args`
+/// prints it: see [`driver_arguments`]), predicts the link of `symbol`
 /// with the rules of `rules` (`bfd`/`lld`, default: the line's `-fuse-ld=`), searching the
 /// library directories of the compiler `cc`; when the output file exists, adds the loader
 /// model's view of it. The policy comes from the environment.
@@ -55,7 +59,7 @@ pub fn predict_command(
         }
     };
     let policy = Policy::from_env()?;
-    let line = LinkLine::parse(args)?;
+    let line = LinkLine::parse(&driver_arguments(args))?;
     let opts = PredictOptions {
         symbol: symbol.to_string(),
         search: SearchConfig::from_compiler(cc),

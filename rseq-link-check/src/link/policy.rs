@@ -3,10 +3,10 @@
 //! finding before deciding whether to fail.
 //!
 //! The default keeps the catalog's severities except one: `glibc-owns-registration` is a
-//! warning at build time. It says that a module defines its own `__rseq_abi` while the C
-//! library registers rseq itself, which breaks only if that module also *registers* its area;
-//! a link cannot see that (`rseq-abi`'s `legacy-rseq-abi` area, for one, is registered only
-//! when the C library does not). `deny` it to make it an error.
+//! warning at build time. The trial link stands in for the crate's code, so what it shows
+//! about who registers or reads an area is partial; `deny` the code to make it an error.
+//! (`rseq-abi`'s `legacy-rseq-abi` area, registered only when the C library does not,
+//! gives no such finding at all.)
 //!
 //! The environment can override the code's choices: `RSEQ_LINK_CHECK_DENY`,
 //! `RSEQ_LINK_CHECK_WARN` and `RSEQ_LINK_CHECK_ALLOW` hold comma-separated codes.

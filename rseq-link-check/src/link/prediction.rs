@@ -9,7 +9,9 @@ use serde::Serialize;
 use super::args::{LinkLine, LinkerFlavor, OutputKind};
 use super::gc::section_is_live;
 use super::input::{Binding, SymType, Visibility};
-use super::resolve::{resolve, Candidate, DefSource, NeededLib, Rejection, Resolution};
+use super::resolve::{
+    resolve, Candidate, DefSource, NeededLib, Rejection, RejectionKind, Resolution,
+};
 use super::search::SearchConfig;
 use super::version_script::{DynamicList, ScriptVerdict, VersionScript};
 use super::LinkError;
@@ -353,16 +355,28 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let sym = &p.symbol;
     let o = &p.outcome;
-    for r in &p.rejections {
-        out.push(Diagnostic::new(
+    for r in p
+        .rejections
+        .iter()
+        .filter(|r| r.kind != RejectionKind::MissingInput)
+    {
+        let mut d = Diagnostic::new(
             Code::LinkRejected,
             format!(
                 "{} refuses the link: {}",
                 p.linker.display_name(),
                 r.message
             ),
-        ));
+        );
+        if let Some(hint) = super::failure::rejection_hint(&r.kind) {
+            d.hint = hint.to_string();
+        }
+        out.push(d);
     }
+    out.extend(super::failure::diagnose(
+        p.linker.display_name(),
+        &p.rejections,
+    ));
     if let Some(other) = &p.other_linker {
         let what = |o: &SymbolOutcome, rej: bool| -> String {
             if rej {
@@ -420,6 +434,21 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
             ));
         }
     }
+    if let (Some(size), Some(provider)) = (o.size, &o.provider) {
+        if sym == "__rseq_abi"
+            && size < 32
+            && o.kind == Some(SymType::Tls)
+            && o.state != OutcomeState::DroppedByGc
+        {
+            out.push(Diagnostic::new(
+                Code::TooSmallToRegister,
+                format!(
+                    "{sym} resolves to {provider} ({size} bytes), smaller than the 32 bytes of \
+                     struct rseq the kernel registers"
+                ),
+            ));
+        }
+    }
     if o.state == OutcomeState::DroppedByGc {
         out.push(Diagnostic::new(
             Code::GcDropsDefinition,
@@ -466,6 +495,30 @@ fn diagnose(p: &LinkPrediction) -> Vec<Diagnostic> {
                 ));
             }
             out.push(d);
+        }
+        // rseq-abi's weak legacy definition, left in its archive because another definition
+        // came first: rseq-abi's code was still built for its size.
+        if sym == "__rseq_abi" {
+            for c in p.candidates.iter().filter(|c| {
+                !c.loaded
+                    && c.size != size
+                    && &c.origin != provider
+                    && super::failure::is_rseq_abi_input(&c.origin)
+            }) {
+                let mut d = Diagnostic::new(
+                    Code::LinkSizeMismatch,
+                    format!(
+                        "{sym}: rseq-abi's code was built for {} bytes (its weak legacy \
+                         definition in {}), and now gets {size} bytes: {provider}'s \
+                         definition replaces it",
+                        c.size, c.origin
+                    ),
+                );
+                if size < c.size {
+                    d.severity = Severity::Error;
+                }
+                out.push(d);
+            }
         }
     }
     if matches!(o.state, OutcomeState::Defined | OutcomeState::Dynamic)

@@ -875,7 +875,11 @@ impl Resolver<'_> {
                 Some(_) => {}
                 None => {
                     let exe = self.line.output_kind.is_executable();
-                    if st.ref_strong && (exe || self.line.no_undefined) && name == self.watched {
+                    if st.ref_strong
+                        && (exe || self.line.no_undefined)
+                        && !self.line.unresolved_ignored
+                        && name == self.watched
+                    {
                         rejections.push(Rejection {
                             kind: RejectionKind::Undefined,
                             symbol: name.clone(),

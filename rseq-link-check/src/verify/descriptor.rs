@@ -78,6 +78,8 @@ pub struct Discovery {
     pub exits: Vec<ExitPoint>,
     /// Problems with the arrays themselves.
     pub findings: Vec<Finding>,
+    /// The source function of each descriptor (by address), from `__rseq_cs_function`.
+    pub functions: BTreeMap<u64, String>,
 }
 
 /// Reads all descriptors and exit points of `image`.
@@ -149,6 +151,10 @@ pub fn discover(image: &Image<'_>) -> Discovery {
         }
     }
 
+    for region in image.regions_named(names::RSEQ_CS_FUNCTION) {
+        out.functions.extend(function_records(&region.data));
+    }
+
     for region in image.regions_named(names::RSEQ_EXIT_POINT_ARRAY) {
         for (i, pair) in region.data.chunks_exact(16).enumerate() {
             let addr = region.addr.wrapping_add((i as u64) * 16);
@@ -165,4 +171,57 @@ pub fn discover(image: &Image<'_>) -> Discovery {
         }
     }
     out
+}
+
+/// Parses the records of a `__rseq_cs_function` section: an 8-byte descriptor address, the
+/// NUL-terminated name, padding to the next multiple of 8. Stops at the first record that
+/// does not fit; zero words between records (section alignment) are skipped.
+pub(crate) fn function_records(data: &[u8]) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while let Some(word) = data.get(off..off.saturating_add(8)) {
+        let addr = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        off += 8;
+        if addr == 0 {
+            continue;
+        }
+        let Some(rest) = data.get(off..) else {
+            break;
+        };
+        let Some(len) = rest.iter().position(|&b| b == 0) else {
+            break;
+        };
+        out.push((addr, String::from_utf8_lossy(&rest[..len]).into_owned()));
+        off = match off
+            .checked_add(len + 1)
+            .and_then(|e| e.checked_next_multiple_of(8))
+        {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    out
+}
+
+#[cfg(test)]
+mod function_record_tests {
+    use super::function_records;
+
+    #[test]
+    fn records_are_read_and_bounded() {
+        let mut data = Vec::new();
+        data.extend_from_slice(&0x40u64.to_le_bytes());
+        data.extend_from_slice(b"app::cas_inc\0\0\0\0"); // 12 bytes and a NUL, padded to 16
+        data.extend_from_slice(&0x60u64.to_le_bytes());
+        data.extend_from_slice(b"a::b\0\0\0\0");
+        data.extend_from_slice(&0x80u64.to_le_bytes());
+        data.extend_from_slice(b"unterminated");
+        assert_eq!(
+            function_records(&data),
+            vec![
+                (0x40, "app::cas_inc".to_string()),
+                (0x60, "a::b".to_string())
+            ]
+        );
+    }
 }

@@ -157,6 +157,7 @@ pub fn analyse(image: &Image<'_>, path: &str) -> Analysis {
             descriptor: d.clone(),
             post_commit_ip: d.post_commit_ip(),
             function,
+            source_function: found.functions.get(&d.addr).cloned(),
             exits,
             instructions: insns.insns.len(),
             findings: out,

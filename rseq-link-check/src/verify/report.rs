@@ -17,6 +17,9 @@ pub struct SectionReport {
     pub post_commit_ip: Option<u64>,
     /// The function holding start_ip (demangled), where the file has symbols.
     pub function: Option<String>,
+    /// The function the section was written in (`#[rseq_critical]` records it beside the
+    /// descriptor), also when that function was inlined into `function`.
+    pub source_function: Option<String>,
     /// Declared exit addresses of this section.
     pub exits: Vec<u64>,
     /// Instructions decoded between start_ip and post_commit_ip.
@@ -26,6 +29,23 @@ pub struct SectionReport {
 }
 
 impl SectionReport {
+    /// The function a reader looks for: the source function, with the function it was
+    /// inlined into when that differs (`source (inlined into f)`), else the symbol's name.
+    pub fn function_text(&self) -> Option<String> {
+        match (&self.source_function, &self.function) {
+            (Some(s), Some(f)) if s != f => Some(format!("{s} (inlined into {f})")),
+            (Some(s), _) => Some(s.clone()),
+            (None, f) => f.clone(),
+        }
+    }
+
+    /// Whether the source function or the enclosing function contains `pattern`.
+    pub fn function_matches(&self, pattern: &str) -> bool {
+        [&self.source_function, &self.function]
+            .iter()
+            .any(|f| f.as_deref().is_some_and(|f| f.contains(pattern)))
+    }
+
     /// Whether the section has no error or warning (notes are fine).
     pub fn is_clean(&self) -> bool {
         self.findings.iter().all(|f| f.severity == Severity::Info)

@@ -12,6 +12,8 @@
 //!   .popsection
 //!   .pushsection __rseq_cs_ptr_array, "awR"      ; SHF_GNU_RETAIN: survives --gc-sections
 //!   .quad 3b
+//!   .pushsection __rseq_cs_function, "awR"       ; the source function, also when inlined
+//!   .quad 3b ; .asciz "path::to::function" ; .balign 8
 //!   .pushsection __rseq_exit_point_array, "awR"  ; one (start_ip, exit_ip) per early exit
 //!   .quad 4f, {exitN}
 //!   <arm: store &3b into rseq.rseq_cs>            ; Arch::arm
@@ -135,8 +137,18 @@ pub(crate) trait Arch {
     fn abort_handler(&self, a: &mut Asm);
 }
 
-/// Builds the whole template of one section.
-pub(crate) fn section(arch: &dyn Arch, ops: &[BOp], exits: &[String]) -> Asm {
+/// The section naming the source function of each descriptor: records of the descriptor's
+/// address (8 bytes), the function's path as a NUL-terminated string, padding to 8 bytes.
+pub(crate) const FUNCTION_SECTION: &str = "__rseq_cs_function";
+
+/// The template line holding the source function's name in its [`FUNCTION_SECTION`]
+/// record (`expand` turns it into `concat!` with the caller's `module_path!()`).
+pub(crate) fn function_name_line(function: &str) -> String {
+    format!(".asciz \"{function}\"")
+}
+
+/// Builds the whole template of one section of the function `function`.
+pub(crate) fn section(arch: &dyn Arch, ops: &[BOp], exits: &[String], function: &str) -> Asm {
     let mut a = Asm::default();
     arch.begin(&mut a);
     a.line(".pushsection __rseq_cs, \"aw\"");
@@ -147,6 +159,13 @@ pub(crate) fn section(arch: &dyn Arch, ops: &[BOp], exits: &[String]) -> Asm {
     a.line(".popsection");
     a.line(".pushsection __rseq_cs_ptr_array, \"awR\"");
     a.line(".quad 3b");
+    a.line(".popsection");
+    // Which function the section came from, also once it is inlined into another.
+    a.line(format!(".pushsection {FUNCTION_SECTION}, \"awR\""));
+    a.line(".balign 8");
+    a.line(".quad 3b");
+    a.line(function_name_line(function));
+    a.line(".balign 8");
     a.line(".popsection");
     if !exits.is_empty() {
         a.line(".pushsection __rseq_exit_point_array, \"awR\"");

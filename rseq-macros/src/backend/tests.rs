@@ -158,7 +158,7 @@ pub(crate) fn rendered(arch: &dyn Arch, src: &str, name: &str) -> String {
     let c = crate::parse::parse_fn(item).expect("family is well-formed");
     crate::validate::check(&c).expect("family is valid");
     let lowered = lower(&c, arch);
-    let asm = section(arch, &lowered.ops, &lowered.exit_labels);
+    let asm = section(arch, &lowered.ops, &lowered.exit_labels, "family");
     let target = arch.target_arch();
     let aarch64 = target == "aarch64";
     let regs: std::cell::RefCell<HashMap<String, usize>> = Default::default();
@@ -572,7 +572,7 @@ fn no_core_source(arch: &dyn Arch, sig: u32) -> String {
         let item: syn::ItemFn = syn::parse_str(src).unwrap();
         let c = crate::parse::parse_fn(item).unwrap();
         let lowered = lower(&c, arch);
-        let asm = section(arch, &lowered.ops, &lowered.exit_labels);
+        let asm = section(arch, &lowered.ops, &lowered.exit_labels, "family");
         let inputs: Vec<&str> = lowered.inputs.iter().map(|(n, _)| n.as_str()).collect();
         let mut params = vec!["area: usize".to_string(), "idx: usize".to_string()];
         params.extend(inputs.iter().map(|n| format!("{n}: usize")));

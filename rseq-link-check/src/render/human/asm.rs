@@ -47,7 +47,9 @@ fn bytes_text(bytes: &[u8]) -> String {
 fn render_section(out: &mut String, s: &SectionListing, p: &Paint) {
     let r = &s.section;
     let d = &r.descriptor;
-    let func = r.function.as_deref().unwrap_or("<no symbol>");
+    let func = r
+        .function_text()
+        .unwrap_or_else(|| "<no symbol>".to_string());
     let post = r
         .post_commit_ip
         .map(|p| format!("{p:#x}"))
@@ -55,7 +57,7 @@ fn render_section(out: &mut String, s: &SectionListing, p: &Paint) {
     let _ = writeln!(
         out,
         "{}  section [{:#x}, {post})  descriptor {:#x}  abort {:#x}",
-        p.wrap("1", func),
+        p.wrap("1", &func),
         d.start_ip,
         d.addr,
         d.abort_ip
@@ -193,6 +195,18 @@ fn listing_text(listing: &AsmListing, color: bool) -> String {
     );
     for f in &listing.findings {
         let _ = writeln!(out, "{}[{}]: {}", f.severity_text(), f.code, f.message);
+    }
+    if listing.filter_matched_nothing() {
+        let _ = writeln!(
+            out,
+            "error: no critical section is in a function matching `{}`; functions with sections: {}",
+            listing.function_filter.as_deref().unwrap_or(""),
+            if listing.functions.is_empty() {
+                "none has a name (no symbols)".to_string()
+            } else {
+                listing.functions.join(", ")
+            }
+        );
     }
     for s in &listing.sections {
         out.push('\n');

@@ -67,8 +67,7 @@ pub fn render_text(report: &VerifyReport) -> String {
             None => format!("[{:#x}, wraps)", d.start_ip),
         };
         let func = s
-            .function
-            .as_deref()
+            .function_text()
             .map(|f| format!(" in {f}"))
             .unwrap_or_default();
         let errors = s

@@ -102,6 +102,9 @@ pub mod names {
     pub const RSEQ_CS_PTR_ARRAY: &str = "__rseq_cs_ptr_array";
     /// Pairs of (start_ip, exit_ip), one per declared exit of a section.
     pub const RSEQ_EXIT_POINT_ARRAY: &str = "__rseq_exit_point_array";
+    /// Records (descriptor address, NUL-terminated source function path, padding to 8
+    /// bytes) that `#[rseq_critical]` emits beside each descriptor.
+    pub const RSEQ_CS_FUNCTION: &str = "__rseq_cs_function";
 }
 
 impl<'d> Image<'d> {
@@ -325,6 +328,7 @@ pub fn is_rseq_section(name: &str) -> bool {
     name == names::RSEQ_CS
         || name == names::RSEQ_CS_PTR_ARRAY
         || name == names::RSEQ_EXIT_POINT_ARRAY
+        || name == names::RSEQ_CS_FUNCTION
 }
 
 /// The defined code symbols of one symbol table, at their (possibly synthetic) addresses.
