@@ -3,10 +3,10 @@
 //! glibc's `elf/dl-lookup.c` prints one line per resolved reference:
 //!
 //! ```text
-//! PID:	binding file FROM [0] to TO [0]: normal symbol `NAME' [VERSION]
+//! PID: binding file FROM [0] to TO [0]: normal symbol `NAME' [VERSION]
 //! ```
 //!
-//! (the version, in brackets, only when the reference is versioned).
+//! (a tab after `PID:`; the version, in brackets, only when the reference is versioned).
 
 use std::collections::BTreeSet;
 
