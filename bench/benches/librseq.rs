@@ -170,21 +170,24 @@ mod side {
                 }
             }
 
-            /// Pushes the node held, holds the node popped; `None` when a pop found the
-            /// stack empty.
+            /// Pushes the node held (if any), holds the node popped (none when the
+            /// calling CPU's stack was empty: after a migration between the push and the
+            /// pop, another thread may have taken it).
             #[inline(never)]
             pub fn $list(
                 s: &PerCpuStack<Node, $kind>,
-                mut held: NonNull<Node>,
+                mut held: Option<NonNull<Node>>,
                 n: u64,
             ) -> Option<NonNull<Node>> {
                 for _ in 0..n {
-                    // SAFETY: the node is held by this thread (in no stack) and lives in an
-                    // arena that outlives the stack's use.
-                    unsafe { s.push(held) };
-                    held = s.pop()?.0;
+                    if let Some(node) = held {
+                        // SAFETY: the node is held by this thread (in no stack) and lives in
+                        // an arena that outlives the stack's use.
+                        unsafe { s.push(node) };
+                    }
+                    held = s.pop().map(|(node, _)| node);
                 }
-                Some(held)
+                held
             }
 
             #[inline(never)]
@@ -401,12 +404,9 @@ mod side {
                 .map(|k| {
                     s.spawn(move || {
                         pin_current_thread(&placement.cpus(k, allowed));
-                        // SAFETY: librseq's registration of the calling thread.
-                        assert_eq!(
-                            unsafe { ffi::lr_register() },
-                            0,
-                            "rseq_register_current_thread"
-                        );
+                        // SAFETY: librseq's registration of the calling thread, undone below.
+                        let registered = unsafe { ffi::lr_register() };
+                        assert_eq!(registered, 0, "rseq_register_current_thread");
                         let mut state = init(k);
                         work(&mut state, n / 16);
                         ready.wait();
@@ -492,7 +492,11 @@ mod side {
     trait Kind: IndexKind + Default + Copy {
         fn counter(c: &PerCpuCounter<Self>, n: u64);
         fn spin(l: &PerCpuSpinLock<u64, Self>, n: u64);
-        fn list(s: &PerCpuStack<Node, Self>, held: NonNull<Node>, n: u64) -> Option<NonNull<Node>>;
+        fn list(
+            s: &PerCpuStack<Node, Self>,
+            held: Option<NonNull<Node>>,
+            n: u64,
+        ) -> Option<NonNull<Node>>;
         fn buffer(r: &PerCpuRing<Self>, flow: &mut Flow, n: u64);
         fn memcpy(r: &PerCpuCopyRing<Item, Self>, flow: &mut Flow, n: u64);
     }
@@ -504,7 +508,11 @@ mod side {
         fn spin(l: &PerCpuSpinLock<u64, Self>, n: u64) {
             rs_cpu_spinlock_run(l, n)
         }
-        fn list(s: &PerCpuStack<Node, Self>, held: NonNull<Node>, n: u64) -> Option<NonNull<Node>> {
+        fn list(
+            s: &PerCpuStack<Node, Self>,
+            held: Option<NonNull<Node>>,
+            n: u64,
+        ) -> Option<NonNull<Node>> {
             rs_cpu_list_run(s, held, n)
         }
         fn buffer(r: &PerCpuRing<Self>, flow: &mut Flow, n: u64) {
@@ -522,7 +530,11 @@ mod side {
         fn spin(l: &PerCpuSpinLock<u64, Self>, n: u64) {
             rs_cid_spinlock_run(l, n)
         }
-        fn list(s: &PerCpuStack<Node, Self>, held: NonNull<Node>, n: u64) -> Option<NonNull<Node>> {
+        fn list(
+            s: &PerCpuStack<Node, Self>,
+            held: Option<NonNull<Node>>,
+            n: u64,
+        ) -> Option<NonNull<Node>> {
             rs_cid_list_run(s, held, n)
         }
         fn buffer(r: &PerCpuRing<Self>, flow: &mut Flow, n: u64) {
@@ -562,19 +574,15 @@ mod side {
                     n,
                     |k| Shared(NonNull::from(&nodes[k]).as_ptr()),
                     |held, n| {
-                        let node = NonNull::new(held.0).expect("a node is held");
-                        held.0 =
-                            I::list(&stack, node, n).map_or(std::ptr::null_mut(), NonNull::as_ptr);
+                        held.0 = I::list(&stack, NonNull::new(held.0), n)
+                            .map_or(std::ptr::null_mut(), NonNull::as_ptr);
                     },
                 );
                 let mut ids: Vec<usize> = held
                     .iter()
-                    .map(|h| {
-                        let node = NonNull::new(h.0)
-                            .unwrap_or_else(|| panic!("{what}: a pop found the stack empty"));
-                        // SAFETY: every node is an element of `nodes`, alive here.
-                        unsafe { node.as_ref() }.id
-                    })
+                    .filter_map(|h| NonNull::new(h.0))
+                    // SAFETY: every node is an element of `nodes`, alive here.
+                    .map(|node| unsafe { node.as_ref() }.id)
                     .collect();
                 for slot in (0..stack.slots()).map(Slot::PerCpu).chain([Slot::Shared]) {
                     while let Some(node) = stack.pop_from(slot) {
@@ -692,16 +700,14 @@ mod side {
                     // SAFETY: a fresh node, freed below.
                     |k| Shared(unsafe { ffi::lr_node_new(k as isize) }),
                     |held, n| {
-                        if !held.0.is_null() {
-                            // SAFETY: the list is live; the node is held by this thread.
-                            held.0 = unsafe {
-                                if cid {
-                                    ffi::lr_cid_list_run(l.0, held.0, n)
-                                } else {
-                                    ffi::lr_cpu_list_run(l.0, held.0, n)
-                                }
-                            };
-                        }
+                        // SAFETY: the list is live; the node (if any) is held by this thread.
+                        held.0 = unsafe {
+                            if cid {
+                                ffi::lr_cid_list_run(l.0, held.0, n)
+                            } else {
+                                ffi::lr_cpu_list_run(l.0, held.0, n)
+                            }
+                        };
                     },
                 );
                 // SAFETY: the threads are done; the list is live; held nodes are live.
@@ -719,12 +725,11 @@ mod side {
                     t,
                     "{what}: nodes lost or duplicated"
                 );
-                // The nodes left in the list are leaked (never more than the threads').
                 for h in held {
-                    // SAFETY: made by lr_node_new, out of the list.
+                    // SAFETY: made by lr_node_new (or null), out of the list.
                     unsafe { ffi::lr_node_free(h.0) };
                 }
-                // SAFETY: made by lr_list_new, not used after.
+                // SAFETY: made by lr_list_new, not used after (frees the nodes left in it).
                 unsafe { ffi::lr_list_free(l.0) };
                 s
             }

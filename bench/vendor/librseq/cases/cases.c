@@ -205,8 +205,19 @@ uint64_t lr_list_count(const struct lr_percpu_list *l, uint64_t limit)
 	return n;
 }
 
+/* Frees the list and the nodes left in it. */
 void lr_list_free(struct lr_percpu_list *l)
 {
+	for (int i = 0; l && i < CPU_SETSIZE; i++) {
+		struct lr_percpu_list_node *p = l->c[i].head;
+
+		while (p) {
+			struct lr_percpu_list_node *next = p->next;
+
+			free(p);
+			p = next;
+		}
+	}
 	free(l);
 }
 
