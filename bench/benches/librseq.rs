@@ -30,6 +30,8 @@
 //! `--bench` the report goes to `target/rseq-bench/librseq.md` and to
 //! `bench/generated/side-by-side.md` (which `BENCHMARKS.md` points to). Without it
 //! (`cargo test --benches`) each case runs once with a small N and nothing is written.
+//! Names after `--` select cases (`cargo bench -p rseq-bench --bench librseq -- spinlock`);
+//! such a partial run prints its report and writes nothing.
 //!
 //! # Unsafe
 //!
@@ -803,8 +805,9 @@ mod side {
         .unwrap_or(false)
     }
 
-    /// Measures every case; returns the report's Markdown.
-    pub fn measure(quick: bool) -> String {
+    /// Measures every case whose name contains one of `filters` (every case when empty);
+    /// returns the report's Markdown.
+    pub fn measure(quick: bool, filters: &[String]) -> String {
         let rounds = if quick { 1 } else { ROUNDS };
         let indices: Vec<Index> = if mm_cid_available() {
             vec![Index::Cpu, Index::Cid]
@@ -813,7 +816,10 @@ mod side {
             vec![Index::Cpu]
         };
         let mut md = String::new();
-        for case in Case::ALL {
+        let chosen = Case::ALL.into_iter().filter(|c| {
+            filters.is_empty() || filters.iter().any(|f| c.name().contains(f.as_str()))
+        });
+        for case in chosen {
             let _ = writeln!(md, "### {}\n", case.what());
             let _ = writeln!(
                 md,
@@ -954,9 +960,14 @@ mod side {
 fn main() {
     // `cargo test --benches` passes no `--bench`: a quick run, nothing written.
     let quick = !std::env::args().any(|a| a == "--bench");
+    // Other arguments select cases by name (`-- spinlock`); a partial run writes no file.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     #[cfg(rseq_bench_librseq)]
     {
-        let figures = side::measure(quick);
+        let figures = side::measure(quick, &filters);
         let listings = side::listings();
         let md = format!(
             "# rseq_percpu and librseq side by side\n\n\
@@ -972,7 +983,7 @@ fn main() {
              `rseq_bench::disasm`. Slow paths (retries, fallback) are out of the count.\n\n{listings}",
             side::ROUNDS
         );
-        if quick {
+        if quick || !filters.is_empty() {
             println!("{md}");
         } else {
             rseq_bench::results::save("librseq.md", &md);
@@ -988,7 +999,7 @@ fn main() {
     }
     #[cfg(not(rseq_bench_librseq))]
     {
-        let _ = quick;
+        let _ = (quick, filters);
         println!("librseq is built on x86_64 Linux only: nothing to compare here");
     }
 }

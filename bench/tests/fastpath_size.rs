@@ -4,7 +4,8 @@
 //!
 //! The test builds `rseq_abi`, `rseq_percpu` and the fixture `fixtures/fastpath_ops.rs`
 //! (one `#[inline(never)]` function per operation and index kind) with rustc at opt-level 3
-//! without debug assertions or overflow checks, as the release profile does, taking the
+//! without debug assertions or overflow checks, as the release profile does (in one codegen
+//! unit, so that the counts are stable), taking the
 //! other dependencies (libc, crossbeam-utils, the proc macros, ...) from this test's own
 //! `deps` directory. It then counts each function's fast path with `rseq_bench::disasm`
 //! (entry → every critical section of the function and of its callees → return, nothing
@@ -24,17 +25,17 @@ const LIMITS: &[(&str, u64)] = &[
     ("fp_cpu_spinlock_lock_inc_unlock", 46),
     ("fp_cid_spinlock_lock_inc_unlock", 50),
     ("fp_cpu_stack_push", 28),
-    ("fp_cid_stack_push", 37),
-    ("fp_cpu_stack_pop", 46),
-    ("fp_cid_stack_pop", 51),
-    ("fp_cpu_ring_push", 50),
-    ("fp_cid_ring_push", 59),
-    ("fp_cpu_ring_pop", 60),
-    ("fp_cid_ring_pop", 66),
-    ("fp_cpu_copy_ring_push", 86),
-    ("fp_cid_copy_ring_push", 93),
-    ("fp_cpu_copy_ring_pop", 89),
-    ("fp_cid_copy_ring_pop", 95),
+    ("fp_cid_stack_push", 36),
+    ("fp_cpu_stack_pop", 45),
+    ("fp_cid_stack_pop", 50),
+    ("fp_cpu_ring_push", 49),
+    ("fp_cid_ring_push", 58),
+    ("fp_cpu_ring_pop", 59),
+    ("fp_cid_ring_pop", 65),
+    ("fp_cpu_copy_ring_push", 85),
+    ("fp_cid_copy_ring_push", 92),
+    ("fp_cpu_copy_ring_pop", 88),
+    ("fp_cid_copy_ring_pop", 94),
 ];
 
 /// `lib{name}-*.{ext}` files of `dir`, newest first.
@@ -70,17 +71,25 @@ fn rustc(out: &Path, args: &[&str], externs: &[String]) {
     let exe = std::env::current_exe().expect("the test executable");
     let deps = exe.parent().expect("the deps directory");
     let mut cmd = Command::new(rustc);
-    cmd.args(["--edition", "2021", "-C", "opt-level=3"])
-        .args(["-C", "debug-assertions=off", "-C", "overflow-checks=off"])
-        .arg("-L")
-        .arg(format!("dependency={}", deps.display()))
-        .arg("-L")
-        .arg(format!("dependency={}", out.display()))
-        .arg("--out-dir")
-        .arg(out)
-        .args(args)
-        .env("CARGO_PKG_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR"))
-        .env("CARGO_PKG_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR"));
+    // One codegen unit: the counts do not move with the partitioning of unrelated code.
+    cmd.args([
+        "--edition",
+        "2021",
+        "-C",
+        "opt-level=3",
+        "-C",
+        "codegen-units=1",
+    ])
+    .args(["-C", "debug-assertions=off", "-C", "overflow-checks=off"])
+    .arg("-L")
+    .arg(format!("dependency={}", deps.display()))
+    .arg("-L")
+    .arg(format!("dependency={}", out.display()))
+    .arg("--out-dir")
+    .arg(out)
+    .args(args)
+    .env("CARGO_PKG_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR"))
+    .env("CARGO_PKG_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR"));
     for e in externs {
         cmd.arg("--extern").arg(e);
     }
