@@ -351,8 +351,10 @@ impl Code {
 
     /// The fast path of one iteration of the hot loop of `f`: from the head of the
     /// loop (the target of the last backward branch of `f`, its latch; with critical
-    /// sections in `f`, of the last one that spans them all) through every section of `f` and back to the head,
-    /// direct calls on the way adding their callee's fast path (its sections included).
+    /// sections in `f`, of the last one that spans them all) through every section of `f`
+    /// and every call laid out between the head and the first branch back to it (the
+    /// compiler lays cold calls, the slow paths, out after it) to a function with sections,
+    /// and back to the head, direct calls on the way adding their callee's fast path.
     /// `None` when `f` has no such loop.
     pub fn loop_path(&mut self, f: &Func) -> Option<FastPath> {
         let insns = self.decode(f);
@@ -371,10 +373,41 @@ impl Code {
                     && t <= lo
                     && x.ip() >= hi
             })
-            .max_by_key(|x| x.ip())?
-            .near_branch_target();
+            .max_by_key(|x| x.ip())?;
+        let head = head.near_branch_target();
+        // The first branch back to the head (cold blocks after the loop may repeat it).
+        let latch = insns
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.flow_control(),
+                    FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
+                ) && x.near_branch_target() == head
+                    && x.ip() >= head.max(hi)
+            })
+            .map(Instruction::ip)
+            .min()?;
+        // Calls laid out inside the loop (between its head and its latch) to functions that
+        // run critical sections are waypoints too, like the sections of `f`.
+        let mut waypoints = sections.clone();
+        let calls: Vec<Instruction> = insns
+            .iter()
+            .filter(|x| x.flow_control() == FlowControl::Call && x.ip() >= head && x.ip() <= latch)
+            .copied()
+            .collect();
+        for call in calls {
+            if self
+                .callee(call.near_branch_target(), 1)
+                .is_some_and(|(_, n, _)| n > 0)
+            {
+                waypoints.push(Section {
+                    start: call.ip(),
+                    post_commit: call.next_ip(),
+                });
+            }
+        }
         let mut best: Option<(u64, Vec<u64>)> = None;
-        for order in permutations(&sections) {
+        for order in permutations(&waypoints) {
             let mut at = head;
             let mut total = 0;
             let mut path = Vec::new();
@@ -386,11 +419,14 @@ impl Code {
                 };
                 total += c;
                 path.extend(p);
-                for insn in insns
+                let inside: Vec<Instruction> = insns
                     .iter()
                     .filter(|x| x.ip() >= s.start && x.ip() < s.post_commit)
-                {
-                    total += 1;
+                    .copied()
+                    .collect();
+                for insn in inside {
+                    // 1 per instruction of a section; a waypoint call adds its callee's path.
+                    total += self.cost(&insn, 0);
                     path.push(insn.ip());
                 }
                 at = s.post_commit;
