@@ -22,8 +22,8 @@ use std::process::Command;
 const LIMITS: &[(&str, u64)] = &[
     ("fp_cpu_counter_add", 18),
     ("fp_cid_counter_add", 29),
-    ("fp_cpu_spinlock_lock_inc_unlock", 46),
-    ("fp_cid_spinlock_lock_inc_unlock", 50),
+    ("fp_cpu_spinlock_lock_inc_unlock", 33),
+    ("fp_cid_spinlock_lock_inc_unlock", 42),
     ("fp_cpu_stack_push", 28),
     ("fp_cid_stack_push", 36),
     ("fp_cpu_stack_pop", 45),
