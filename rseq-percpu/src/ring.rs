@@ -53,8 +53,6 @@ macro_rules! ring_sections {
     ($push:ident, $pop:ident, $index:ident) => {
         /// `if tail unchanged { cell[tail] = item (speculative); commit-release tail + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        // Always inlined into the one attempt of `push` / `pop`: their fast path.
-        #[inline(always)]
         unsafe fn $push(rings: &PerCpu<RingSlot>, item: usize) -> Result<usize, Attempt> {
             let i = $index();
             // SAFETY: `i` was read from the rseq area: below `rings.len()` (see `PerCpu`).
@@ -83,7 +81,6 @@ macro_rules! ring_sections {
 
         /// `if head unchanged { *out = cell[head] (speculative); commit head + 1 }`.
         #[rseq_critical(on_abort = return Err(Attempt::Aborted))]
-        #[inline(always)]
         unsafe fn $pop(
             rings: &PerCpu<RingSlot>,
             #[speculative] out: *mut usize,
@@ -176,39 +173,17 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// Appends `item` to the calling CPU's ring (to the shared ring when rseq is
     /// unavailable on this thread). Returns the slot, or gives the item back when that
     /// ring is full.
-    #[inline]
     pub fn push(&self, item: usize) -> Result<Slot, usize> {
-        // One attempt inline (the fast path); retries, the full case and the fallback out
-        // of line.
-        match self.try_push(item) {
-            Ok(i) => Ok(Slot::PerCpu(i)),
-            Err(first) => self.push_slow(first, item),
-        }
-    }
-
-    /// One attempt at the push section of this thread's index.
-    #[inline(always)]
-    fn try_push(&self, item: usize) -> Result<usize, Attempt> {
-        // SAFETY: `rings` covers every index the kernel reports, and its counters and
-        // cells are written only by these sections.
-        unsafe {
-            if I::MM_CID {
-                push_mm_cid(&self.rings, item)
-            } else {
-                push_cpu_id(&self.rings, item)
-            }
-        }
-    }
-
-    /// After a first attempt did not commit: retry, give the item back (full), or fall
-    /// back to the shared ring.
-    #[cold]
-    #[inline(never)]
-    fn push_slow(&self, first: Attempt, item: usize) -> Result<Slot, usize> {
-        let mut first = Some(first);
-        // The first attempt's outcome is replayed into the shared loop, then it retries.
         let attempt = retry(
-            || first.take().map_or_else(|| self.try_push(item), Err),
+            // SAFETY: `rings` covers every index the kernel reports, and its counters and
+            // cells are written only by these sections.
+            || unsafe {
+                if I::MM_CID {
+                    push_mm_cid(&self.rings, item)
+                } else {
+                    push_cpu_id(&self.rings, item)
+                }
+            },
             |outcome| matches!(outcome, Attempt::Empty | Attempt::Busy),
         );
         match attempt {
@@ -235,7 +210,8 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// One attempt at the pop section of this thread's index; the item goes to `out`.
     #[inline(always)]
     fn try_pop(&self, out: &mut usize) -> Result<usize, Attempt> {
-        // SAFETY: as in `try_push`; `out` is a local word.
+        // SAFETY: `rings` covers every index the kernel reports, and its counters and
+        // cells are written only by these sections; `out` is a local word.
         unsafe {
             if I::MM_CID {
                 pop_mm_cid(&self.rings, out)
