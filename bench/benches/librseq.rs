@@ -140,7 +140,9 @@ mod side {
     // SAFETY: as above.
     unsafe impl<T> Sync for Shared<T> {}
 
-    /// A node of the Rust per-CPU stack.
+    /// A node of the Rust per-CPU stack, on a cache line of its own (the C side's nodes
+    /// come from each thread's own malloc arena: no two threads' nodes share a line).
+    #[repr(align(128))]
     pub struct Node {
         id: usize,
         link: StackLink,
