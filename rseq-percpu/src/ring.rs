@@ -249,17 +249,41 @@ impl<I: IndexKind> PerCpuRing<I> {
     /// Takes the oldest item of the calling CPU's ring; when it is empty (or rseq is
     /// unavailable on this thread), the oldest of the shared ring. Returns the item and
     /// the slot it came from.
+    #[inline]
     pub fn pop(&self) -> Option<(usize, Slot)> {
         let mut out = 0usize;
+        // One attempt inline (the fast path); retries, the empty case and the fallback out
+        // of line.
+        match self.try_pop(&mut out) {
+            Ok(i) => Some((out, Slot::PerCpu(i))),
+            Err(first) => self.pop_slow(first),
+        }
+    }
+
+    /// One attempt at the pop section of this thread's index; the item goes to `out`.
+    #[inline(always)]
+    fn try_pop(&self, out: &mut usize) -> Result<usize, Attempt> {
+        // SAFETY: `rings` covers every index the kernel reports, and its counters and
+        // cells are written only by these sections; `out` is a local word.
+        unsafe {
+            if I::MM_CID {
+                pop_mm_cid(&self.rings, out)
+            } else {
+                pop_cpu_id(&self.rings, out)
+            }
+        }
+    }
+
+    /// After a first attempt did not commit: retry, or take from the shared ring (this
+    /// CPU's ring is empty, or rseq is unavailable on this thread).
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&self, first: Attempt) -> Option<(usize, Slot)> {
+        let mut out = 0usize;
+        let mut first = Some(first);
+        // The first attempt's outcome is replayed into the shared loop, then it retries.
         let attempt = retry(
-            // SAFETY: as in push; `out` is a local word.
-            || unsafe {
-                if I::MM_CID {
-                    pop_mm_cid(&self.rings, &mut out)
-                } else {
-                    pop_cpu_id(&self.rings, &mut out)
-                }
-            },
+            || first.take().map_or_else(|| self.try_pop(&mut out), Err),
             |outcome| matches!(outcome, Attempt::Full | Attempt::Busy),
         );
         match attempt {

@@ -155,10 +155,26 @@ impl<T, I: IndexKind> PerCpuSpinLock<T, I> {
 
     /// Takes the lock of the calling CPU's slot (of the shared slot when rseq is
     /// unavailable on this thread), spinning and then yielding while it is held.
+    #[inline]
     pub fn lock(&self) -> PerCpuSpinLockGuard<'_, T> {
+        // One attempt inline (the fast path: no back-off state, the guard in registers);
+        // waiting, retrying and the fallback out of line.
+        match self.attempt() {
+            Ok(guard) => guard,
+            Err(first) => self.lock_slow(first),
+        }
+    }
+
+    /// After a first attempt did not take the lock: back off while it is held, retry
+    /// while the section aborts, or fall back to the shared slot.
+    #[cold]
+    #[inline(never)]
+    fn lock_slow(&self, first: Attempt) -> PerCpuSpinLockGuard<'_, T> {
         let backoff = Backoff::new();
+        let mut first = Some(first);
+        // The first attempt's outcome is replayed into the shared loop, then it retries.
         let attempt = retry(
-            || self.attempt(),
+            || first.take().map_or_else(|| self.attempt(), Err),
             |outcome| match outcome {
                 Attempt::Busy => {
                     backoff.snooze();

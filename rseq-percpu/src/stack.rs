@@ -215,19 +215,55 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
     /// # Safety
     ///
     /// `node` must be valid, in no stack, and stay valid and unmoved until it is popped.
+    #[inline]
     pub unsafe fn push(&self, node: NonNull<T>) -> Slot {
         // SAFETY: the caller lends us the node, so its link is ours to write.
         let link = unsafe { Self::link(node).as_ref() };
         let addr = node.as_ptr() as usize;
+        // One attempt inline (the fast path); retries and the fallback out of line.
+        // SAFETY: `link` is the lent node's, `addr` its address.
+        match unsafe { self.try_push(addr, link) } {
+            Ok(i) => Slot::PerCpu(i),
+            // SAFETY: as above.
+            Err(first) => unsafe { self.push_slow(first, addr, link) },
+        }
+    }
+
+    /// One attempt at the push section of this thread's index.
+    ///
+    /// # Safety
+    ///
+    /// `link` is the link of the node at `addr`, lent by `push`'s caller.
+    #[inline(always)]
+    unsafe fn try_push(&self, addr: usize, link: &StackLink) -> Result<usize, Attempt> {
+        // SAFETY: `tops` covers every index the kernel reports; tops are written only by
+        // these sections; `link` is the private node's (the caller's contract).
+        unsafe {
+            if I::MM_CID {
+                push_mm_cid(&self.tops, addr, link)
+            } else {
+                push_cpu_id(&self.tops, addr, link)
+            }
+        }
+    }
+
+    /// After a first attempt did not commit: retry, or fall back to the shared list.
+    ///
+    /// # Safety
+    ///
+    /// As [`Self::try_push`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_slow(&self, first: Attempt, addr: usize, link: &StackLink) -> Slot {
+        let mut first = Some(first);
+        // The first attempt's outcome is replayed into the shared loop, then it retries.
         let attempt = retry(
-            // SAFETY: `tops` covers every index the kernel reports; tops are written only by
-            // these sections; `link` is the private node's.
-            || unsafe {
-                if I::MM_CID {
-                    push_mm_cid(&self.tops, addr, link)
-                } else {
-                    push_cpu_id(&self.tops, addr, link)
-                }
+            || {
+                first.take().map_or_else(
+                    // SAFETY: the caller's contract, passed on.
+                    || unsafe { self.try_push(addr, link) },
+                    Err,
+                )
             },
             |outcome| outcome != Attempt::Fallback,
         );
@@ -251,19 +287,42 @@ impl<T: StackNode, I: IndexKind> PerCpuStack<T, I> {
     /// Pops the top node of the calling CPU's list; when that list is empty (or rseq is
     /// unavailable on this thread), the top node of the shared list. `None` when both are
     /// empty. Returns the node and the slot it came from.
+    #[inline]
     pub fn pop(&self) -> Option<(NonNull<T>, Slot)> {
         let mut out = 0usize;
+        // One attempt inline (the fast path); retries, the empty case and the fallback out
+        // of line.
+        match self.try_pop(&mut out) {
+            Ok(i) => NonNull::new(out as *mut T).map(|node| (node, Slot::PerCpu(i))),
+            Err(first) => self.pop_slow(first),
+        }
+    }
+
+    /// One attempt at the pop section of this thread's index; the node goes to `out`.
+    #[inline(always)]
+    fn try_pop(&self, out: &mut usize) -> Result<usize, Attempt> {
+        // SAFETY: `tops` covers every index the kernel reports; every non-zero top and
+        // link is the address of a pushed node, valid until popped (push's contract), and
+        // its link is at `LINK_OFFSET`. `out` is a local word.
+        unsafe {
+            if I::MM_CID {
+                pop_mm_cid(&self.tops, T::LINK_OFFSET, out)
+            } else {
+                pop_cpu_id(&self.tops, T::LINK_OFFSET, out)
+            }
+        }
+    }
+
+    /// After a first attempt did not commit: retry, or pop from the shared list (this
+    /// CPU's list is empty, or rseq is unavailable on this thread).
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&self, first: Attempt) -> Option<(NonNull<T>, Slot)> {
+        let mut out = 0usize;
+        let mut first = Some(first);
+        // The first attempt's outcome is replayed into the shared loop, then it retries.
         let attempt = retry(
-            // SAFETY: `tops` covers every index the kernel reports; every non-zero top and
-            // link is the address of a pushed node, valid until popped (push's contract),
-            // and its link is at `LINK_OFFSET`. `out` is a local word.
-            || unsafe {
-                if I::MM_CID {
-                    pop_mm_cid(&self.tops, T::LINK_OFFSET, &mut out)
-                } else {
-                    pop_cpu_id(&self.tops, T::LINK_OFFSET, &mut out)
-                }
-            },
+            || first.take().map_or_else(|| self.try_pop(&mut out), Err),
             |outcome| matches!(outcome, Attempt::Full | Attempt::Busy),
         );
         match attempt {
