@@ -175,7 +175,6 @@ core::arch::global_asm!(
     ".popsection\n"
 );
 
-
 /// The assembler name of the own area (`__rseq_abi` with the `legacy-rseq-abi` feature).
 pub const OWN_AREA_SYMBOL: &str = own_area_symbol!();
 
