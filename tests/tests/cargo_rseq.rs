@@ -1,6 +1,8 @@
 //! `cargo rseq check` on a fresh Cargo project: a correct rseq-abi user builds, every
 //! artifact (the bin and an example) is checked, and the exit status is 0; a usage error
-//! exits 64; a build that fails exits 2.
+//! exits 64; a build that fails exits 2. A C library's 16-byte `__rseq_abi` next to the
+//! `legacy-rseq-abi` feature, and a cdylib whose default version script hides its
+//! `__rseq_abi` from a C module that needs it, are findings (exit 1).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,26 +19,44 @@ fn workspace() -> PathBuf {
 /// A fresh project `name` using rseq-abi (default features) by path, with `main` as its
 /// binary's source and one example, and the target directory the projects share.
 fn project(name: &str, main: &str) -> (PathBuf, PathBuf) {
+    project_with(
+        name,
+        "rseq-abi = { path = \"RSEQ_ABI\" }\n",
+        &[
+            ("src/main.rs", main),
+            (
+                "examples/probe.rs",
+                "fn main() { println!(\"{:?}\", rseq_abi::thread::prepare_current_thread().is_ok()); }\n",
+            ),
+        ],
+    )
+}
+
+/// A fresh project `name` whose manifest ends with `manifest_tail` (after `[package]`;
+/// `RSEQ_ABI` stands for rseq-abi's directory) and holds `files`, and the target directory
+/// the projects share.
+fn project_with(name: &str, manifest_tail: &str, files: &[(&str, &str)]) -> (PathBuf, PathBuf) {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cargo-rseq");
     let dir = base.join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::create_dir_all(dir.join("examples")).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    let tail = manifest_tail.replace(
+        "RSEQ_ABI",
+        &workspace().join("rseq-abi").display().to_string(),
+    );
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
             "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\nrseq-abi = {{ path = \"{}\" }}\n\n[workspace]\n",
-            workspace().join("rseq-abi").display()
+             [dependencies]\n{tail}\n[workspace]\n"
         ),
     )
     .unwrap();
-    std::fs::write(dir.join("src/main.rs"), main).unwrap();
-    std::fs::write(
-        dir.join("examples/probe.rs"),
-        "fn main() { println!(\"{:?}\", rseq_abi::thread::prepare_current_thread().is_ok()); }\n",
-    )
-    .unwrap();
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     (dir, base.join("target"))
 }
@@ -82,5 +102,116 @@ fn a_correct_rseq_abi_user_is_clean() {
         Some(2),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A build script that compiles `csrc/small.c` with gcc into a shared library `libsmall.so`
+/// in `OUT_DIR` and links it (with a run path, so the loader model finds it).
+const SMALL_C_BUILD_RS: &str = r#"use std::process::Command;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    let lib = format!("{out}/libsmall.so");
+    let cc = ["-shared", "-fPIC", "-O2", "-o", lib.as_str(), "csrc/small.c"];
+    assert!(Command::new("cc").args(cc).status().unwrap().success());
+    println!("cargo:rerun-if-changed=csrc/small.c");
+    println!("cargo:rustc-link-search=native={out}");
+    println!("cargo:rustc-link-lib=dylib=small");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{out}");
+}
+"#;
+
+#[test]
+fn a_c_library_with_a_16_byte_rseq_abi_next_to_the_legacy_feature_is_a_finding() {
+    let (dir, target) = project_with(
+        "small_c_area",
+        "rseq-abi = { path = \"RSEQ_ABI\", features = [\"legacy-rseq-abi\"] }\n",
+        &[
+            ("build.rs", SMALL_C_BUILD_RS),
+            (
+                "csrc/small.c",
+                "/* A C library with its own 16-byte __rseq_abi (too small for struct rseq). */\n\
+                 __attribute__((aligned(32))) __thread char __rseq_abi[16];\n\
+                 int small_touch(void) { return __rseq_abi[0]; }\n",
+            ),
+            (
+                "src/main.rs",
+                "extern \"C\" {\n    fn small_touch() -> i32;\n}\n\n\
+                 fn main() {\n    // SAFETY: small_touch only reads its own thread-local area.\n    \
+                 let c = unsafe { small_touch() };\n    \
+                 println!(\"{c} {:?}\", rseq_abi::thread::prepare_current_thread().is_ok());\n}\n",
+            ),
+        ],
+    );
+    let out = cargo_rseq(&dir, &target, &["check", "--offline"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("package `small_c_area`, bin `small_c_area`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("libsmall.so"),
+        "the C library's definition:\n{stderr}"
+    );
+    assert!(stderr.contains("16"), "its size:\n{stderr}");
+    assert!(stderr.contains("32"), "rseq-abi's size:\n{stderr}");
+}
+
+/// A build script that compiles `csrc/need.c` with gcc into a shared library `libneed.so`
+/// in `OUT_DIR` and links it (with a run path, so the loader model finds it).
+const NEED_C_BUILD_RS: &str = r#"use std::process::Command;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    let lib = format!("{out}/libneed.so");
+    let cc = ["-shared", "-fPIC", "-O2", "-o", lib.as_str(), "csrc/need.c"];
+    assert!(Command::new("cc").args(cc).status().unwrap().success());
+    println!("cargo:rerun-if-changed=csrc/need.c");
+    println!("cargo:rustc-link-search=native={out}");
+    println!("cargo:rustc-link-lib=dylib=need");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{out}");
+}
+"#;
+
+#[test]
+fn a_cdylib_whose_default_version_script_hides_the_legacy_rseq_abi_is_a_finding() {
+    let (dir, target) = project_with(
+        "hidden_area_plugin",
+        "rseq-abi = { path = \"RSEQ_ABI\", features = [\"legacy-rseq-abi\"] }\n\n\
+         [lib]\ncrate-type = [\"cdylib\"]\n",
+        &[
+            ("build.rs", NEED_C_BUILD_RS),
+            (
+                "csrc/need.c",
+                "/* A C module that uses the shared __rseq_abi some other module defines. */\n\
+                 extern __thread char __rseq_abi[];\n\
+                 int need_touch(void) { return __rseq_abi[4]; }\n",
+            ),
+            (
+                "src/lib.rs",
+                "extern \"C\" {\n    fn need_touch() -> i32;\n}\n\n\
+                 /// Registers the calling thread and reads its CPU through the C module.\n\
+                 #[no_mangle]\n\
+                 pub extern \"C\" fn plugin_register() -> i32 {\n    \
+                 let _ = rseq_abi::thread::prepare_current_thread();\n    \
+                 // SAFETY: need_touch only reads the calling thread's area.\n    \
+                 unsafe { need_touch() }\n}\n",
+            ),
+        ],
+    );
+    let out = cargo_rseq(&dir, &target, &["check", "--offline"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("package `hidden_area_plugin`, cdylib `hidden_area_plugin`"),
+        "{stderr}"
+    );
+    // The C module's reference finds nothing exported; the cdylib keeps its private copy.
+    assert!(stderr.contains("error[split-instance]"), "{stderr}");
+    assert!(stderr.contains("libneed.so -> nothing"), "{stderr}");
+    assert!(
+        stderr.contains("libhidden_area_plugin.so -> ") && stderr.contains("(static)"),
+        "{stderr}"
     );
 }
