@@ -2,7 +2,10 @@
 //! artifact (the bin and an example) is checked, and the exit status is 0; a usage error
 //! exits 64; a build that fails exits 2. A C library's 16-byte `__rseq_abi` next to the
 //! `legacy-rseq-abi` feature, and a cdylib whose default version script hides its
-//! `__rseq_abi` from a C module that needs it, are findings (exit 1).
+//! `__rseq_abi` from a C module that needs it, are findings (exit 1). On copies of the
+//! fixture crate `tests/fixtures/inject-demo`: `verify` (human and `--message-format=json`),
+//! `asm FUNCTION` (one function's sections; a function matching nothing exits 1 and names
+//! the functions that have sections).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -214,4 +217,134 @@ fn a_cdylib_whose_default_version_script_hides_the_legacy_rseq_abi_is_a_finding(
         stderr.contains("libhidden_area_plugin.so -> ") && stderr.contains("(static)"),
         "{stderr}"
     );
+}
+
+/// A copy of the fixture crate `tests/fixtures/inject-demo` (hand-written x86_64 critical
+/// sections: `demo_add` correct, `demo_add_broken` not) as the project `name`.
+#[cfg(target_arch = "x86_64")]
+fn inject_demo(name: &str) -> (PathBuf, PathBuf) {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cargo-rseq");
+    let dir = base.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let fixture = workspace().join("tests/fixtures/inject-demo");
+    for rel in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/lib.rs",
+        "src/add_fn.rs",
+        "src/bin/inject-demo.rs",
+        "src/bin/inject-demo-v2.rs",
+        "dl/demo_dl.rs",
+    ] {
+        std::fs::create_dir_all(dir.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(fixture.join(rel), dir.join(rel)).unwrap();
+    }
+    (dir, base.join("target"))
+}
+
+fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn verify_checks_every_artifacts_critical_sections() {
+    let (dir, target) = inject_demo("verify_demo");
+    let out = cargo_rseq(&dir, &target, &["verify", "--offline"]);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("rseq-link-check: 2 artifact(s) checked: clean"),
+        "both bins are verified:\n{stderr}"
+    );
+
+    // --json: one object per artifact with the verifier's report, then a final one.
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "verify",
+            "--offline",
+            "--message-format=json",
+            "--bin",
+            "inject-demo",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let messages: Vec<serde_json::Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0]["reason"], "rseq-artifact");
+    assert_eq!(messages[0]["command"], "verify");
+    assert_eq!(messages[0]["package"], "inject-demo");
+    assert_eq!(messages[0]["target"]["name"], "inject-demo");
+    assert_eq!(messages[0]["target"]["kind"], "bin");
+    assert_eq!(messages[0]["status"], "clean");
+    assert_eq!(
+        messages[0]["report"]["sections"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        messages[0]
+    );
+    assert_eq!(messages[1]["reason"], "rseq-finished");
+    assert_eq!(messages[1]["success"], true);
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn asm_lists_one_functions_sections_and_names_the_others_when_nothing_matches() {
+    let (dir, target) = inject_demo("asm_demo");
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "asm",
+            "demo_add_broken",
+            "--offline",
+            "--bin",
+            "inject-demo",
+        ],
+    );
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("==> package `inject-demo`, bin `inject-demo`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("demo_add_broken"), "{stdout}");
+    assert_eq!(
+        stdout.matches("section ").count(),
+        1,
+        "one section:\n{stdout}"
+    );
+
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "asm",
+            "no_such_function",
+            "--offline",
+            "--bin",
+            "inject-demo",
+        ],
+    );
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no critical section is in a function matching `no_such_function`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n  demo_add\n"), "{stderr}");
+    assert!(stderr.contains("\n  demo_add_broken\n"), "{stderr}");
+    assert!(stdout_of(&out).is_empty());
+
+    let usage = cargo_rseq(&dir, &target, &["asm", "--offline"]);
+    assert_eq!(usage.status.code(), Some(64));
 }
