@@ -807,9 +807,11 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CargoRseqError + '_ {
     }
 }
 
-/// `asm [FUNCTION] --diff REV`: builds the package at `rev` in a temporary git worktree
-/// (with the same target directory, so dependencies are reused), keeps copies of those
-/// artifacts, builds the working tree, and compares each artifact's sections.
+/// `asm [FUNCTION] --diff REV`: builds the package at `rev` in a temporary git worktree,
+/// into the directory `cargo-rseq-diff` of the target directory (its own, so that the
+/// working tree's build is never overwritten by the old one and stays fresh; it keeps the
+/// old build's dependencies for the next comparison), builds the working tree, and compares
+/// each artifact's sections.
 fn asm_diff(
     inv: &Invocation,
     function: Option<&str>,
@@ -837,6 +839,7 @@ fn asm_diff(
         .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
         .ok_or_else(|| CargoRseqError::Build("cargo metadata: no target directory".into()))?;
 
+    let old_target = target_dir.join("cargo-rseq-diff");
     let scratch = temp_path("diff");
     std::fs::create_dir_all(&scratch).map_err(io_error(&scratch))?;
     let result = (|| {
@@ -849,22 +852,14 @@ fn asm_diff(
         let old = build(
             &inv.cargo_args,
             Some(&tree.dir.join(&prefix)),
-            Some(&target_dir),
+            Some(&old_target),
         )
         .map_err(|e| CargoRseqError::Build(format!("at {rev}: {e}")))?;
-        // Keep the old build's files: the new build overwrites them.
-        let mut old_files = Vec::new();
-        for (i, a) in old.artifacts.iter().enumerate() {
-            let copy = scratch.join(format!("old-{i}"));
-            std::fs::copy(&a.path, &copy).map_err(io_error(&a.path))?;
-            old_files.push((a.clone(), copy));
-        }
         drop(tree);
-        let new = build(&inv.cargo_args, None, Some(&target_dir))?;
-        Ok::<_, CargoRseqError>((old_files, new))
+        let new = build(&inv.cargo_args, None, None)?;
+        Ok::<_, CargoRseqError>((old, new))
     })();
-    let outcome =
-        result.and_then(|(old_files, new)| diff_builds(inv, function, rev, &old_files, &new));
+    let outcome = result.and_then(|(old, new)| diff_builds(inv, function, rev, &old, &new));
     let _ = std::fs::remove_dir_all(&scratch);
     outcome
 }
@@ -874,15 +869,17 @@ fn diff_builds(
     inv: &Invocation,
     function: Option<&str>,
     rev: &str,
-    old_files: &[(Artifact, PathBuf)],
+    old: &Build,
     new: &Build,
 ) -> Result<ExitStatus, CargoRseqError> {
     let mut status = ExitStatus::Clean;
     let mut compared = 0usize;
     for a in &new.artifacts {
-        let Some((_, old_path)) = old_files
+        let Some(old_path) = old
+            .artifacts
             .iter()
-            .find(|(o, _)| o.package == a.package && o.kind == a.kind && o.target == a.target)
+            .find(|o| o.package == a.package && o.kind == a.kind && o.target == a.target)
+            .map(|o| &o.path)
         else {
             eprintln!(
                 "note: package `{}`, {} `{}` is not built at {rev}: nothing to compare",
@@ -893,7 +890,7 @@ fn diff_builds(
         compared += 1;
         let (s, report, error) = match crate::asm::diff_files(old_path, &a.path, function) {
             Ok(mut diff) => {
-                diff.old = format!("{} at {rev}", a.path.display());
+                diff.old = format!("{} ({rev})", old_path.display());
                 let s = diff.exit_status();
                 if !inv.json {
                     println!(
@@ -969,5 +966,71 @@ mod tests {
         assert!(artifacts_of_message(&harness).is_empty());
         assert!(artifacts_of_message("not json").is_empty());
         assert_eq!(package_name("dep 1.0.0 (registry+https://x)"), "dep");
+        let test = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/app#0.1.0","target":{"kind":["test"],"name":"it"},"profile":{"test":true},"filenames":["/w/target/debug/deps/it-1"],"executable":"/w/target/debug/deps/it-1"}"#;
+        assert_eq!(
+            harness_of_message(test).map(|a| a.target),
+            Some("it".into())
+        );
+        assert!(harness_of_message(&harness).is_none(), "a bin's unit tests");
+    }
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn command_lines_split_into_the_subcommand_json_and_cargos_options() {
+        let inv = parse(args(&["asm", "f", "--diff", "HEAD~1", "--json", "-p", "x"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            inv.action,
+            Action::Asm {
+                function: Some("f".into()),
+                diff: Some("HEAD~1".into())
+            }
+        );
+        assert!(inv.json);
+        assert_eq!(inv.cargo_args, args(&["-p", "x"]));
+
+        let inv = parse(args(&[
+            "inject",
+            "--bin",
+            "demo",
+            "--offline",
+            "--message-format",
+            "json",
+            "--",
+            "broken",
+            "--json",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            inv.action,
+            Action::Inject {
+                select: Some(("bin".into(), "demo".into())),
+                program_args: args(&["broken", "--json"])
+            }
+        );
+        assert!(inv.json);
+        assert_eq!(inv.cargo_args, args(&["--bin", "demo", "--offline"]));
+
+        let inv = parse(args(&["verify", "--message-format=json"]))
+            .unwrap()
+            .unwrap();
+        assert!(inv.json && inv.action == Action::Verify);
+        assert!(parse(args(&["check", "--help"])).unwrap().is_none());
+        for bad in [
+            &["asm"][..],
+            &["asm", "--diff"],
+            &["check", "--message-format=short"],
+            &["inject", "--bin", "a", "--test", "b"],
+            &["frobnicate"],
+            &[],
+        ] {
+            let e = parse(args(bad)).unwrap_err();
+            assert_eq!(e.exit_status(), ExitStatus::Usage, "{bad:?}: {e}");
+        }
     }
 }

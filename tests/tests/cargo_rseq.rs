@@ -5,7 +5,9 @@
 //! `__rseq_abi` from a C module that needs it, are findings (exit 1). On copies of the
 //! fixture crate `tests/fixtures/inject-demo`: `verify` (human and `--message-format=json`),
 //! `asm FUNCTION` (one function's sections; a function matching nothing exits 1 and names
-//! the functions that have sections).
+//! the functions that have sections), `inject --bin` (the correct section exits 0, the
+//! broken one 1 naming the boundary) and `asm --diff REV` in a git repository whose two
+//! commits differ by one instruction in one section.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -347,4 +349,172 @@ fn asm_lists_one_functions_sections_and_names_the_others_when_nothing_matches() 
 
     let usage = cargo_rseq(&dir, &target, &["asm", "--offline"]);
     assert_eq!(usage.status.code(), Some(64));
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn inject_runs_the_selected_binary_under_abort_injection() {
+    let (dir, target) = inject_demo("inject_demo");
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "inject",
+            "--bin",
+            "inject-demo",
+            "--offline",
+            "--",
+            "correct",
+        ],
+    );
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("correct: 1000 increments, a = b = 1000"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok: the program succeeded (exit status 0)"),
+        "{stdout}"
+    );
+
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "inject",
+            "--bin",
+            "inject-demo",
+            "--offline",
+            "--",
+            "broken",
+        ],
+    );
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("INVARIANT BROKEN"), "{stdout}");
+    assert!(
+        stdout
+            .contains("after the last injection: preempt injection at demo_add_broken: start+0x14"),
+        "the boundary:\n{stdout}"
+    );
+
+    // Two binaries and no selection: which one to run is a usage error.
+    let out = cargo_rseq(&dir, &target, &["inject", "--offline"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("bin `inject-demo-v2`"));
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn asm_diff_builds_the_revision_in_a_worktree_and_shows_the_changed_section() {
+    let (dir, target) = inject_demo("asm_diff_demo");
+    // Its own target directory: the other copies of the fixture build binaries of the same
+    // names at the same time.
+    let target = target.with_file_name("target-asm-diff");
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "one"]);
+    // One more instruction in demo_add's section, as inject-demo-v2 has.
+    let bin = dir.join("src/bin/inject-demo.rs");
+    let text = std::fs::read_to_string(&bin).unwrap();
+    std::fs::write(&bin, text.replace("demo!(\"\")", "demo!(\"nop\")")).unwrap();
+    git(&dir, &["commit", "-q", "-a", "-m", "two"]);
+
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "asm",
+            "--diff",
+            "HEAD~1",
+            "--offline",
+            "--bin",
+            "inject-demo",
+        ],
+    );
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("==> package `inject-demo`, bin `inject-demo`: HEAD~1 -> working tree"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(": 1 changed, 0 added, 0 removed, 1 unchanged"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("changed demo_add #0"), "{stdout}");
+    assert!(stdout.contains("  +           nop"), "{stdout}");
+    assert!(
+        stderr.contains("1 artifact(s) compared with HEAD~1: changes"),
+        "{stderr}"
+    );
+
+    // The same in JSON: exactly demo_add's section changed, demo_add_broken's did not.
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "asm",
+            "--diff",
+            "HEAD~1",
+            "--json",
+            "--offline",
+            "--bin",
+            "inject-demo",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let messages: Vec<serde_json::Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let report = &messages[0]["report"];
+    let sections = report["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 1, "{report}");
+    assert_eq!(sections[0]["function"], "demo_add", "{report}");
+    assert_eq!(sections[0]["change"], "changed", "{report}");
+    assert_eq!(report["unchanged"], 1, "{report}");
+    assert_eq!(messages[1]["reason"], "rseq-finished");
+    assert_eq!(messages[1]["status"], "findings");
+
+    // The temporary worktree is gone again.
+    let worktrees = Command::new("git")
+        .args(["worktree", "list"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_of(&worktrees).lines().count(),
+        1,
+        "{}",
+        stdout_of(&worktrees)
+    );
+
+    // Against HEAD itself nothing changed.
+    let out = cargo_rseq(
+        &dir,
+        &target,
+        &[
+            "asm",
+            "demo_add",
+            "--diff",
+            "HEAD",
+            "--offline",
+            "--bin",
+            "inject-demo",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
