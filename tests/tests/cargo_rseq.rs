@@ -219,6 +219,25 @@ fn a_cdylib_whose_default_version_script_hides_the_legacy_rseq_abi_is_a_finding(
         stderr.contains("libhidden_area_plugin.so -> ") && stderr.contains("(static)"),
         "{stderr}"
     );
+
+    // --json: the artifact's message carries the loader model's report with the code.
+    let out = cargo_rseq(&dir, &target, &["check", "--offline", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let messages: Vec<serde_json::Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0]["command"], "check");
+    assert_eq!(messages[0]["target"]["kind"], "cdylib");
+    assert_eq!(messages[0]["status"], "findings");
+    assert_eq!(
+        messages[0]["report"]["check"]["diagnostics"][0]["code"], "split-instance",
+        "{}",
+        messages[0]
+    );
+    assert_eq!(messages[1]["reason"], "rseq-finished");
+    assert_eq!(messages[1]["success"], false);
 }
 
 /// A copy of the fixture crate `tests/fixtures/inject-demo` (hand-written x86_64 critical
