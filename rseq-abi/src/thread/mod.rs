@@ -71,7 +71,7 @@ compile_error!(
     "rseq-abi: thread-area discovery supports x86_64 (not x32), aarch64 and riscv64; build without the `std` feature for the ABI types alone"
 );
 
-use core::sync::atomic::{AtomicIsize, Ordering};
+use core::sync::atomic::{AtomicIsize, AtomicU32, Ordering};
 
 pub use self::area::OWN_AREA_SYMBOL;
 pub use self::extent::Features;
@@ -227,12 +227,28 @@ pub fn registrar() -> Registrar {
 /// The registered length is glibc's (at least 32, whatever `__rseq_size` says) or this
 /// crate's: the length planned from the auxiliary vector, or 32 once the kernel refused
 /// the planned one.
+///
+/// Sections indexed by `mm_cid` ask this on every call (through [`mm_cid_supported`]), so
+/// once the answer is final (the process decision taken and, in own-registration mode, the
+/// registered length settled) it is kept in one atomic word: one relaxed load afterwards.
 pub fn feature_size() -> u32 {
-    let p = process::process();
-    match (p.owner, registration::registered_len()) {
-        (Owner::Crate, Some(len)) => len.min(p.feature_size),
-        _ => p.feature_size,
+    /// The final answer, or 0 while it may still change (a real feature size is at least
+    /// 20).
+    static FINAL: AtomicU32 = AtomicU32::new(0);
+    let cached = FINAL.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
     }
+    let p = process::process();
+    let (size, settled) = match (p.owner, registration::registered_len()) {
+        (Owner::Crate, Some(len)) => (len.min(p.feature_size), true),
+        (Owner::Crate, None) => (p.feature_size, false),
+        _ => (p.feature_size, true),
+    };
+    if settled && size != 0 {
+        FINAL.store(size, Ordering::Relaxed);
+    }
+    size
 }
 
 /// Which fields of `struct rseq` the kernel fills in the calling thread's area: `cpu_id`
