@@ -47,12 +47,19 @@ impl Mapping {
             .checked_shl(stride_shift)
             .and_then(|stride| stride.checked_mul(cpus))
             .ok_or(PoolError::TooLarge)?;
+        // One never-opened guard page on each side: the kernel merges adjacent anonymous
+        // mappings with the same protection into one, so without them a fully opened pool
+        // would share a mapping (and its resident-page count in `/proc/self/smaps`) with a
+        // neighbouring pool or heap.
+        let guarded = len
+            .checked_add(2 * page_size())
+            .ok_or(PoolError::TooLarge)?;
         // SAFETY: a fresh anonymous mapping at an address the kernel chooses; it overlaps
         // nothing this process uses.
         let addr = unsafe {
             libc::mmap(
                 core::ptr::null_mut(),
-                len,
+                guarded,
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
@@ -66,8 +73,10 @@ impl Mapping {
         // one mapping, where a first write could populate 2 MiB, other CPUs' ranges
         // included. Best effort: a kernel without THP refuses the advice, which is harmless.
         // SAFETY: advice on the range just mapped; it changes no contents.
-        unsafe { libc::madvise(addr, len, libc::MADV_NOHUGEPAGE) };
-        let base = NonNull::new(addr.cast::<u8>()).ok_or(PoolError::TooLarge)?;
+        unsafe { libc::madvise(addr, guarded, libc::MADV_NOHUGEPAGE) };
+        // SAFETY: `addr + page` is inside the mapping of `guarded` bytes just made.
+        let base = unsafe { addr.cast::<u8>().add(page_size()) };
+        let base = NonNull::new(base).ok_or(PoolError::TooLarge)?;
         Ok(Mapping {
             base,
             len,
@@ -167,10 +176,13 @@ pub(super) fn resident_bytes_in(start: usize, len: usize) -> io::Result<usize> {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: the whole reservation, mapped in `reserve` and owned by this value; no
-        // item outlives the pool (handles borrow it).
+        // SAFETY: the whole reservation with its guard pages, mapped in `reserve` and owned
+        // by this value; no item outlives the pool (handles borrow it).
         unsafe {
-            libc::munmap(self.base.as_ptr().cast(), self.len);
+            libc::munmap(
+                self.base.as_ptr().sub(page_size()).cast(),
+                self.len + 2 * page_size(),
+            );
         }
     }
 }
