@@ -2,7 +2,8 @@
 //! `README.md` (section "A per-CPU counter"), wrapped in `fn main`, and built with rustc
 //! against the `rseq-percpu` this test was built with.
 
-use std::path::{Path, PathBuf};
+use rseq_tests::command::rlibs;
+use std::path::Path;
 use std::process::Command;
 
 /// The first ```rust block after the heading `## A per-CPU counter`.
@@ -24,24 +25,6 @@ fn readme_example() -> String {
         code.lines().count()
     );
     code.to_string()
-}
-
-/// `lib{name}-*.rlib` in `deps`, newest first (several builds of a crate can sit there).
-fn rlibs(deps: &Path, name: &str) -> Vec<PathBuf> {
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(deps)
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let file = e.file_name().to_string_lossy().into_owned();
-            file.starts_with(&format!("lib{name}-")) && file.ends_with(".rlib")
-        })
-        .map(|e| {
-            let modified = e.metadata().and_then(|m| m.modified());
-            (modified.unwrap_or(std::time::UNIX_EPOCH), e.path())
-        })
-        .collect();
-    found.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
-    found.into_iter().map(|(_, p)| p).collect()
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! Not run here: `./test.sh` (it runs this suite) and the 30-minute stress run (its CI-sized
 //! form is `--test stress`).
 
+use rseq_tests::command::rlibs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -189,24 +190,6 @@ fn one_line_check_of_a_default_rseq_abi_user_prints_nothing() {
             .unwrap(),
         "the default-feature crate",
     );
-}
-
-/// `lib{name}-*.rlib` in `deps`, newest first.
-fn rlibs(deps: &Path, name: &str) -> Vec<PathBuf> {
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(deps)
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let file = e.file_name().to_string_lossy().into_owned();
-            file.starts_with(&format!("lib{name}-")) && file.ends_with(".rlib")
-        })
-        .map(|e| {
-            let modified = e.metadata().and_then(|m| m.modified());
-            (modified.unwrap_or(std::time::UNIX_EPOCH), e.path())
-        })
-        .collect();
-    found.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
-    found.into_iter().map(|(_, p)| p).collect()
 }
 
 #[test]
