@@ -543,7 +543,7 @@ impl Process {
         // LD_PRELOAD is never read.
         let statically_linked = interp.is_none()
             && file.dynamic.as_ref().is_none_or(|d| {
-                d.needed.is_empty() && d.flags_1 & u64::from(object::elf::DF_1_PIE) != 0
+                d.needed.is_empty() && d.flags_1 & u64::from(crate::elf::consts::DF_1_PIE) != 0
             });
         let main_name = program.to_string_lossy().into_owned();
         let main_origin = if opts.sysroot.is_some() {
