@@ -66,20 +66,11 @@ pub fn in_child_with(name: &str, child: Child, body: impl FnOnce()) -> String {
         body();
         return String::new();
     }
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(SCENARIO, name);
+    let mut cmd = test_command(name, SCENARIO, name, child.refuse_before_exec);
     match child.env {
         Env::GlibcDefault => cmd.env_remove("GLIBC_TUNABLES"),
         Env::NoGlibcRseq => cmd.env("GLIBC_TUNABLES", NO_GLIBC_RSEQ),
     };
-    if let Some(errno) = child.refuse_before_exec {
-        // SAFETY: the hook runs in the forked child before exec and only calls prctl,
-        // which is async-signal-safe; it allocates nothing.
-        unsafe {
-            cmd.pre_exec(move || crate::refuse_rseq(errno));
-        }
-    }
     if child.aborts_with.is_some() {
         // SAFETY: runs in the forked child before exec; setrlimit is async-signal-safe.
         unsafe {
@@ -123,4 +114,28 @@ pub fn in_child_with(name: &str, child: Child, body: impl FnOnce()) -> String {
         "scenario {name} did not run exactly one test:\n{stdout}"
     );
     stdout
+}
+
+/// The command that re-runs the test `name` of the current test binary alone (exactly that
+/// test, one thread, output shown), with `scenario_var=scenario` in its environment and,
+/// with `refuse_before_exec`, the seccomp filter refusing `rseq(2)` with that errno
+/// installed before `exec`.
+pub fn test_command(
+    name: &str,
+    scenario_var: &str,
+    scenario: &str,
+    refuse_before_exec: Option<i32>,
+) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(scenario_var, scenario);
+    if let Some(errno) = refuse_before_exec {
+        // SAFETY: the hook runs in the forked child before exec and only calls prctl,
+        // which is async-signal-safe; it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || crate::refuse_rseq(errno));
+        }
+    }
+    cmd
 }

@@ -1,14 +1,8 @@
 //! Re-running the current test binary as a child process in a chosen environment: with
 //! `GLIBC_TUNABLES`, or with a seccomp filter that refuses `rseq(2)` installed before `exec`
-//! (the filter and the CPU helpers are `rseq_testkit`'s).
-//!
-//! # Safety
-//!
-//! Uses `unsafe` for the `pre_exec` hook.
-#![allow(unsafe_code)]
+//! (the command, the filter and the CPU helpers are `rseq_testkit`'s).
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// How to start a child.
 #[derive(Debug, Default, Clone)]
@@ -22,19 +16,9 @@ pub struct ChildEnv {
 /// Runs the test `name` of the current test binary in a child process with `env`, and
 /// returns its output. The child sees `scenario_var=scenario`.
 pub fn run_test_in_child(name: &str, scenario_var: &str, scenario: &str, env: &ChildEnv) -> Output {
-    let exe = std::env::current_exe().expect("current test binary");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", name, "--test-threads=1", "--nocapture"]);
-    cmd.env(scenario_var, scenario);
+    let mut cmd = rseq_testkit::child::test_command(name, scenario_var, scenario, env.refuse_rseq);
     for (k, v) in &env.vars {
         cmd.env(k, v);
-    }
-    if let Some(errno) = env.refuse_rseq {
-        // SAFETY: the hook only calls `prctl`, which is async-signal-safe, and allocates
-        // nothing (the filter lives on the hook's stack).
-        unsafe {
-            cmd.pre_exec(move || rseq_testkit::refuse_rseq(errno));
-        }
     }
     cmd.output().expect("running the child test binary")
 }
